@@ -1,0 +1,11 @@
+// The host NQN stafctl dlp uses by default: the one stafd itself uses (sys.conf, then /etc/nvme/hostnqn).
+import { loadSysConfig } from '../../daemons/config/index.js';
+
+export function defaultHostNqn(): string {
+  try {
+    return loadSysConfig().hostNqn();
+  } catch {
+    // no readable host NQN: the exact-match lookup then simply finds nothing
+    return '';
+  }
+}

@@ -1,0 +1,77 @@
+// The demo: stafd and stacd on embedded defaults, on a private system bus, shown through the CLIs.
+// Runs until Ctrl-C (or once with --once) and cleans up after itself.
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPrivateBus } from '../test/harness/bus.js';
+import { startDaemon, runCli, type RunningDaemon } from '../test/harness/daemons.js';
+
+const once = process.argv.includes('--once');
+
+function banner(text: string): void {
+  console.log(`\n\x1b[1m== ${text}\x1b[0m`);
+}
+
+async function show(prog: 'stafctl' | 'stacctl', args: string[], busAddress: string): Promise<void> {
+  console.log(`$ ${prog} ${args.join(' ')}`);
+  const r = await runCli(prog, args, { busAddress });
+  process.stdout.write(r.stdout);
+  if (r.stderr) process.stdout.write(r.stderr);
+  if (r.code !== 0) throw new Error(`${prog} ${args.join(' ')} exited with ${r.code}`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'stas-demo-'));
+  const etc = join(dir, 'etc');
+  mkdirSync(join(etc, 'stas'), { recursive: true });
+  mkdirSync(join(etc, 'nvme'), { recursive: true });
+  // a host identity of its own, so the demo never touches the machine's /etc
+  writeFileSync(join(etc, 'nvme', 'hostnqn'), 'nqn.2014-08.org.nvmexpress:uuid:5a7d0000-0000-4000-8000-000000000001\n');
+  writeFileSync(join(etc, 'nvme', 'hostid'), '5a7d0000-0000-4000-8000-000000000001\n');
+  writeFileSync(join(etc, 'stas', 'sys.conf'), '[Host]\n');
+  writeFileSync(join(etc, 'stas', 'stafd.conf'), '[Global]\n');
+  writeFileSync(join(etc, 'stas', 'stacd.conf'), `[Global]\n\n[Volumes]\nbackend=qcow2\nroot=${join(dir, 'volumes')}\n`);
+  const env = { STAS_ETC: etc, STATE_DIRECTORY: join(dir, 'state'), RUNTIME_DIRECTORY: join(dir, 'run') };
+
+  banner('private system bus');
+  const bus = await startPrivateBus();
+  console.log(`DBUS_SYSTEM_BUS_ADDRESS=${bus.address}`);
+  const daemons: RunningDaemon[] = [];
+  let stopping = false;
+  const cleanup = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    banner('stopping');
+    for (const d of daemons.reverse()) await d.stop().catch((e: Error) => console.error(e.message));
+    await bus.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void cleanup().then(() => process.exit(0)));
+  try {
+    banner('starting stafd and stacd');
+    daemons.push(await startDaemon('stafd', { busAddress: bus.address, confFile: join(etc, 'stas', 'stafd.conf'), env }));
+    daemons.push(await startDaemon('stacd', { busAddress: bus.address, confFile: join(etc, 'stas', 'stacd.conf'), env }));
+    console.log('stafd owns org.nvmexpress.staf, stacd owns org.nvmexpress.stac');
+
+    banner('stafctl status');
+    await show('stafctl', ['status'], bus.address);
+    banner('stafctl ls -d');
+    await show('stafctl', ['ls', '-d'], bus.address);
+    banner('stacctl status');
+    await show('stacctl', ['status'], bus.address);
+  } catch (e) {
+    console.error(`demo failed: ${(e as Error).message}`);
+    for (const d of daemons) console.error(d.output().slice(-2000));
+    await cleanup();
+    process.exit(1);
+  }
+  if (once) {
+    await cleanup();
+    return;
+  }
+  banner(`running; try: DBUS_SYSTEM_BUS_ADDRESS=${bus.address} node dist/ctl/stafctl.js ls -d   (Ctrl-C to stop)`);
+  await new Promise(() => undefined);
+}
+
+await main();

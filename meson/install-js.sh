@@ -1,0 +1,10 @@
+#!/bin/sh
+# Installs the compiled JavaScript and its runtime node_modules under <prefix>/lib/stas.
+# Usage (from meson): install-js.sh SOURCE_ROOT JS_BUILD_DIR INSTALL_DIR
+set -eu
+src=$1 js=$2 dest="${DESTDIR:-}$3"
+mkdir -p "$dest"
+cp -R "$js/daemons" "$js/ctl" "$dest/"
+cp "$src/package.json" "$src/package-lock.json" "$dest/"
+# runtime dependencies only; the npm cache filled by the development install serves them offline
+cd "$dest" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error
