@@ -1,0 +1,74 @@
+// Typed errors of the volume layer. Each class carries a stable `code` that the D-Bus adapter maps to
+// `org.nvmexpress.stac.Error.<code>` and the CLI prints; messages name the volume/snapshot/field concerned.
+
+export type VolumeErrorCode =
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'Busy'
+  | 'LimitExceeded'
+  | 'InvalidArgument'
+  | 'NotSupported'
+  | 'Cancelled'
+  | 'Failed';
+
+export class VolumeError extends Error {
+  readonly code: VolumeErrorCode;
+  constructor(code: VolumeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = `${code}Error`;
+  }
+}
+
+export class NotFoundError extends VolumeError {
+  constructor(message: string) {
+    super('NotFound', message);
+  }
+}
+export class AlreadyExistsError extends VolumeError {
+  constructor(message: string) {
+    super('AlreadyExists', message);
+  }
+}
+export class BusyError extends VolumeError {
+  constructor(message: string) {
+    super('Busy', message);
+  }
+}
+export class LimitExceededError extends VolumeError {
+  constructor(message: string) {
+    super('LimitExceeded', message);
+  }
+}
+export class InvalidArgumentError extends VolumeError {
+  constructor(message: string) {
+    super('InvalidArgument', message);
+  }
+}
+export class NotSupportedError extends VolumeError {
+  constructor(message: string) {
+    super('NotSupported', message);
+  }
+}
+export class CancelledError extends VolumeError {
+  constructor(message = 'operation cancelled') {
+    super('Cancelled', message);
+  }
+}
+/** A backend tool failed in a way that has no more specific meaning (the message carries its stderr). */
+export class BackendError extends VolumeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('Failed', message, options);
+  }
+}
+
+export function isVolumeError(e: unknown): e is VolumeError {
+  return e instanceof VolumeError;
+}
+
+/** Any thrown value as a VolumeError (unknown failures become BackendError). */
+export function toVolumeError(e: unknown): VolumeError {
+  if (e instanceof VolumeError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new BackendError(msg, { cause: e });
+}
