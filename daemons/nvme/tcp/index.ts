@@ -4,3 +4,4 @@ export * from './queue.js';
 export * from './session.js';
 export * from './discovery.js';
 export * from './io-queue.js';
+export * from './host-identity.js';
