@@ -14,7 +14,9 @@ import { spawnTcpListener, spawnZeroconfChild, type ChildLine, type NetnsChild }
 const tag = randomBytes(2).toString('hex');
 const PORT = 20_000 + (randomBytes(2).readUInt16BE() % 20_000);
 const NQN = `nqn.2014-08.com.example:nvme:dc-${tag}`;
-const GOOD = `NVMe DC ${tag}`;
+// a dot in the instance name: bonjour-service mis-parses it unless the name is taken from the fqdn
+const GOOD = `NVMe DC v1.2 rack.7 ${tag}`;
+const reEscape = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const STYPE = '_nvme-disc._tcp';
 
 let pair: NetnsPair;
@@ -48,14 +50,15 @@ function goodKey(): string {
 
 /** The advertised services: one good, two with a bad/missing p= (must be ignored and counted). */
 function publishAll(d: AvahiDaemon): void {
-  d.addService('good', serviceXml({ name: GOOD, stype: STYPE, port: PORT, txt: ['p=tcp', `NQN=${NQN}`, 'junk-without-equal'] }));
+  const txt = ['p=tcp', `NQN=${NQN}`, 'junk-without-equal', { key: 'bin', hex: '0107ff7f' }, `big=${'x'.repeat(240)}`];
+  d.addService('good', serviceXml({ name: GOOD, stype: STYPE, port: PORT, txt }));
   d.addService('bogus', serviceXml({ name: `Bogus ${tag}`, stype: STYPE, port: PORT + 1, txt: ['p=bogus', `nqn=${NQN}`] }));
   d.addService('nop', serviceXml({ name: `NoP ${tag}`, stype: STYPE, port: PORT + 2, txt: [`nqn=${NQN}`] }));
 }
 
 async function checkMalformedCounted(child: NetnsChild): Promise<void> {
-  // both bad services resolved and rejected with nvme-stas's error text; the junk record counted
-  await child.waitFor(isInfo((i) => i.counters.invalidProtocol >= 2 && i.counters.malformedTxtRecords >= 1), 20_000, 'bad services counted');
+  // both bad services resolved and rejected with nvme-stas's error text; the junk and binary records counted
+  await child.waitFor(isInfo((i) => i.counters.invalidProtocol >= 2 && i.counters.malformedTxtRecords >= 2), 20_000, 'bad services counted');
   const err = child.stderr();
   // (Avahi hands TXT records over in reverse order of the service file; bonjour-service in file order)
   const ip = pair.a.address.replace(/\./g, '\\.');
@@ -82,7 +85,7 @@ test('(a) Avahi over D-Bus: finds the DC once reachable, ignores bad TXT, sees I
   const avahiB = await startAvahi({ ns: pair.b.ns, iface: pair.b.ifname, hostName: `stas-host-${tag}`, busAddress: bus.address });
   t.after(() => avahiB.stop());
   publishAll(publisher);
-  await publisher.waitForLog(new RegExp(`Service "${GOOD}" .* successfully established`), 10_000);
+  await publisher.waitForLog(new RegExp(`Service "${reEscape(GOOD)}" .* successfully established`), 10_000);
 
   const child = spawnZeroconfChild(pair.b.ns, { busAddress: bus.address, kernelSupportsDiscovery: true, retryMs: [500], infoEveryMs: 200 });
   t.after(() => child.stop());
@@ -117,7 +120,7 @@ test('(a) Avahi over D-Bus: finds the DC once reachable, ignores bad TXT, sees I
   const mark = child.lines.length;
   publisher.removeService('good');
   await child.waitFor(isChange((dcs) => dcs.length === 0), 10_000, 'DC gone after withdrawal', mark);
-  assert.match(child.stderr(), new RegExp(`avahi ItemRemove ${pair.b.ifname} IPv4 ${GOOD}\\.local`));
+  assert.match(child.stderr(), new RegExp(`avahi ItemRemove ${pair.b.ifname} IPv4 ${reEscape(GOOD)}\\.local`));
   const after = (await child.waitFor(isInfo(() => true), 2_000, 'info', child.lines.length)) as InfoLine;
   assert.equal(after.info.services[goodKey()], undefined);
 
@@ -197,4 +200,30 @@ test('zeroconf disabled: no service types, nothing browsed', async (t) => {
   assert.deepEqual(info.info.services, {});
   assert.equal(info.backend, 'none');
   assert.equal(await child.stop(), true);
+});
+
+test('(b3) built-in browser: a live service is refreshed by re-queries, a vanished one (no goodbye) expires by TTL', async (t) => {
+  publishAll(publisher);
+  const listener = await spawnTcpListener(pair.a.ns, pair.a.address, PORT);
+  t.after(() => listener.stop());
+  const child = spawnZeroconfChild(pair.b.ns, {
+    retryMs: [500],
+    bonjourRequeryMs: 1_000,
+    bonjourExpireCheckMs: 250,
+    bonjourTtlOverrideSec: 3,
+  });
+  t.after(() => child.stop());
+  await child.waitFor(isChange((dcs) => dcs.length === 1), 20_000, 'reachable DC');
+  const mark = child.lines.length;
+  // two TTLs without a change: the re-queries keep it alive (bonjour-service's own expire() would drop it)
+  await new Promise((r) => setTimeout(r, 6_500));
+  assert.deepEqual(child.lines.slice(mark).filter((l) => l.ev === 'change'), [], 'no flapping while the publisher answers');
+  await publisher.crash();
+  const t0 = Date.now();
+  await child.waitFor(isChange((dcs) => dcs.length === 0), 10_000, 'DC expired after the publisher vanished', mark);
+  assert.ok(Date.now() - t0 >= 1_500, 'removed by expiry, not by a goodbye');
+  assert.equal(await child.stop(), true);
+  // later tests (if any) get a fresh publisher
+  publisher = await startAvahi({ ns: pair.a.ns, iface: pair.a.ifname, hostName: `stas-pub2-${tag}` });
+  cleanups.push(() => publisher.stop());
 });

@@ -35,13 +35,18 @@ export interface AvahiDaemon {
   removeService(file: string): void;
   /** avahi-publish-service on this daemon's bus (enable-dbus=yes only) */
   publish(name: string, stype: string, port: number, txt: string[]): Promise<AvahiPublication>;
+  /** SIGKILL: the daemon dies without sending goodbye packets */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
 const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** A TXT record: text as is, or `{ key, hex }` for raw bytes after `key=` (value-format="binary-hex"). */
+export type TxtRecordSpec = string | { key: string; hex: string };
+
 /** A static service file for one service. */
-export function serviceXml(opts: { name: string; stype: string; port: number; txt: string[] }): string {
+export function serviceXml(opts: { name: string; stype: string; port: number; txt: TxtRecordSpec[] }): string {
   return [
     `<?xml version="1.0" standalone='no'?>`,
     `<!DOCTYPE service-group SYSTEM "avahi-service.dtd">`,
@@ -50,7 +55,11 @@ export function serviceXml(opts: { name: string; stype: string; port: number; tx
     `  <service>`,
     `    <type>${xmlEscape(opts.stype)}</type>`,
     `    <port>${opts.port}</port>`,
-    ...opts.txt.map((t) => `    <txt-record>${xmlEscape(t)}</txt-record>`),
+    ...opts.txt.map((t) =>
+      typeof t === 'string'
+        ? `    <txt-record>${xmlEscape(t)}</txt-record>`
+        : `    <txt-record value-format="binary-hex">${xmlEscape(t.key)}=${t.hex}</txt-record>`,
+    ),
     `  </service>`,
     `</service-group>`,
     '',
@@ -184,6 +193,10 @@ export async function startAvahi(o: AvahiOptions): Promise<AvahiDaemon> {
           publications.delete(p);
         },
       };
+    },
+    async crash() {
+      child.kill('SIGKILL');
+      await exited(child, 3_000);
     },
     async stop() {
       for (const p of publications) await terminate(p);
