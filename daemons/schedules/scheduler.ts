@@ -134,12 +134,18 @@ export class SnapshotScheduler {
     this.hostId = opts.hostId ?? hostname();
     this.stateFile = join(opts.stateDir, 'schedule-state.json');
     this.defsFile = join(opts.stateDir, 'schedules.json');
+    this.load();
   }
 
-  /** Loads persisted schedules and state, catches up missed runs once, arms timers. */
+  /** Catches up missed runs once and arms the timers. */
   start(): void {
     if (this.started) return;
     this.started = true;
+    for (const e of this.entries.values()) this.armAtStart(e);
+  }
+
+  /** Config schedules plus the persisted D-Bus/CLI schedules, with their last-run state. */
+  private load(): void {
     const state = this.readState();
     for (const def of this.opts.configSchedules ?? []) this.entries.set(def.name, this.newEntry(def));
     for (const [name, settings] of Object.entries(this.readDefs())) {
@@ -157,7 +163,6 @@ export class SnapshotScheduler {
       const s = state.schedules[name];
       if (s?.lastNominal !== undefined) e.lastNominal = s.lastNominal;
       if (s?.lastRun) e.lastRun = s.lastRun;
-      this.armAtStart(e);
     }
   }
 
