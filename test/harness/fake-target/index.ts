@@ -72,6 +72,8 @@ export interface FakeTargetOptions {
   icMode?: 'normal' | 'garbage' | 'close' | 'silent' | 'bad-pfv';
   /** enforce KATO: close an association when no Keep Alive came within KATO */
   enforceKato?: boolean;
+  /** called before each discovery log read is answered (e.g. to change the log in the middle of a fetch) */
+  onLogRead?: (read: { offset: number; length: number; rae: boolean; lsp: number }, target: FakeTarget) => void;
 }
 
 interface Conn {
@@ -638,6 +640,7 @@ export class FakeTarget {
     const length = numd * 4;
     if (lid === 0x70 && c.discovery) {
       this.stats.logReads.push({ offset, length, rae, lsp });
+      this.opts.onLogRead?.({ offset, length, rae, lsp }, this);
       const log = encodeDiscoveryLog(this.genctr, this.discoveryEntries);
       const out = Buffer.alloc(length);
       if (offset < log.length) log.copy(out, 0, offset, Math.min(log.length, offset + length));
