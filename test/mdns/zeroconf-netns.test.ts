@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createNetnsPair, type NetnsPair } from '../harness/netns/index.js';
+import { addLink, createNetnsPair, type NetnsPair } from '../harness/netns/index.js';
 import { startAvahi, serviceXml, type AvahiDaemon } from '../harness/avahi/index.js';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
 import { spawnTcpListener, spawnZeroconfChild, type ChildLine, type NetnsChild } from './netns-child.js';
@@ -226,4 +226,37 @@ test('(b3) built-in browser: a live service is refreshed by re-queries, a vanish
   // later tests (if any) get a fresh publisher
   publisher = await startAvahi({ ns: pair.a.ns, iface: pair.a.ifname, hostName: `stas-pub2-${tag}` });
   cleanups.push(() => publisher.stop());
+});
+
+test('same IP address behind two interfaces: warned, and reported once per interface', async (t) => {
+  // A has its address on two links to B; Avahi in A answers on both with that same address
+  const extraB = pair.b.address.replace(/\.2$/, '.3');
+  const link = await addLink(pair, pair.a.address, extraB);
+  await publisher.stop();
+  const pub = await startAvahi({ ns: pair.a.ns, iface: `${pair.a.ifname},${link.ifA}`, hostName: `stas-dup-${tag}` });
+  t.after(() => pub.stop());
+  publishAll(pub);
+  const avahiB = await startAvahi({
+    ns: pair.b.ns,
+    iface: `${pair.b.ifname},${link.ifB}`,
+    hostName: `stas-host-${tag}`,
+    busAddress: bus.address,
+  });
+  t.after(() => avahiB.stop());
+  const listener = await spawnTcpListener(pair.a.ns, '0.0.0.0', PORT);
+  t.after(() => listener.stop());
+  const child = spawnZeroconfChild(pair.b.ns, { busAddress: bus.address, retryMs: [500] });
+  t.after(() => child.stop());
+  await child.waitFor(
+    isInfo((i) => Object.keys(i.info.services).filter((k) => k.includes(GOOD)).length === 2),
+    20_000,
+    'the service on both interfaces',
+  );
+  const ifaces = [pair.b.ifname, link.ifB];
+  await child.waitFor(
+    () => new RegExp(`IP address ${reEscape(pair.a.address)} was found on multiple interfaces: (${ifaces.join(',')}|${[...ifaces].reverse().join(',')})`).test(child.stderr()),
+    5_000,
+    'duplicate-address warning',
+  );
+  assert.equal(await child.stop(), true);
 });

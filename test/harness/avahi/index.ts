@@ -1,7 +1,8 @@
 // avahi-daemon inside a test network namespace, with its own config, pid/socket dir and static-services dir.
 // avahi-daemon has fixed paths (/run/avahi-daemon, /etc/avahi/services); `ip netns exec` gives the command a
 // private mount namespace, where we bind-mount per-instance folders over them, so several daemons (one per
-// namespace) run at once without touching the host's files.
+// namespace) run at once without touching the host's files. One daemon per namespace: a second one in the
+// same namespace was seen to hang before logging anything.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -128,3 +128,34 @@ export async function createNetnsPair(): Promise<NetnsPair> {
   }
   return pair;
 }
+
+export interface ExtraLink {
+  ifA: string;
+  ifB: string;
+}
+
+/**
+ * A second veth between the pair's namespaces, with the given addresses (/24). Deleted with the namespaces.
+ * Giving it the same A-side address as the first link builds the "same IP on several interfaces" misconfiguration.
+ */
+export async function addLink(pair: NetnsPair, addressA: string, addressB: string): Promise<ExtraLink> {
+  const tag = randomBytes(3).toString('hex');
+  const ifA = `sw${tag}a`;
+  const ifB = `sw${tag}b`;
+  await sh('ip', ['link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB]);
+  try {
+    await sh('ip', ['link', 'set', ifA, 'netns', pair.a.ns]);
+    await sh('ip', ['link', 'set', ifB, 'netns', pair.b.ns]);
+    for (const [ns, ifname, address] of [
+      [pair.a.ns, ifA, addressA],
+      [pair.b.ns, ifB, addressB],
+    ] as const) {
+      await sh('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', ifname]);
+      await sh('ip', ['-n', ns, 'link', 'set', ifname, 'multicast', 'on', 'up']);
+    }
+  } catch (e) {
+    await sh('ip', ['link', 'del', ifA]).catch(() => undefined);
+    throw e;
+  }
+  return { ifA, ifB };
+}
