@@ -1,7 +1,7 @@
 // Browsing `_nvme-disc._tcp|udp` through avahi-daemon's D-Bus API, as nvme-stas does (spec §4.5).
 // Availability follows the ownership of org.freedesktop.Avahi; browsers are created race-free with
 // Server2.ServiceBrowserPrepare → subscribe → Start (avahi ≥ 0.8).
-import { callMethod, subscribeSignals, watchNameOwner, type Message, type MessageBus } from '../dbus/bus.js';
+import { callMethod, getNameOwner, subscribeSignals, watchNameOwner, type Message, type MessageBus } from '../dbus/bus.js';
 import { log } from '../common/log.js';
 import { ifIndexToName } from './netif.js';
 import { OneShotTimer, realClock, type Clock } from './timers.js';
@@ -62,6 +62,10 @@ function errorText(e: unknown): string {
 
 export class AvahiBrowser implements ZeroconfBrowser {
   private available = false;
+  /** unique bus name of the avahi-daemon our browsers live in ('' = none) */
+  private owner = '';
+  /** ownership changes are handled one at a time, in order (a quick restart is gone → new owner) */
+  private ownerQueue: Promise<void> = Promise.resolve();
   private started = false;
   private stopped = false;
   private unwatch: (() => Promise<void>) | undefined;
@@ -86,7 +90,12 @@ export class AvahiBrowser implements ZeroconfBrowser {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.unwatch = await watchNameOwner(this.opts.bus, AVAHI_BUS_NAME, (owner) => void this.onOwner(owner));
+    this.unwatch = await watchNameOwner(this.opts.bus, AVAHI_BUS_NAME, (owner) => {
+      this.ownerQueue = this.ownerQueue
+        .then(() => this.onOwner(owner))
+        .catch((e: unknown) => log().error(`Avahi availability change failed: ${errorText(e)}`));
+    });
+    await this.ownerQueue;
   }
 
   async stop(): Promise<void> {
@@ -95,13 +104,20 @@ export class AvahiBrowser implements ZeroconfBrowser {
     const unwatch = this.unwatch;
     this.unwatch = undefined;
     await unwatch?.().catch(() => undefined);
+    await this.ownerQueue;
     await this.dropBrowsers();
   }
 
   private async onOwner(owner: string): Promise<void> {
     if (this.stopped) return;
     if (owner) {
-      if (this.available) return;
+      if (this.available && owner === this.owner) return;
+      if (this.available) {
+        // another daemon took the name over: our browsers died with the old one
+        this.available = false;
+        await this.dropBrowsers();
+      }
+      this.owner = owner;
       this.available = true;
       this.kickTimer.cancel();
       log().info('avahi-daemon service available, zeroconf supported.');
@@ -110,6 +126,7 @@ export class AvahiBrowser implements ZeroconfBrowser {
     } else {
       const wasAvailable = this.available;
       this.available = false;
+      this.owner = '';
       await this.dropBrowsers();
       if (this.stopped) return;
       if (wasAvailable || !this.kickTimer.armed) log().info('avahi-daemon not available, zeroconf not supported.');
@@ -128,6 +145,11 @@ export class AvahiBrowser implements ZeroconfBrowser {
         this.opts.callTimeoutMs ?? 5_000,
       );
       log().debug(`avahi-daemon answered: ${String(version)}`);
+      // it answers but we have no browsers (their creation failed): try again through the normal path
+      const owner = await getNameOwner(this.opts.bus, AVAHI_BUS_NAME);
+      if (owner && !this.available && !this.stopped) {
+        this.ownerQueue = this.ownerQueue.then(() => this.onOwner(owner)).catch(() => undefined);
+      } else if (!this.available && !this.stopped) this.kickTimer.start();
     } catch (e) {
       log().debug(`avahi-daemon kick: ${errorText(e)}`);
       if (!this.stopped && !this.available) this.kickTimer.start();
@@ -166,7 +188,10 @@ export class AvahiBrowser implements ZeroconfBrowser {
     } catch (e) {
       if (epoch !== this.epoch || this.stopped) return;
       log().warn(`avahi-daemon not available, operating w/o mDNS discovery. (${errorText(e)})`);
+      this.available = false;
+      this.owner = '';
       await this.dropBrowsers();
+      this.opts.onAvailability?.(false);
       this.kickTimer.start();
     }
   }
