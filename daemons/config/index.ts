@@ -29,7 +29,7 @@
 //
 // Host identity (sys.conf):
 //   loadSysConfig(path?, {hostnqnFile?, hostidFile?, hostkeyFile?, onWarning?}) -> { config: SysConfig, warnings }
-//   SysConfig.hostnqn / hostid (throw HostIdentityError with nvme-stas's exact texts), hostkey, symname (null when
+//   SysConfig (alias HostIdentity): .hostnqn / .hostid (throw HostIdentityError with nvme-stas's exact texts), hostkey, symname (null when
 //   undefined); file:// targets are re-read on every access.
 //
 // stasadm logic: generateHostNqn, generateHostId, machineAppSpecificUuid, saveHostOption, clearHostOption,
@@ -75,7 +75,7 @@ export {
   type ConfigFileText,
 } from './service-config.js';
 export { describeChanges, reloadServiceConfig, type ReloadResult } from './reload.js';
-export { HostIdentityError, SysConfig, defaultHostFiles, etcRoot, loadSysConfig, NQN_MAX_LEN, type HostFiles } from './sys-config.js';
+export { HostIdentityError, SysConfig, SysConfig as HostIdentity, defaultHostFiles, etcRoot, loadSysConfig, NQN_MAX_LEN, type HostFiles } from './sys-config.js';
 export {
   clearHostOption,
   editHostOption,

@@ -9,6 +9,7 @@ import {
   resolveConnectParams,
   tokenizeControllerText,
   WELL_KNOWN_DISC_NQN,
+  type CidValue,
   type ServiceKind,
 } from '../../daemons/config/index.js';
 import { tempDir, write } from './helpers.js';
@@ -126,7 +127,7 @@ test('connect parameters: override > [Global] > default, unset omitted, kernel n
     ['hdr_digest=true', 'data_digest=false', 'queue_size=64', 'keep_alive_tmo=20'],
   );
   assert.deepEqual(
-    resolveConnectParams(() => null, new Map([['disable-sqflow', true], ['reconnect-delay', 3], ['nr-write-queues', 1], ['nr-poll-queues', 2]])).map((p) => p.kernel),
+    resolveConnectParams(() => null, new Map<string, CidValue>([['disable-sqflow', true], ['reconnect-delay', 3], ['nr-write-queues', 1], ['nr-poll-queues', 2]])).map((p) => p.kernel),
     ['nr_write_queues', 'nr_poll_queues', 'reconnect_delay', 'disable_sqflow'],
   );
 });
