@@ -342,7 +342,7 @@ export class Qcow2Backend implements Backend {
     const qi = await this.info(this.volumePath(side.id));
     if ((qi.snapshots ?? []).some((s) => s.name === snap))
       throw new AlreadyExistsError(`snapshot "${name}@${snap}" already exists`);
-    await this.qemu(['snapshot', '-q', '-f', 'qcow2', '-c', snap, this.volumePath(side.id)]);
+    await this.qemu(['snapshot', '-q', '-c', snap, this.volumePath(side.id)]);
     const next = structuredClone(this.side(name));
     next.snapshots[snap] = { size: qi['virtual-size'], createdAt: Math.floor(Date.now() / 1000) };
     await this.saveSide(next);
@@ -353,7 +353,7 @@ export class Qcow2Backend implements Backend {
   async deleteSnapshot(name: string, snap: string, ctx: OpContext = {}): Promise<void> {
     const side = this.side(name);
     await ctx.step?.('snapshot-delete', { id: side.id });
-    await this.qemu(['snapshot', '-q', '-f', 'qcow2', '-d', snap, this.volumePath(side.id)]);
+    await this.qemu(['snapshot', '-q', '-d', snap, this.volumePath(side.id)]);
     const next = structuredClone(this.side(name));
     delete next.snapshots[snap];
     await this.saveSide(next);
@@ -519,7 +519,7 @@ export class Qcow2Backend implements Backend {
   async rollbackVolume(name: string, snap: string, ctx: OpContext = {}): Promise<void> {
     const side = this.side(name);
     await ctx.step?.('apply', { id: side.id });
-    await this.qemu(['snapshot', '-q', '-f', 'qcow2', '-a', snap, this.volumePath(side.id)], { signal: ctx.signal });
+    await this.qemu(['snapshot', '-q', '-a', snap, this.volumePath(side.id)], { signal: ctx.signal });
   }
 
   async usage(name: string): Promise<Usage> {
@@ -584,7 +584,7 @@ export class Qcow2Backend implements Backend {
       const target = String(entry.args.snapshot ?? '');
       const snaps = (await this.info(image)).snapshots ?? [];
       if (backup && snaps.some((s) => s.name === backup) && snaps.some((s) => s.name === target)) {
-        await this.qemu(['snapshot', '-q', '-f', 'qcow2', '-a', target, image]);
+        await this.qemu(['snapshot', '-q', '-a', target, image]);
         did.push(`finished: rollback of "${entry.volume}" to "${target}" (backup "${backup}" kept)`);
       } else did.push(`undone: rollback of "${entry.volume}" never took its backup, volume unchanged`);
     }
