@@ -155,15 +155,25 @@ test('(b) no Avahi on the bus: the built-in browser finds the DC, ignores bad TX
   assert.equal(await child.stop(), true, 'child exits by itself after stop');
 });
 
-test('(b2) nqn= is ignored when the kernel lacks the discovery option', async (t) => {
+test('(b2) nqn= is ignored when the kernel lacks the discovery option; Avahi kick timer runs', async (t) => {
   publishAll(publisher);
   const listener = await spawnTcpListener(pair.a.ns, pair.a.address, PORT);
   t.after(() => listener.stop());
-  const child = spawnZeroconfChild(pair.b.ns, { kernelSupportsDiscovery: false, retryMs: [500], bonjourRequeryMs: 1_000 });
+  const child = spawnZeroconfChild(pair.b.ns, {
+    busAddress: bus.address,
+    kernelSupportsDiscovery: false,
+    retryMs: [500],
+    bonjourRequeryMs: 1_000,
+    kickIntervalMs: 400,
+  });
   t.after(() => child.stop());
   await child.waitFor(isChange((dcs) => dcs.length === 1), 20_000, 'reachable DC');
   const change = [...child.lines].reverse().find((l) => l.ev === 'change');
   assert.deepEqual(change?.dcs, [{ ...expectedDc(), subsysnqn: 'nqn.2014-08.org.nvmexpress.discovery' }]);
+  // while Avahi is absent the kick timer keeps calling GetVersionString (injected 0.4 s interval)
+  await child.waitFor(() => (child.stderr().match(/avahi-daemon kick: org\.freedesktop\.DBus\.Error\.ServiceUnknown/g) ?? []).length >= 2, 5_000, 'two kicks');
+  const info = (await child.waitFor(isInfo(() => true), 2_000, 'info', child.lines.length)) as InfoLine;
+  assert.match(info.info['avahi wake up timer'], /^0\.4s \[(0|0\.\d+)s\]$/);
   assert.equal(await child.stop(), true);
 });
 
