@@ -269,9 +269,10 @@ describe('status codes', () => {
     assert.equal(statusName(1, 0x84, true), 'Connect Invalid Host (SCT=0x1 SC=0x84)');
     assert.equal(statusName(2, 0x81), 'Unrecovered Read Error (SCT=0x2 SC=0x81)');
     assert.equal(statusName(0, 0x7e), 'Generic status (SCT=0x0 SC=0x7e)');
-    assert.equal(connectInvalidParameter((256 << 16) | 1), 'SUBNQN (Connect data byte 256)');
-    assert.equal(connectInvalidParameter((512 << 16) | 1), 'HOSTNQN (Connect data byte 512)');
-    assert.equal(connectInvalidParameter(42 << 16), 'QID (SQE byte 42)');
+    // nvmet: IPO_IATTR_CONNECT_DATA(x) = 1 << 16 | offset, IPO_IATTR_CONNECT_SQE(x) = offset
+    assert.equal(connectInvalidParameter((1 << 16) | 256), 'SUBNQN (Connect data byte 256)');
+    assert.equal(connectInvalidParameter((1 << 16) | 512), 'HOSTNQN (Connect data byte 512)');
+    assert.equal(connectInvalidParameter(42), 'QID (SQE byte 42)');
   });
   it('AEN 0x0070F002 is a discovery log page change', () => {
     const a = decodeAsyncEvent(0x0070f002);

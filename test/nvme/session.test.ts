@@ -202,6 +202,9 @@ describe('I/O queues', () => {
         await io.write(ns1, 20, big);
         assert.deepEqual(t.block(1, 35), big.subarray(15 * 4096));
         assert.deepEqual(await io.read(ns1, 20, 16), big);
+        assert.equal(io.queue.stats.r2ts, 1);
+        assert.equal(io.queue.stats.h2cDataPdus, 8, '64 KiB in 8 KiB H2CData PDUs');
+        assert.equal(io.queue.stats.inCapsuleWrites, 2, 'Connect data + the 4 KiB write');
         // 512-byte namespace: NLB counts 512-byte blocks
         await io.write(ns2, 3, big.subarray(0, 8192));
         assert.deepEqual(await io.read(ns2, 3, 16), big.subarray(0, 8192));
@@ -223,6 +226,7 @@ describe('I/O queues', () => {
       const data = Buffer.alloc(8192, 0xc3);
       await io.write(ns, 0, data);
       for (let i = 0; i < 5; i++) assert.deepEqual(await io.read(ns, 0, 2), data);
+      assert.equal(io.queue.stats.c2hSuccess, 5);
       assert.equal(io.queue.outstanding, 0);
       io.close();
     } finally {

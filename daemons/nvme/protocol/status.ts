@@ -180,12 +180,12 @@ const CONNECT_SQE_FIELDS: ReadonlyArray<[number, string]> = [
 ];
 
 /**
- * For Connect Invalid Parameters, DW0 says which parameter was wrong: IATTR (bit 0: 0 = SQE, 1 = Connect data)
- * and IPO (bits 31:16: byte offset). Returns e.g. "SUBNQN (Connect data byte 256)".
+ * For Connect Invalid Parameters, DW0 says which parameter was wrong: IPO (bytes 1:0, the byte offset) and
+ * IATTR (byte 2 bit 0: 0 = SQE, 1 = Connect data), as nvmet sets them. Returns e.g. "SUBNQN (Connect data byte 256)".
  */
 export function connectInvalidParameter(dw0: number): string {
-  const inData = (dw0 & 1) !== 0;
-  const ipo = (dw0 >>> 16) & 0xffff;
+  const inData = ((dw0 >>> 16) & 1) !== 0;
+  const ipo = dw0 & 0xffff;
   const table = inData ? CONNECT_DATA_FIELDS : CONNECT_SQE_FIELDS;
   let field = '?';
   for (const [off, name] of table) if (ipo >= off) field = name;

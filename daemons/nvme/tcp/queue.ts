@@ -95,6 +95,8 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
   maxh2cdata = 0;
   inlineDataLimit: number;
   commandTimeoutMs: number;
+  /** which data paths were taken (diagnostics, and tests that must prove a path was exercised) */
+  readonly stats = { pdus: 0, inCapsuleWrites: 0, r2ts: 0, h2cDataPdus: 0, c2hDataPdus: 0, c2hSuccess: 0 };
 
   private readonly socket: net.Socket;
   private readonly maxPlen: number;
@@ -189,6 +191,7 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
         if (cmd.write.length <= this.inlineDataLimit) {
           setSgl1(sqe, SglId.InCapsule, cmd.write.length);
           inCapsule = cmd.write;
+          this.stats.inCapsuleWrites++;
         } else {
           setSgl1(sqe, SglId.Transport, cmd.write.length);
         }
@@ -328,6 +331,7 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
       return;
     }
     const pdu = decodePdu(raw, { hdgst: this.hdgst, ddgst: this.ddgst });
+    this.stats.pdus++;
     switch (pdu.kind) {
       case 'CapsuleResp':
         this.onCompletion(decodeCqe(pdu.cqe));
@@ -371,7 +375,9 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
     }
     if (!p.abandoned) pdu.data.copy(p.readBuf, pdu.datao);
     p.received += pdu.datal;
+    this.stats.c2hDataPdus++;
     if (pdu.success) {
+      this.stats.c2hSuccess++;
       // SQ flow control disabled: the last C2HData stands in for a successful CapsuleResp
       this.finish(p);
       if (p.abandoned) return;
@@ -390,9 +396,11 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
     const end = r.r2to + r.r2tl;
     const step = this.maxh2cdata || r.r2tl;
     const opts = this.pduOptions;
+    this.stats.r2ts++;
     this.socket.cork();
     for (let off = r.r2to; off < end; off += step) {
       const n = Math.min(step, end - off);
+      this.stats.h2cDataPdus++;
       for (const seg of encodeH2CData({ cccid: r.cccid, ttag: r.ttag, datao: off, last: off + n === end }, data.subarray(off, off + n), opts)) {
         this.socket.write(seg);
       }

@@ -555,8 +555,8 @@ export class FakeTarget {
     this.stats.connects.push({ qid, subnqn, hostnqn, kato, cattr });
     const sub = this.subsystems.find((s) => s.nqn === subnqn);
     if (subnqn !== DISCOVERY_NQN && !sub) {
-      // Connect Invalid Parameters, IATTR=1 (data), IPO=256 (SUBNQN), as nvmet does
-      return this.send(c, this.respond(c, cid, { sct: 1, sc: 0x82, dw0: (256 << 16) | 1, dnr: true }));
+      // Connect Invalid Parameters, IATTR=1 (data, bit 16), IPO=256 (SUBNQN, bits 15:0), as nvmet does
+      return this.send(c, this.respond(c, cid, { sct: 1, sc: 0x82, dw0: (1 << 16) | 256, dnr: true }));
     }
     c.qid = qid;
     c.subsys = sub;
