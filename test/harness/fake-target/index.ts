@@ -224,6 +224,8 @@ export class FakeTarget {
       nextTtag: 1,
     };
     this.conns.add(c);
+    // replies are several PDUs written one by one: without this, Nagle + delayed ACK add 40 ms to each
+    socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(c, d));
     socket.on('error', () => undefined);
     socket.on('close', () => {
