@@ -2,6 +2,7 @@
 // cancellable through an AbortSignal (the child is killed), and reports progress parsed from the
 // tool's own output stream.
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { CancelledError, BackendError } from './errors.js';
 import { log } from '../common/log.js';
 
@@ -45,11 +46,16 @@ export function parseRbdProgress(line: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** `setpriv --pdeathsig KILL` makes a tool die with the daemon: a SIGKILLed stacd must not leave a qemu-img
+ *  holding an image lock (and changing it) while the restarted daemon recovers that image. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
 export async function runTool(cmd: string, args: string[], opts: ToolOptions): Promise<ToolResult> {
   if (opts.signal?.aborted) throw new CancelledError();
   const shown = `${cmd} ${args.join(' ')}`;
   log().debug({ cmd: shown, cwd: opts.cwd }, 'run');
-  const sub = execa(cmd, args, {
+  const [file, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+  const sub = execa(file, argv, {
     reject: false,
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
