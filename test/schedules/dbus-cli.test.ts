@@ -167,16 +167,22 @@ test('snapshot gc --dry-run --explain names the rule for each snapshot and delet
 });
 
 test('check snapshots: Nagios line and exit codes; no snapshot is CRITICAL; stacd down is UNKNOWN', async () => {
-  store.put('db1', 'fresh', NOW - 20 * 60_000, {});
+  store.addVolume('logs');
+  store.put('logs', 'l1', NOW - 30 * 60_000, {});
+  store.addVolume('archive');
+  store.put('archive', 'a1', NOW - 27 * HOUR, {});
   const all = await stacctl(['check', 'snapshots', '--warn', '26h', '--crit', '50h']);
   assert.equal(all.code, 2, all.stdout);
-  assert.match(all.stdout, /^SNAPSHOTS CRITICAL - 3 volumes, no snapshot: web, newest snapshot age max 30m \| 'db1_age'=\d+s;93600;180000;0; 'db2_age'=1800s;93600;180000;0; 'web_age'=U;93600;180000;0;\n$/);
-  const ok = await stacctl(['check', 'snapshots', '--warn', '26h', '--crit', '50h', '--volume', 'db1', 'db2']);
+  assert.match(all.stdout, /^SNAPSHOTS CRITICAL - 5 volumes, no snapshot: web, older than 1d 2h: archive 1d 3h, newest snapshot age max 1d 3h \| 'db1_age'=\d+s;93600;180000;0; 'db2_age'=\d+s;93600;180000;0; 'web_age'=U;93600;180000;0; 'logs_age'=1800s;93600;180000;0; 'archive_age'=97200s;93600;180000;0;\n$/);
+  const ok = await stacctl(['check', 'snapshots', '--warn', '26h', '--crit', '50h', '--volume', 'logs']);
   assert.equal(ok.code, 0, ok.stdout);
-  assert.match(ok.stdout, /^SNAPSHOTS OK - 2 volumes, newest snapshot age max 30m \| /);
-  const warn = await stacctl(['check', 'snapshots', '--warn', '10min', '--crit', '50h', '--volume', 'db2']);
+  assert.equal(ok.stdout, "SNAPSHOTS OK - 1 volume, newest snapshot age max 30m | 'logs_age'=1800s;93600;180000;0;\n");
+  const warn = await stacctl(['check', 'snapshots', '--warn', '26h', '--crit', '50h', '--volume', 'logs', 'archive']);
   assert.equal(warn.code, 1, warn.stdout);
-  assert.match(warn.stdout, /^SNAPSHOTS WARNING - 1 volume, older than 10m: db2 30m/);
+  assert.match(warn.stdout, /^SNAPSHOTS WARNING - 2 volumes, older than 1d 2h: archive 1d 3h, newest snapshot age max 1d 3h \| /);
+  const crit = await stacctl(['check', 'snapshots', '--warn', '10min', '--crit', '20min', '--volume', 'logs', '--json']);
+  assert.equal(crit.code, 2);
+  assert.equal((JSON.parse(crit.stdout) as { status: string }).status, 'CRITICAL');
   const unknown = await stacctl(['check', 'snapshots', '--warn', '1h', '--crit', '2h', '--volume', 'nope', '--json']);
   assert.equal(unknown.code, 3);
   assert.equal((JSON.parse(unknown.stdout) as { line: string }).line, 'SNAPSHOTS UNKNOWN - no such volume: nope');
