@@ -3,7 +3,7 @@
 import { runDaemon } from './common/daemon-runtime.js';
 import { loadServiceConfig, defaultConfPath, type ServiceConfig } from './config/service-config.js';
 import { loadSysConfig } from './config/sys-config.js';
-import { describeConfigChanges } from './config/reload.js';
+import { describeChanges } from './config/reload.js';
 import { createConnectorEngine } from './connector/index.js';
 
 await runDaemon<ServiceConfig>({
@@ -17,6 +17,6 @@ await runDaemon<ServiceConfig>({
     return { config, warnings: warnings.map(String) };
   },
   configTron: (c) => c.tron,
-  describeChanges: describeConfigChanges,
+  describeChanges,
   createEngine: (ctx) => createConnectorEngine(ctx, { sys: loadSysConfig().config }),
 });

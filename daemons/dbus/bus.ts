@@ -16,10 +16,10 @@ export function connectSystemBus(): MessageBus {
 
 /** Resolves once the connection is authenticated (bus.name is set), or rejects on error/timeout. */
 export async function waitConnected(bus: MessageBus, timeoutMs = 5_000): Promise<void> {
-  // A Ping to the bus daemon forces the handshake and proves the connection works.
+  // GetId forces the handshake and proves the connection works (a system bus policy allows it, unlike Peer.Ping).
   await callMethod(
     bus,
-    { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' },
+    { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetId' },
     timeoutMs,
   );
 }

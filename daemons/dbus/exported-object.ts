@@ -126,7 +126,9 @@ export class ExportedObject {
   unexport(): void {
     if (!this.exported) return;
     this.exported = false;
-    for (const { iface } of this.ifaces.values()) this.bus.unexport(this.path, iface);
+    // An ExportedObject owns its path. (dbus-next's per-interface unexport drops the whole path after the first
+    // interface and then throws on the second: its `interfaces.length` test is on an object.)
+    this.bus.unexport(this.path, undefined as unknown as dbus.interface.Interface);
     this.bus.removeMethodHandler(this.handler);
   }
 
