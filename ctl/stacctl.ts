@@ -58,6 +58,11 @@ Exit status:
 D-Bus: org.nvmexpress.stac at /org/nvmexpress/stac on the system bus ($DBUS_SYSTEM_BUS_ADDRESS when set).`,
   );
 
+// before the sub-commands are created: commander copies the setting into each of them
+program.exitOverride((err) => {
+  process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
+});
+
 program
   .command('ls')
   .description('list the I/O controllers stacd manages')
@@ -114,10 +119,6 @@ program
   .action((o: { json?: boolean }) => (o.json ? printJson({ version: stasVersion() }) : console.log(`stas ${stasVersion()}`)));
 
 registerStacctlExtensions(program, client);
-
-program.exitOverride((err) => {
-  process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
-});
 
 await program.parseAsync(process.argv).catch(() => undefined);
 client.close();

@@ -75,6 +75,11 @@ Exit status:
 D-Bus: org.nvmexpress.staf at /org/nvmexpress/staf on the system bus ($DBUS_SYSTEM_BUS_ADDRESS when set).`,
   );
 
+// before the sub-commands are created: commander copies the setting into each of them
+program.exitOverride((err) => {
+  process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
+});
+
 program
   .command('ls')
   .description('list the discovery controllers stafd manages')
@@ -177,10 +182,6 @@ program
   .description('print the version')
   .option('--json', 'JSON output')
   .action((o: { json?: boolean }) => (o.json ? printJson({ version: stasVersion() }) : console.log(`stas ${stasVersion()}`)));
-
-program.exitOverride((err) => {
-  process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
-});
 
 await program.parseAsync(process.argv).catch(() => undefined);
 client.close();

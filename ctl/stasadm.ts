@@ -11,13 +11,14 @@ const program = new Command('stasadm')
   .version(`stas ${stasVersion()}`, '-v, --version', 'print the version and exit')
   .showHelpAfterError();
 
-registerHost(program);
-registerDiscover(program);
-registerConnectTest(program);
-
+// before the sub-commands are created: commander copies the setting into each of them
 program.exitOverride((err) => {
   process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
 });
+
+registerHost(program);
+registerDiscover(program);
+registerConnectTest(program);
 
 if (process.argv.length <= 2) {
   program.outputHelp();
