@@ -3,7 +3,7 @@
 import { runDaemon } from './common/daemon-runtime.js';
 import { loadServiceConfig, defaultConfPath, type ServiceConfig } from './config/service-config.js';
 import { loadSysConfig } from './config/sys-config.js';
-import { describeConfigChanges } from './config/reload.js';
+import { describeChanges as describeConfigChanges } from './config/reload.js';
 import { createFinderEngine } from './finder/index.js';
 
 await runDaemon<ServiceConfig>({

@@ -1,0 +1,152 @@
+// The userspace fabrics driver: one admin session per discovery controller over stas's own NVMe/TCP host
+// (daemons/nvme/tcp). No kernel module, no root. The session keeps itself alive at KATO/2 and keeps one AER
+// outstanding; a Discovery Log Page Change notice becomes a 'logChange' event at once.
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { AdminSession, readDiscoveryLog, NvmeTcpError, NvmeStatusError } from '../nvme/tcp/index.js';
+import { LogPageId } from '../nvme/protocol/constants.js';
+import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
+import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
+import { log } from '../common/log.js';
+import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounters, FabricsDriver } from './driver.js';
+
+const CONNECT_TIMEOUT_MS = 5_000;
+const COMMAND_TIMEOUT_MS = 10_000;
+
+const DCTYPE = ['none', 'ddc', 'cdc'];
+const CNTRLTYPE = ['', 'io', 'discovery', 'admin'];
+
+/** Whether a failure means the peer broke the protocol (counted in process_info), not just "went away". */
+export function isProtocolFailure(e: unknown): boolean {
+  if (!(e instanceof NvmeTcpError)) return false;
+  if (e.kind === 'protocol' || e.kind === 'term-req' || e.kind === 'not-nvme') return true;
+  return e.kind === 'closed' && e.message.includes('in the middle of a PDU');
+}
+
+/** A UUID for the Connect command: the sys.conf host ID, else the UUID in a uuid-form host NQN, else a random one. */
+export function connectHostId(hostid: string, hostnqn: string): string {
+  if (/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(hostid)) return hostid;
+  const m = /uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(hostnqn);
+  return m ? m[1]! : processHostId;
+}
+const processHostId = randomUUID();
+
+class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
+  readonly device = 'nvme?';
+  private dead = false;
+
+  constructor(
+    private readonly session: AdminSession,
+    readonly attributes: DcAttributes,
+    private readonly counters: DriverCounters,
+  ) {
+    super();
+    session.on('aen', (ev) => {
+      log().debug(`${session.label}: AEN 0x${ev.dw0.toString(16)} (${ev.description})`);
+      if (ev.discoveryLogChange) this.emit('logChange');
+    });
+    session.on('close', (reason) => {
+      if (this.dead) return;
+      this.dead = true;
+      if (isProtocolFailure(reason)) this.counters.protocolErrors++;
+      this.emit('lost', reason.message);
+    });
+  }
+
+  get alive(): boolean {
+    return !this.dead && !this.session.closed;
+  }
+
+  async supportedLogPages(): Promise<DiscoveryLogSupport> {
+    const data = await this.session.getLogPage({ lid: LogPageId.SupportedLogPages, length: 1024 });
+    return discoveryLogSupport(parseSupportedLogPages(data));
+  }
+
+  async readDiscoveryLog(lsp: number): Promise<DiscoveryLogEntry[]> {
+    try {
+      return (await readDiscoveryLog(this.session, { lsp })).entries;
+    } catch (e) {
+      if (isProtocolFailure(e) || (e instanceof NvmeTcpError && e.kind === 'protocol')) {
+        // a garbled log page: the association cannot be trusted any more
+        this.session.close();
+      }
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    this.dead = true;
+    // a userspace association never outlives the process, whatever persistent-connections says
+    await this.session.shutdown(2_000).catch(() => undefined);
+  }
+}
+
+export class UserspaceDriver implements FabricsDriver {
+  readonly kind = 'userspace' as const;
+  private readonly stats: DriverCounters = { protocolErrors: 0 };
+  private readonly links = new Set<UserspaceLink>();
+
+  async connect(req: DcConnectRequest): Promise<DcLink> {
+    const { tid } = req;
+    if (tid.transport !== 'tcp') throw new Error(`the userspace driver only speaks tcp (transport ${tid.transport})`);
+    if (tid.hostTraddr || tid.hostIface) {
+      log().debug(`${tid}: the userspace driver does not bind to host-traddr/host-iface; connecting from the default route`);
+    }
+    const hostid = connectHostId(req.hostid, req.hostnqn);
+    let session: AdminSession;
+    try {
+      session = await AdminSession.connect({
+        host: tid.traddr,
+        port: Number(tid.trsvcid),
+        subnqn: tid.subsysnqn,
+        hostnqn: req.hostnqn,
+        hostid,
+        katoMs: req.katoSec * 1000,
+        hdgst: req.hdrDigest,
+        ddgst: req.dataDigest,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        icTimeoutMs: CONNECT_TIMEOUT_MS,
+        commandTimeoutMs: COMMAND_TIMEOUT_MS,
+        label: `${tid.traddr}:${tid.trsvcid}`,
+      });
+    } catch (e) {
+      if (isProtocolFailure(e)) this.stats.protocolErrors++;
+      throw e;
+    }
+    try {
+      const id = await session.identifyController();
+      const attributes: DcAttributes = {
+        hostid,
+        hostnqn: req.hostnqn,
+        model: id.mn,
+        serial: id.sn,
+        dctype: DCTYPE[id.dctype] ?? String(id.dctype),
+        cntrltype: CNTRLTYPE[id.cntrltype] ?? String(id.cntrltype),
+      };
+      const link = new UserspaceLink(session, attributes, this.stats);
+      this.links.add(link);
+      link.on('lost', () => this.links.delete(link));
+      try {
+        await session.enableAsyncEvents();
+      } catch (e) {
+        // without AENs the DC is still usable: the log page is read on connect, reload and reconnect
+        if (!(e instanceof NvmeStatusError)) throw e;
+        log().warn(`${tid}: the discovery controller refused async event configuration (${e.message}); log page changes will not be noticed`);
+      }
+      return link;
+    } catch (e) {
+      if (isProtocolFailure(e)) this.stats.protocolErrors++;
+      session.close();
+      throw e;
+    }
+  }
+
+  counters(): DriverCounters {
+    return { ...this.stats };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.links].map((l) => l.close()));
+  }
+}
