@@ -1,7 +1,9 @@
 // stacctl sub-command groups beyond nvme-stas's (volumes, snapshots, jobs, schedules).
 import type { Command } from 'commander';
 import type { DaemonClient } from '../common/client.js';
+import { register as registerSchedules } from './schedule.js';
 
-export function registerStacctlExtensions(_program: Command, _client: DaemonClient): void {
-  // each group module registers itself here as it lands
+export function registerStacctlExtensions(program: Command, _client: DaemonClient): void {
+  // schedules use their own client: RunNow can outlast the default call timeout while a hook runs
+  registerSchedules(program);
 }

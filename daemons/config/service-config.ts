@@ -210,10 +210,15 @@ export class ServiceConfig {
 }
 
 /** One warning per unknown section and per unknown option, at its first occurrence. */
+/** [Volumes], [Volumes <pool>] and [Schedule <name>] in stacd.conf belong to the storage layer. */
+export const STACD_STORAGE_SECTION = /^(Volumes( .+)?|Schedule .+)$/;
+
 function validateStructure(kind: ServiceKind, doc: IniDocument): ConfigWarning[] {
   const { sections, options } = validOptions(kind);
   const out: ConfigWarning[] = [];
   for (const sec of doc.sections.values()) {
+    // stacd's storage sections are validated by their own parsers (daemons/volumes, daemons/schedules)
+    if (kind === 'stacd' && STACD_STORAGE_SECTION.test(sec.name)) continue;
     if (!sections.has(sec.name)) {
       const near = [...sections].find((s) => s.toLowerCase() === sec.name.trim().toLowerCase());
       const hint = near ? ` (section names are case-sensitive: did you mean [${near}]?)` : '';
