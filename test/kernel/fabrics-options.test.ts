@@ -8,7 +8,11 @@ import { FabricsError, FabricsOptionError } from '../../daemons/nvme/kernel/erro
 const KERNEL_61 = 'instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,queue_size=%d,nr_io_queues=%d,' +
   'reconnect_delay=%d,ctrl_loss_tmo=%d,keep_alive_tmo=%d,hostnqn=%s,host_traddr=%s,host_iface=%s,hostid=%s,' +
   'duplicate_connect,disable_sqflow,hdr_digest,data_digest,nr_write_queues=%d,nr_poll_queues=%d,tos=%d,' +
-  'fast_io_fail_tmo=%d,discovery\n';
+  'fast_io_fail_tmo=%d,discovery,dhchap_secret=%s,dhchap_ctrl_secret=%s\n';
+// a 5.17-era list: no TP8013 discovery, no dhchap
+const KERNEL_517 = 'instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,queue_size=%d,nr_io_queues=%d,' +
+  'reconnect_delay=%d,ctrl_loss_tmo=%d,keep_alive_tmo=%d,hostnqn=%s,host_traddr=%s,host_iface=%s,hostid=%s,' +
+  'duplicate_connect,disable_sqflow,hdr_digest,data_digest,nr_write_queues=%d,nr_poll_queues=%d,tos=%d,fast_io_fail_tmo=%d\n';
 
 test('libnvme order for a discovery controller (nvme-stas §3.4 observed string)', () => {
   assert.equal(
@@ -52,8 +56,11 @@ test('kernel option list: parse and refuse what the kernel lacks', () => {
   assert.equal(s.get('host_iface'), '%s');
   assert.equal(s.get('discovery'), 'flag');
   assert.equal(s.has('instance'), false);
-  assert.equal(s.has('dhchap_secret'), false);
-  assert.throws(() => buildOptionString({ nqn: 'n', transport: 'tcp', dhchapSecret: 'DHHC-1:00:x:' }, s), /dhchap_secret.*not supported/);
+  assert.equal(s.get('dhchap_secret'), '%s');
+  const old = parseSupportedOptions(KERNEL_517);
+  assert.equal(old.has('dhchap_secret'), false);
+  assert.throws(() => buildOptionString({ nqn: 'n', transport: 'tcp', dhchapSecret: 'DHHC-1:00:x:' }, old), /dhchap_secret.*not supported/);
+  assert.throws(() => buildOptionString({ nqn: 'n', transport: 'tcp', discovery: true }, old), /discovery.*not supported/);
   assert.equal(buildOptionString({ nqn: 'n', transport: 'tcp', discovery: true }, s), 'nqn=n,transport=tcp,discovery');
 });
 
@@ -62,4 +69,24 @@ test('connect reply', () => {
   assert.throws(() => parseConnectReply('garbage'), FabricsError);
   const err = new FabricsError('connect x', 'ECONNREFUSED', 'raw');
   assert.match(err.message, /connection refused.*\[ECONNREFUSED\]/);
+});
+
+test('kernel features: loose release compare, option list wins over the version', async () => {
+  const { compareRelease, kernelFeatures } = await import('../../daemons/nvme/kernel/features.js');
+  assert.equal(compareRelease('5.8.0-63-generic', '5.8.0-63'), 0);
+  assert.ok(compareRelease('5.8.0-63-generic', '5.9') < 0);
+  assert.ok(compareRelease('5.8.0-63-generic', '5.8') > 0);
+  assert.notEqual(compareRelease('5.8.0-63-generic', '5.8.0'), 0);
+  assert.ok(compareRelease('6.1.0-56-amd64', '5.20') > 0);
+  // the option list decides when readable: a 6.5 kernel with a 5.17-style list (vendor backport) has no discovery
+  const f = kernelFeatures('6.5.0', parseSupportedOptions(KERNEL_517));
+  assert.deepEqual([f.hostIface, f.discovery, f.dhchapSecret, f.dhchapCtrlSecret, f.warning], [true, false, false, false, undefined]);
+  const d = kernelFeatures('6.1.0-56-amd64', parseSupportedOptions(KERNEL_61));
+  assert.deepEqual([d.hostIface, d.discovery, d.dhchapSecret, d.dhchapCtrlSecret], [true, true, true, true]);
+  // list unreadable: version thresholds
+  const old = kernelFeatures('5.15.0-1-generic', undefined, 'Cannot determine which NVMe options the kernel supports');
+  assert.deepEqual([old.hostIface, old.discovery, old.dhchapSecret], [true, false, false]);
+  assert.match(old.warning ?? '', /Cannot determine/);
+  const v6 = kernelFeatures('6.2.0', undefined);
+  assert.deepEqual([v6.hostIface, v6.discovery, v6.dhchapSecret, v6.dhchapCtrlSecret], [true, true, true, true]);
 });

@@ -9,6 +9,7 @@ import { ensureHostVm } from '../harness/target-vm/index.js';
 
 interface Report {
   supported: string[];
+  features: { hostIface: boolean; discovery: boolean; dhchapSecret: boolean; warning: string | null };
   dcConnect: { instance: number; cntlid: number; device: string };
   dcSysfs: { state: string; cntrltype: string; address: string };
   listSubsys: boolean;
@@ -37,6 +38,8 @@ test('kernel path in the host VM: DC connect, DLP, two AENs, IOC connect/delete'
   const rep = JSON.parse(line.slice('SCENARIO-REPORT '.length)) as Report;
 
   assert.deepEqual(rep.supported, ['host_iface', 'discovery', 'keep_alive_tmo']);
+  // Debian's 6.1 lists dhchap_secret although it is built without NVME_AUTH
+  assert.deepEqual(rep.features, { hostIface: true, discovery: true, dhchapSecret: true, warning: null });
   assert.match(rep.dcConnect.device, /^nvme\d+$/);
   assert.equal(rep.dcSysfs.state, 'live');
   assert.equal(rep.dcSysfs.cntrltype, 'discovery');

@@ -9,6 +9,7 @@ import { deleteController, listControllers, readController } from '../../../daem
 import { connectionMatches, connectionOf, WELL_KNOWN_DISCOVERY_NQN } from '../../../daemons/nvme/kernel/match.js';
 import { getKernelDiscoveryLog } from '../../../daemons/nvme/kernel/discovery-log.js';
 import { FabricsError } from '../../../daemons/nvme/kernel/errors.js';
+import { detectKernelFeatures } from '../../../daemons/nvme/kernel/features.js';
 import { UeventMonitor, waitForUevent } from '../../../daemons/udev/monitor.js';
 import { isDiscoveryLogChange, ueventDeviceName, type Uevent } from '../../../daemons/udev/uevent-parser.js';
 import { NvmetControl } from '../../harness/target-vm/nvmet.js';
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
   const supported = await readSupportedOptions();
   assert.ok(supported, 'kernel lists its options');
   step('supported', ['host_iface', 'discovery', 'keep_alive_tmo'].filter((o) => supported.has(o)));
+  const f = await detectKernelFeatures();
+  step('features', { hostIface: f.hostIface, discovery: f.discovery, dhchapSecret: f.dhchapSecret, warning: f.warning ?? null });
 
   const events: Uevent[] = [];
   const mon = new UeventMonitor();
