@@ -1,14 +1,186 @@
-// The kernel fabrics driver: persistent discovery controllers through /dev/nvme-fabrics (placeholder until the
-// kernel path lands; selecting it explicitly fails every connect with a clear reason).
-import type { DcConnectRequest, DcLink, DriverCounters, FabricsDriver } from './driver.js';
+// The kernel fabrics driver: persistent discovery controllers created through /dev/nvme-fabrics (or adopted when a
+// matching one already exists, nvme-stas §4.8), their log page read with nvme-cli (RAE handled by
+// daemons/nvme/kernel), and their events from kernel uevents: NVME_AEN=0x70f002 (log page changed),
+// NVME_EVENT=connected|rediscover (the kernel reconnected: resync), `remove` (the kernel gave up). The kernel sends
+// the keep-alives. `persistent-connections` decides whether stop leaves the controller in place.
+import { EventEmitter } from 'node:events';
+import { execa } from 'execa';
+import { log } from '../common/log.js';
+import { WELL_KNOWN_DISC_NQN } from '../common/tid.js';
+import {
+  connectionMatches,
+  connectionOf,
+  deleteController,
+  fabricsConnect,
+  getKernelDiscoveryLog,
+  isDiscoveryCandidate,
+  listControllers,
+  readController,
+  readSupportedOptions,
+  type FabricsConnectOptions,
+  type KernelController,
+} from '../nvme/kernel/index.js';
+import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
+import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
+import { UeventMonitor, isDiscoveryLogChange, ueventDeviceName, type Uevent } from '../udev/index.js';
+import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounters, FabricsDriver } from './driver.js';
+
+const NO_SUPPORT: DiscoveryLogSupport = { supported: false, extendedEntries: false, portLocalEntriesOnly: false, allSubsystemEntries: false };
+
+function attributesOf(c: KernelController | undefined): DcAttributes {
+  return {
+    hostid: c?.hostid ?? '',
+    hostnqn: c?.hostnqn ?? '',
+    model: c?.model ?? '',
+    serial: c?.serial ?? '',
+    dctype: c?.dctype ?? '',
+    cntrltype: c?.cntrltype ?? '',
+  };
+}
+
+class KernelLink extends EventEmitter<DcLinkEvents> implements DcLink {
+  private dead = false;
+
+  constructor(
+    readonly device: string,
+    readonly attributes: DcAttributes,
+    private readonly onClosed: (l: KernelLink) => void,
+  ) {
+    super();
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  /** a uevent for this link's device */
+  uevent(e: Uevent): void {
+    if (this.dead) return;
+    if (e.action === 'remove') {
+      this.dead = true;
+      this.onClosed(this);
+      this.emit('lost', `the kernel removed ${this.device}`);
+      return;
+    }
+    if (e.action !== 'change') return;
+    if (isDiscoveryLogChange(e)) this.emit('logChange');
+    const ev = e.properties['NVME_EVENT'];
+    if (ev === 'connected' || ev === 'rediscover') {
+      log().info(`${this.device}: kernel event ${ev}; resynchronising`);
+      this.emit('resync');
+    }
+  }
+
+  async supportedLogPages(): Promise<DiscoveryLogSupport> {
+    const r = await execa('nvme', ['get-log', `/dev/${this.device}`, '--log-id=0', '--log-len=1024', '--raw-binary'], {
+      encoding: 'buffer',
+      reject: false,
+      timeout: 10_000,
+      stdin: 'ignore',
+    });
+    const out = Buffer.from(r.stdout);
+    // older kernels answer LID 0x00 on a discovery controller with an error: no PLEO then
+    if (r.exitCode !== 0 || out.length < 1024) return NO_SUPPORT;
+    return discoveryLogSupport(parseSupportedLogPages(out.subarray(0, 1024)));
+  }
+
+  async readDiscoveryLog(lsp: number): Promise<DiscoveryLogEntry[]> {
+    return (await getKernelDiscoveryLog(this.device, { lsp })).entries;
+  }
+
+  async close(keepConnection: boolean): Promise<void> {
+    if (this.dead) return;
+    this.dead = true;
+    this.onClosed(this);
+    if (keepConnection) return;
+    await deleteController(this.device);
+    log().info(`${this.device}: disconnected`);
+  }
+}
+
+const num = (v: number | boolean | string | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
+const bool = (v: number | boolean | string | undefined): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
 
 export class KernelDriver implements FabricsDriver {
   readonly kind = 'kernel' as const;
-  async connect(req: DcConnectRequest): Promise<DcLink> {
-    throw new Error(`${req.tid}: the kernel fabrics driver is not available in this build`);
+  private readonly links = new Map<string, KernelLink>();
+  private monitor: UeventMonitor | undefined;
+  private monitorStarting: Promise<void> | undefined;
+
+  private ensureMonitor(): Promise<void> {
+    if (!this.monitorStarting) {
+      const m = new UeventMonitor({ subsystem: 'nvme' });
+      m.on('event', (e) => this.links.get(ueventDeviceName(e))?.uevent(e));
+      this.monitor = m;
+      this.monitorStarting = m.start().catch((e: unknown) => {
+        // without uevents the log page is still read on connect and reload; say so once
+        log().error(`kernel driver: cannot follow uevents (${(e as Error).message}); log page changes will not be noticed`);
+      });
+    }
+    return this.monitorStarting;
   }
+
+  async connect(req: DcConnectRequest): Promise<DcLink> {
+    await this.ensureMonitor();
+    const { tid } = req;
+    const cand = {
+      transport: tid.transport,
+      traddr: tid.traddr,
+      trsvcid: tid.trsvcid,
+      subsysnqn: tid.subsysnqn,
+      hostTraddr: tid.hostTraddr,
+      hostIface: tid.hostIface,
+      hostNqn: tid.hostNqn,
+    };
+    const taken = new Set(this.links.keys());
+    const existing = (await listControllers()).find(
+      (c) => !taken.has(c.name) && c.state !== 'deleting' && isDiscoveryCandidate(c) && connectionMatches(cand, connectionOf(c)),
+    );
+    let device: string;
+    if (existing) {
+      device = existing.name;
+      log().info(`${tid} adopting existing kernel controller ${device}`);
+    } else {
+      const supported = await readSupportedOptions();
+      const k = req.kernelOptions;
+      const o: FabricsConnectOptions = {
+        nqn: tid.subsysnqn,
+        transport: tid.transport,
+        traddr: tid.traddr,
+        trsvcid: tid.trsvcid || undefined,
+        hostTraddr: tid.hostTraddr || undefined,
+        hostIface: tid.hostIface && (!supported || supported.has('host_iface')) ? tid.hostIface : undefined,
+        hostnqn: req.hostnqn,
+        hostid: req.hostid || undefined,
+        // TP8013: a unique discovery NQN needs the `discovery` option to be taken as a discovery controller
+        discovery: tid.subsysnqn !== WELL_KNOWN_DISC_NQN && (!supported || supported.has('discovery')) ? true : undefined,
+        keepAliveTmo: req.katoSec,
+        ctrlLossTmo: num(k.get('ctrl_loss_tmo')),
+        reconnectDelay: num(k.get('reconnect_delay')),
+        queueSize: num(k.get('queue_size')),
+        disableSqflow: bool(k.get('disable_sqflow')),
+        hdrDigest: req.hdrDigest || undefined,
+        dataDigest: req.dataDigest || undefined,
+        dhchapSecret: req.dhchapSecret && (!supported || supported.has('dhchap_secret')) ? req.dhchapSecret : undefined,
+        dhchapCtrlSecret: req.dhchapCtrlSecret && (!supported || supported.has('dhchap_ctrl_secret')) ? req.dhchapCtrlSecret : undefined,
+      };
+      const reply = await fabricsConnect(o, supported ? { supported } : {});
+      device = `nvme${reply.instance}`;
+    }
+    const attrs = attributesOf(await readController(device));
+    const link = new KernelLink(device, attrs, (l) => {
+      if (this.links.get(l.device) === l) this.links.delete(l.device);
+    });
+    this.links.set(device, link);
+    return link;
+  }
+
   counters(): DriverCounters {
     return { protocolErrors: 0 };
   }
-  async stop(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.monitor?.stop();
+    this.links.clear();
+  }
 }
