@@ -226,15 +226,32 @@ function hostPortOf(st: VmState, guestPort: number): number {
 }
 
 const inflight = new Map<string, Promise<TargetVm | HostVm>>();
+const resolved = new Map<string, TargetVm | HostVm>();
 
-function memo<T extends TargetVm | HostVm>(key: string, make: () => Promise<T>): Promise<T> {
+/**
+ * One ensure per VM per process; a handle whose QEMU is gone (stopped by another process, crashed) is dropped so
+ * that the next call boots again instead of returning a dead handle.
+ */
+function memo<T extends TargetVm | HostVm>(key: string, name: string, make: () => Promise<T>): Promise<T> {
+  const done = resolved.get(key);
+  if (done && runningPid(vmDir(name)) !== done.pid) {
+    inflight.delete(key);
+    resolved.delete(key);
+  }
   let p = inflight.get(key) as Promise<T> | undefined;
   if (!p) {
     p = make();
     inflight.set(key, p);
-    p.catch(() => inflight.delete(key));
+    p.then((vm) => resolved.set(key, vm), () => inflight.delete(key));
   }
   return p;
+}
+
+function forget(name: string): void {
+  for (const key of [`target:${name}`, `host:${name}`]) {
+    inflight.delete(key);
+    resolved.delete(key);
+  }
 }
 
 class TargetVmImpl extends NvmetControl implements TargetVm {
@@ -299,7 +316,6 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
   }
 
   async stopVm(): Promise<void> {
-    inflight.delete(`target:${this.name}`);
     await stopVmByName(this.name);
   }
 }
@@ -335,7 +351,6 @@ class HostVmImpl extends NvmetControl implements HostVm {
   }
 
   async stopVm(): Promise<void> {
-    inflight.delete(`host:${this.name}`);
     await stopVmByName(this.name);
   }
 }
@@ -347,7 +362,7 @@ function nqnList(n: number): string[] {
 /** Boots the target VM once per suite (or reuses the running one) and returns its handle. */
 export function ensureTargetVm(opts: TargetVmOptions = {}): Promise<TargetVm> {
   const name = opts.name ?? 'target';
-  return memo(`target:${name}`, async () => {
+  return memo(`target:${name}`, name, async () => {
     const subsystems = opts.subsystems ?? 3;
     const guestIp = opts.guestIp ?? '10.0.2.15';
     const { st, reused } = await ensureVm(name, {
@@ -374,7 +389,7 @@ export function ensureTargetVm(opts: TargetVmOptions = {}): Promise<TargetVm> {
 /** Boots the kernel-host VM once per suite (or reuses it); the repository is live, rw, at the same path inside. */
 export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
   const name = opts.name ?? 'host';
-  return memo(`host:${name}`, async () => {
+  return memo(`host:${name}`, name, async () => {
     const target = opts.target ?? true;
     const subsystems = target ? (opts.subsystems ?? 3) : 0;
     const env: Record<string, string> = {
@@ -415,6 +430,7 @@ export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
 /** Stops the VM with that state-dir name (if running); keeps its console log for post-mortems. */
 export async function stopVmByName(name: string): Promise<boolean> {
   const dir = vmDir(name);
+  forget(name);
   const release = await acquireLock(join(vmStateRoot, `${name}.lock`), 60_000);
   try {
     const stopped = await stopQemu(dir);
@@ -439,5 +455,6 @@ export async function stopAllVms(): Promise<string[]> {
     }
   }
   inflight.clear();
+  resolved.clear();
   return stopped;
 }
