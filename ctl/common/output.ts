@@ -25,7 +25,9 @@ export function keyValues(obj: Record<string, unknown>, indent = ''): string {
   const lines: string[] = [];
   for (const k of keys) {
     const v = obj[k];
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) {
+      lines.push(`${indent}${(k + ':').padEnd(w + 1)} (none)`);
+    } else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       lines.push(`${indent}${k}:`);
       lines.push(keyValues(v as Record<string, unknown>, indent + '  '));
     } else if (Array.isArray(v)) {
