@@ -24,6 +24,12 @@ test('target VM boots (or is reused) and runs commands over the control channel'
   await assert.rejects(vm.exec('sleep 5', { timeoutMs: 500 }), /timed out after 500 ms/);
 });
 
+test('parallel execs all get their own answer', { timeout: 180_000 }, async () => {
+  const vm = await ensureTargetVm();
+  const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => vm.exec(`sleep 0.2; echo n${i}`)));
+  assert.deepEqual(rs.map((r) => r.out), Array.from({ length: 8 }, (_, i) => `n${i}\n`));
+});
+
 test('boot subsystems are configured and linked to both ports', { timeout: 180_000 }, async () => {
   const vm = await ensureTargetVm();
   const subs = await vm.listSubsystems();
@@ -113,6 +119,16 @@ test('two processes asking for the same VM at once boot it only once', { timeout
     assert.deepEqual([ra.reused, rb.reused].sort(), [false, true], 'exactly one boot');
     const c = JSON.parse((await execa(process.execPath, args, { timeout: 60_000 })).stdout) as { pid: number; reused: boolean };
     assert.deepEqual(c, { ...c, pid: ra.pid, reused: true });
+    // in this process too; after stopVm the next ensure boots a new one instead of returning the dead handle
+    const opts = { name, memMiB: 256, subsystems: 1, namespaces: 1 };
+    const here = await ensureTargetVm(opts);
+    assert.equal(here.pid, ra.pid);
+    assert.equal(here.reused, true);
+    await here.stopVm();
+    const again = await ensureTargetVm(opts);
+    assert.notEqual(again.pid, ra.pid);
+    assert.equal(again.reused, false);
+    assert.equal((await again.exec('echo hi')).out, 'hi\n');
   } finally {
     assert.equal(await stopVmByName(name), true);
   }
