@@ -6,7 +6,7 @@ import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { execa } from 'execa';
-import { openQcow2, qemuWrite, qemuReads, snapshotReads, succeeded, finished, type Qcow2Fixture } from './helpers.js';
+import { openQcow2, qemuWrite, qemuReads, snapshotReads, succeeded, finished } from './helpers.js';
 import { GiB, MiB, TiB } from '../../daemons/volumes/size.js';
 import { MAX_SNAPSHOTS_PER_VOLUME } from '../../daemons/volumes/service.js';
 
