@@ -190,7 +190,9 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     if (desired.iocs.has(key)) continue;
     const base = { key, tid: t.tid, device: t.device, origin: t.origin };
     if (t.origin === 'discovered' && desired.discovery === 'unknown') {
-      steps.push({ ...base, kind: 'keep', tracked: true, reason: 'stafd has not answered: keeping what its discovery log pages last said (stas never disconnects because stafd is unreachable)' });
+      const silent = 'stafd has not answered: keeping what its discovery log pages last said (stas never disconnects because stafd is unreachable)';
+      if (t.state === 'idle') steps.push({ ...base, kind: 'connect', tracked: true, reason: `restored from the cache, not connected; ${silent}` });
+      else steps.push({ ...base, kind: 'keep', tracked: true, reason: silent });
       continue;
     }
     const gone = desired.dropped.get(key) ?? (t.origin === 'configured' ? 'no longer configured' : 'no longer in any discovery log page');

@@ -101,6 +101,7 @@ describe('planner: controllers no longer wanted, per disconnect-scope', () => {
     ['only-stas-connections', ['tcp'], tracked(a, { origin: 'configured' }), false, 'disconnect:nvme1'],
     ['only-stas-connections', ['tcp'], tracked(a), true, 'keep:nvme1'],
     ['only-stas-connections', ['tcp'], tracked(a, { origin: 'configured' }), true, 'disconnect:nvme1'],
+    ['only-stas-connections', ['tcp'], tracked(a, { state: 'idle' }), true, 'connect:nvme1'],
     ['only-stas-connections', ['tcp'], tracked(a, { madeByStas: false }), false, 'keep:nvme1:untrack'],
     ['only-stas-connections', ['tcp'], tracked(a, { state: 'retrying', device: 'nvme?' }), false, 'disconnect:nvme?'],
     ['no-disconnect', ['tcp'], tracked(a), false, 'keep:nvme1:untrack'],
