@@ -185,7 +185,8 @@ export class Connector implements Engine<ServiceConfig> {
     this.config = config;
     this.ctx.config = config;
     this.tidCtx = { ignoreIface: config.ignoreIface, hostNqn: this.hostNqn };
-    this.soak.start(FIRST_CHANGE_SOAK_SEC);
+    // the full soak: `stacctl plan` shows what the new configuration will do before it is done
+    this.soak.start(CONFIG_SOAK_SEC);
   }
 
   async stop(): Promise<void> {

@@ -120,12 +120,13 @@ export function computeDesiredState(input: DesiredInput): DesiredResult {
   const consider = (tid: TID, make: () => DesiredIoc, where: string): void => {
     if (isExcluded(input.excludes, tid.matchDict())) {
       dropped.set(tid.key(), 'excluded by an exclude= line');
+      if (where) configProblems.push(`${where} ${tid}: excluded by an exclude= line; ignored`);
       return;
     }
     const p = addressProblem(tid, input.ipv4, input.ipv6);
     if (p) {
       dropped.set(tid.key(), p);
-      if (where) configProblems.push(`${where}: ${tid}: ${p}; ignored`);
+      if (where) configProblems.push(`${where} ${tid}: ${p}; ignored`);
       return;
     }
     if (!iocs.has(tid.key())) iocs.set(tid.key(), make());
@@ -146,6 +147,7 @@ export function computeDesiredState(input: DesiredInput): DesiredResult {
       }
       if (isExcluded(input.excludes, tid.matchDict())) {
         dropped.set(tid.key(), 'excluded by an exclude= line');
+        configProblems.push(`${where} ${tid}: excluded by an exclude= line; ignored`);
         continue;
       }
       tid = TID.fromCid(tid.asCid().map(([k, v]) => (k === 'traddr' ? [k, addr] : [k, v])), input.tidContext);

@@ -1,0 +1,89 @@
+// The real compiled stacd (and optionally stafd) on a private bus with a throw-away /etc, plus a D-Bus client.
+import dbus from 'dbus-next';
+import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
+import { startDaemon, type RunningDaemon } from '../harness/daemons.js';
+import { makeTestEtc, type TestEtc } from '../harness/env.js';
+import { callMethod } from '../../daemons/dbus/bus.js';
+import type { PlanJson } from '../../daemons/connector/plan-json.js';
+
+export const STAC = { name: 'org.nvmexpress.stac', path: '/org/nvmexpress/stac', iface: 'org.nvmexpress.stac', debug: 'org.nvmexpress.stac.debug' };
+export const CONNECTOR = { path: '/org/nvmexpress/stac/connector', iface: 'org.nvmexpress.stac.Connector1' };
+
+export interface ConnectorRig {
+  bus: PrivateBus;
+  etc: TestEtc;
+  stacd: RunningDaemon;
+  stafd: RunningDaemon | undefined;
+  client: dbus.MessageBus;
+  env: Record<string, string>;
+  list(detailed: boolean): Promise<Record<string, string>[]>;
+  plan(): Promise<PlanJson>;
+  processInfo(): Promise<Record<string, unknown>>;
+  startStafd(): Promise<RunningDaemon>;
+  restartStacd(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startConnectorRig(o: { stacdConf: string; stafdConf?: string; env?: Record<string, string> }): Promise<ConnectorRig> {
+  const bus = await startPrivateBus();
+  const etc = makeTestEtc({ stacd: o.stacdConf, ...(o.stafdConf ? { stafd: o.stafdConf } : {}) });
+  const env = { ...etc.env, STAS_FABRICS_DRIVER: 'userspace', ...o.env };
+  const client = dbus.sessionBus({ busAddress: bus.address });
+  const rig: ConnectorRig = {
+    bus,
+    etc,
+    env,
+    client,
+    stafd: undefined,
+    stacd: undefined as unknown as RunningDaemon,
+    async list(detailed) {
+      const [l] = await callMethod(client, { destination: STAC.name, path: STAC.path, interface: STAC.iface, member: 'list_controllers', signature: 'b', body: [detailed] });
+      return l as Record<string, string>[];
+    },
+    async plan() {
+      const [t] = await callMethod(client, { destination: STAC.name, path: CONNECTOR.path, interface: CONNECTOR.iface, member: 'Plan' });
+      return JSON.parse(t as string) as PlanJson;
+    },
+    async processInfo() {
+      const [t] = await callMethod(client, { destination: STAC.name, path: STAC.path, interface: STAC.debug, member: 'process_info' });
+      return JSON.parse(t as string) as Record<string, unknown>;
+    },
+    async startStafd() {
+      // stafd's state directory apart from stacd's (both use STATE_DIRECTORY)
+      rig.stafd = await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env: { ...env, STATE_DIRECTORY: `${etc.dir}/stafd-state` }, args: ['--tron'] });
+      return rig.stafd;
+    },
+    async restartStacd() {
+      await rig.stacd.stop();
+      rig.stacd = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env, args: ['--tron'] });
+    },
+    async stop() {
+      await rig.stacd?.stop().catch(() => undefined);
+      await rig.stafd?.stop().catch(() => undefined);
+      client.disconnect();
+      await bus.stop();
+      etc.cleanup();
+    },
+  };
+  if (o.stafdConf) await rig.startStafd();
+  rig.stacd = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env, args: ['--tron'] });
+  return rig;
+}
+
+/** Polls `check` every 100 ms until it returns a value other than undefined. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const connectedNqns = (l: Record<string, string>[]): string[] => l.filter((c) => c.connected === 'True').map((c) => c.subsysnqn!).sort();

@@ -1,0 +1,94 @@
+// stacd with the userspace driver on the host against the real Linux nvmet target in QEMU, with the real stafd
+// finding the subsystems. nvmet's discovery log says traddr=10.0.2.15 (the guest), unreachable through user-net
+// forwards: stacd keeps that address in its TIDs and the userspace driver's STAS_USERSPACE_ADDRESS_MAP sends the
+// sockets to the host forwards (vm.mapAddress).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureTargetVm, type TargetVm } from '../harness/target-vm/index.js';
+import { repoRoot } from '../harness/repo.js';
+import { startConnectorRig, waitFor, connectedNqns, type ConnectorRig } from './rig.js';
+
+const PORT_DISC = 2;
+
+describe('stacd (userspace driver) following stafd against the kernel target', { timeout: 240_000 }, () => {
+  let vm: TargetVm;
+  let rig: ConnectorRig;
+  const extra = `nqn.2024-01.io.example:stacd-${randomBytes(4).toString('hex')}`;
+
+  before(async () => {
+    vm = await ensureTargetVm();
+    const map = [`${vm.guestIp}:8009=127.0.0.1:${vm.discPort}`, `${vm.guestIp}:4420=127.0.0.1:${vm.ioPort}`].join(',');
+    rig = await startConnectorRig({
+      stafdConf: `[Global]\n[Controllers]\ncontroller=transport=tcp;traddr=127.0.0.1;trsvcid=${vm.discPort}\n`,
+      stacdConf: '[Global]\n',
+      env: { STAS_USERSPACE_ADDRESS_MAP: map },
+    });
+  });
+  after(async () => {
+    await rig?.stop();
+    await vm?.removeSubsystem(extra).catch(() => undefined);
+  });
+
+  it('connects every NVM subsystem stafd found, with nvme-stas keys', async () => {
+    const want = [...vm.defaultSubsystems].sort();
+    const list = await waitFor('the default subsystems connected', async () => {
+      const l = await rig.list(true);
+      return want.every((n) => connectedNqns(l).includes(n)) ? l : undefined;
+    }, 60_000);
+    const golden = JSON.parse(readFileSync(join(repoRoot(), '..', 'shared', 'spec', 'nvme-stas-golden', 'stac-list-detailed.json'), 'utf8')) as { data: Record<string, string>[][] };
+    const goldenKeys = Object.keys(golden.data[0]![0]!);
+    const mine = list.find((c) => c.subsysnqn === want[0])!;
+    assert.deepEqual(Object.keys(mine), goldenKeys);
+    assert.equal(mine.transport, 'tcp');
+    assert.equal(mine.traddr, vm.guestIp);
+    assert.equal(mine['connect attempts'], '0');
+    assert.equal(mine['retry connect timer'], '60.0s [off]');
+    assert.equal(mine.cntrltype, 'io');
+    assert.match(mine.dlpe, /^\{'trtype': 'tcp', 'adrfam': 'ipv4', 'traddr': '10\.0\.2\.15', /);
+    assert.equal(mine['dlpe.eflags.ncc'], 'False');
+    const ids = await rig.list(false);
+    assert.deepEqual(Object.keys(ids.find((c) => c.subsysnqn === want[0])!), ['traddr', 'trsvcid', 'transport', 'subsysnqn', 'host-iface', 'host-traddr', 'host-nqn', 'device']);
+  });
+
+  it('connects a subsystem linked at run time within 2 s of its AEN, and disconnects it when unlinked', async () => {
+    await vm.addSubsystem(extra, { namespaces: 1, sizeMiB: 16 });
+    await vm.linkSubsystem(extra, PORT_DISC);
+    const t0 = Date.now(); // the AEN is sent while the link is made; this is when the command returned
+    await waitFor(`${extra} connected`, async () => (connectedNqns(await rig.list(true)).includes(extra) ? true : undefined), 10_000);
+    const ms = Date.now() - t0;
+    console.log(`AEN → connected I/O controller: ${ms} ms`);
+    assert.ok(ms < 2000, `connected ${ms} ms after the link`);
+
+    await vm.unlinkSubsystem(extra, PORT_DISC);
+    await waitFor(`${extra} gone (only-stas-connections)`, async () => ((await rig.list(false)).some((c) => c.subsysnqn === extra) ? undefined : true), 10_000);
+    await rig.stacd.waitForLog(/disconnect: no longer in any discovery log page.*disconnect-scope=only-stas-connections/, 5_000);
+  });
+
+  it('killing stafd disconnects nothing, even across a reload; restarting stacd keeps every connection', async () => {
+    const before = connectedNqns(await rig.list(true));
+    assert.ok(before.length >= 3);
+    rig.stafd!.signal('SIGKILL');
+    await new Promise((r) => setTimeout(r, 2500));
+    rig.stacd.signal('SIGHUP'); // a pass while stafd is gone
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.deepEqual(connectedNqns(await rig.list(true)), before);
+    const plan = await rig.plan();
+    assert.equal(plan.steps.filter((s) => s.action === 'disconnect').length, 0);
+    assert.ok(plan.steps.filter((s) => s.origin === 'discovered').every((s) => s.action === 'keep'));
+
+    // restart stacd while stafd is still down: the cache brings every connection back, nothing is dropped
+    await rig.restartStacd();
+    const after = await waitFor('connections back after restart', async () => {
+      const l = connectedNqns(await rig.list(true));
+      return before.every((n) => l.includes(n)) ? l : undefined;
+    }, 20_000);
+    assert.deepEqual(after, before);
+    assert.equal(rig.stacd.output().includes('disconnect:'), false);
+    const info = await rig.processInfo();
+    assert.equal(info['stas.fabrics driver'], 'userspace');
+    assert.equal(info['stas.stafd'], 'absent');
+  });
+});
