@@ -9,6 +9,7 @@ const result: Record<string, unknown> = {};
 const rig = await startFinderRig({
   conf: `[Global]\n[Service Discovery]\nzeroconf=disabled\n[Discovery controller connection management]\npersistent-connections=false\n[Controllers]\ncontroller=transport=tcp;traddr=${traddr};trsvcid=${trsvcid}\n`,
   env: { STAS_FABRICS_DRIVER: 'kernel' },
+  startTimeoutMs: 180_000,
 });
 const link = `/sys/kernel/config/nvmet/ports/${portId}/subsystems/${nqn}`;
 try {

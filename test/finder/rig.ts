@@ -2,7 +2,7 @@
 // that records stafd's signals. Shared by the finder tests and the finder bench.
 import dbus from 'dbus-next';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
-import { startDaemon, runCli, type RunningDaemon, type CliResult } from '../harness/daemons.js';
+import { startDaemon, runCli, nameOwned, type RunningDaemon, type CliResult } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
 import { callMethod, subscribeSignals } from '../../daemons/dbus/bus.js';
 
@@ -41,6 +41,8 @@ export interface RigOptions {
   /** reuse this /etc (restarts with the same state directory) */
   etc?: TestEtc;
   bus?: PrivateBus;
+  /** bound on stafd owning its name (default 20 s; the kernel-host VM runs node under TCG and needs longer) */
+  startTimeoutMs?: number;
 }
 
 export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
@@ -48,7 +50,19 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
   const etc = opts.etc ?? makeTestEtc();
   etc.write('stafd.conf', opts.conf);
   const env = { ...etc.env, STAS_FABRICS_DRIVER: 'userspace', ...opts.env };
-  const launch = (): Promise<RunningDaemon> => startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env, args: ['--tron'] });
+  const launch = async (): Promise<RunningDaemon> => {
+    const d = await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env, args: ['--tron'], waitName: false });
+    const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
+    while (!nameOwned(bus.address, STAF.name)) {
+      if (d.proc.exitCode !== null) throw new Error(`stafd exited with ${d.proc.exitCode} before owning its name:\n${d.output()}`);
+      if (Date.now() > deadline) {
+        d.proc.kill('SIGKILL');
+        throw new Error(`stafd did not own ${STAF.name} within ${opts.startTimeoutMs ?? 20_000} ms:\n${d.output()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return d;
+  };
   let stafd = await launch();
   const client = dbus.sessionBus({ busAddress: bus.address });
   const signals: RecordedSignal[] = [];
