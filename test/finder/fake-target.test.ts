@@ -3,6 +3,8 @@
 // mid-PDU, referrals with the loop guard, dc_removed, and the warm cache.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FakeTarget, DISCOVERY_NQN } from '../harness/fake-target/index.js';
 import { startFinderRig, dcTuple, type FinderRig } from './rig.js';
 import type { DiscoveryLogEntryFields } from '../../daemons/nvme/protocol/discovery-log.js';
@@ -153,6 +155,35 @@ test('referrals become DCs (origin referral); self-referrals are ignored; a remo
     const after = await rig.listControllers(false);
     assert.deepEqual(after.map((c) => c.trsvcid), [String(target.port)]);
     assert.equal(rig.signals.filter((s) => s.member === 'dc_removed' && s.at >= since2).length, 1);
+  } finally {
+    await other.stop();
+  }
+});
+
+test('SIGHUP adds and removes a DC; dhchap secrets never reach D-Bus, the log or the cache file', async () => {
+  const other = await FakeTarget.start();
+  try {
+    const secret = 'DHHC-1:00:c2VjcmV0LXNob3VsZC1uZXZlci1sZWFr';
+    rig.etc.write('stafd.conf', conf(target.port) + `controller=transport=tcp;traddr=127.0.0.1;trsvcid=${other.port};kato=17;dhchap-secret=${secret}\n`);
+    const since = Date.now();
+    rig.stafd.signal('SIGHUP');
+    await rig.waitSignal((s) => s.member === 'log_pages_changed' && s.body[2] === String(other.port), 8_000, since);
+    const list = await rig.listControllers(true);
+    const added = list.find((c) => c.trsvcid === String(other.port))!;
+    assert.equal(added.kato, '17');
+    assert.ok(!('dhchap-secret' in added));
+    assert.equal(other.stats.connects.at(-1)?.kato, 17_000, 'per-controller kato used as the session KATO');
+    await rig.waitFor('cache written', async () => (readFileSync(join(rig.etc.env.STATE_DIRECTORY!, 'last-known-config.json'), 'utf8').includes(String(other.port)) ? true : undefined), 3_000);
+    assert.ok(!readFileSync(join(rig.etc.env.STATE_DIRECTORY!, 'last-known-config.json'), 'utf8').includes(secret));
+    assert.ok(!JSON.stringify(await rig.allLogPages(true)).includes(secret));
+    assert.ok(!rig.stafd.output().includes(secret));
+
+    rig.etc.write('stafd.conf', conf(target.port));
+    const since2 = Date.now();
+    rig.stafd.signal('SIGHUP');
+    await rig.waitSignal((s) => s.member === 'dc_removed', 5_000, since2);
+    assert.deepEqual((await rig.listControllers(false)).map((c) => c.trsvcid), [String(target.port)]);
+    await rig.waitFor('removed DC disconnected', async () => (other.connectionCount === 0 ? true : undefined), 3_000);
   } finally {
     await other.stop();
   }
