@@ -11,12 +11,19 @@ export type VolumeErrorCode =
   | 'Cancelled'
   | 'Failed';
 
+export const STORAGE_ERROR_PREFIX = 'org.nvmexpress.stac.Error.';
+
 export class VolumeError extends Error {
   readonly code: VolumeErrorCode;
   constructor(code: VolumeErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = `${code}Error`;
+  }
+
+  /** the D-Bus error name (daemons/dbus maps any error carrying `dbusName` to it) */
+  get dbusName(): string {
+    return `${STORAGE_ERROR_PREFIX}${this.code}`;
   }
 }
 

@@ -123,8 +123,21 @@ export class VolumeService extends EventEmitter {
     return this.pool(p);
   }
 
-  private emitChange(c: VolumeChange): void {
+  private readonly changeHooks: ((c: VolumeChange) => Promise<void>)[] = [];
+
+  /** Awaited after each mutation, before the caller (or the job) sees it complete: the D-Bus object tree
+   *  is up to date when a method returns or a job's Completed signal goes out. Returns the remover. */
+  addChangeHook(hook: (c: VolumeChange) => Promise<void>): () => void {
+    this.changeHooks.push(hook);
+    return () => {
+      const i = this.changeHooks.indexOf(hook);
+      if (i >= 0) this.changeHooks.splice(i, 1);
+    };
+  }
+
+  private async emitChange(c: VolumeChange): Promise<void> {
     this.emit('change', c);
+    for (const h of this.changeHooks) await h(c).catch((e: unknown) => log().warn({ err: (e as Error).message }, 'change hook failed'));
   }
 
   /** quick mutation: lock, journal, run, complete */
@@ -219,7 +232,7 @@ export class VolumeService extends EventEmitter {
       await b.createVolume(name, size, meta, ctx);
       this.where.set(name, b.pool);
     });
-    this.emitChange({ pool: b.pool, volume: name });
+    await this.emitChange({ pool: b.pool, volume: name });
     return b.getVolume(name);
   }
 
@@ -230,7 +243,7 @@ export class VolumeService extends EventEmitter {
       const meta = buildMeta({ ...cur.qos, ...qos }, priority ?? cur.priority);
       await b.setMeta(volume, meta);
     });
-    this.emitChange({ pool: b.pool, volume });
+    await this.emitChange({ pool: b.pool, volume });
     return b.getVolume(volume);
   }
 
@@ -244,7 +257,7 @@ export class VolumeService extends EventEmitter {
       this.where.delete(volume);
       this.where.set(to, b.pool);
     });
-    this.emitChange({ pool: b.pool, volume: to, renamedFrom: volume });
+    await this.emitChange({ pool: b.pool, volume: to, renamedFrom: volume });
     return b.getVolume(to);
   }
 
@@ -267,7 +280,7 @@ export class VolumeService extends EventEmitter {
     return this.submit(b, 'resize', volume, [volume], b.kind === 'rbd', async (ctx) => {
       if (!(await check())) return 'unchanged';
       await this.journaled(b, 'resize', volume, { size, allowShrink }, (oc) => b.resizeVolume(volume, size, allowShrink, oc), ctx);
-      this.emitChange({ pool: b.pool, volume });
+      await this.emitChange({ pool: b.pool, volume });
       return formatSize(size);
     });
   }
@@ -293,7 +306,7 @@ export class VolumeService extends EventEmitter {
       await check();
       await this.journaled(b, 'delete', volume, { force }, (oc) => b.deleteVolume(volume, oc), ctx);
       this.where.delete(volume);
-      this.emitChange({ pool: b.pool, volume, removed: true });
+      await this.emitChange({ pool: b.pool, volume, removed: true });
       return volume;
     });
   }
@@ -319,8 +332,8 @@ export class VolumeService extends EventEmitter {
         await b.cloneVolume(req.volume, snap, target, flatten, meta, oc);
         this.where.set(target, b.pool);
       }, ctx);
-      this.emitChange({ pool: b.pool, volume: target });
-      this.emitChange({ pool: b.pool, volume: req.volume });
+      await this.emitChange({ pool: b.pool, volume: target });
+      await this.emitChange({ pool: b.pool, volume: req.volume });
       return target;
     });
   }
@@ -331,8 +344,8 @@ export class VolumeService extends EventEmitter {
       const v = await b.getVolume(volume);
       if (!v.parent) return 'unchanged: volume has no parent';
       await this.journaled(b, 'flatten', volume, { parent: `${v.parent.volume}@${v.parent.snapshot}` }, (oc) => b.flattenVolume(volume, oc), ctx);
-      this.emitChange({ pool: b.pool, volume });
-      this.emitChange({ pool: b.pool, volume: v.parent.volume });
+      await this.emitChange({ pool: b.pool, volume });
+      await this.emitChange({ pool: b.pool, volume: v.parent.volume });
       return 'flattened';
     });
   }
@@ -362,7 +375,7 @@ export class VolumeService extends EventEmitter {
         await rec.step('backup-taken');
         await b.rollbackVolume(volume, snap, oc);
       }, ctx);
-      this.emitChange({ pool: b.pool, volume });
+      await this.emitChange({ pool: b.pool, volume });
       return backup;
     });
   }
@@ -395,7 +408,7 @@ export class VolumeService extends EventEmitter {
         throw new LimitExceededError(`volume "${volume}" already has ${snaps.length} snapshots (at most ${MAX_SNAPSHOTS_PER_VOLUME})`);
       await b.createSnapshot(volume, snap, ctx);
     });
-    this.emitChange({ pool: b.pool, volume });
+    await this.emitChange({ pool: b.pool, volume });
     return this.getSnapshot(volume, snap);
   }
 
@@ -407,7 +420,7 @@ export class VolumeService extends EventEmitter {
       if (s.protected) throw new BusyError(`snapshot "${volume}@${snap}" is protected: unprotect it before deleting`);
       await b.deleteSnapshot(volume, snap, ctx);
     });
-    this.emitChange({ pool: b.pool, volume });
+    await this.emitChange({ pool: b.pool, volume });
   }
 
   /** Protected snapshots can be cloned and cannot be deleted. Idempotent. */
@@ -418,7 +431,7 @@ export class VolumeService extends EventEmitter {
       const s = await this.getSnapshot(volume, snap);
       if (!s.protected) await b.protectSnapshot(volume, snap, ctx);
     });
-    this.emitChange({ pool: b.pool, volume });
+    await this.emitChange({ pool: b.pool, volume });
     return this.getSnapshot(volume, snap);
   }
 
@@ -434,7 +447,7 @@ export class VolumeService extends EventEmitter {
         throw new BusyError(`snapshot "${volume}@${snap}" has clones (${children.join(', ')}): flatten or delete them first`);
       await b.unprotectSnapshot(volume, snap, ctx);
     });
-    this.emitChange({ pool: b.pool, volume });
+    await this.emitChange({ pool: b.pool, volume });
     return this.getSnapshot(volume, snap);
   }
 }
