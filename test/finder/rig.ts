@@ -2,9 +2,10 @@
 // that records stafd's signals. Shared by the finder tests and the finder bench.
 import dbus from 'dbus-next';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
-import { startDaemon, runCli, nameOwned, type RunningDaemon, type CliResult } from '../harness/daemons.js';
+import { spawn } from 'node:child_process';
+import { startDaemon, runCli, scriptPath, type RunningDaemon, type CliResult } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
-import { callMethod, subscribeSignals } from '../../daemons/dbus/bus.js';
+import { callMethod, getNameOwner, subscribeSignals } from '../../daemons/dbus/bus.js';
 
 export const STAF = { name: 'org.nvmexpress.staf', path: '/org/nvmexpress/staf', iface: 'org.nvmexpress.staf', debug: 'org.nvmexpress.staf.debug' };
 export const DISC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
@@ -41,6 +42,8 @@ export interface RigOptions {
   /** reuse this /etc (restarts with the same state directory) */
   etc?: TestEtc;
   bus?: PrivateBus;
+  /** run stafd through this command prefix, e.g. ['ip', 'netns', 'exec', ns] */
+  wrap?: string[];
   /** bound on stafd owning its name (default 20 s; the kernel-host VM runs node under TCG and needs longer) */
   startTimeoutMs?: number;
 }
@@ -50,10 +53,14 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
   const etc = opts.etc ?? makeTestEtc();
   etc.write('stafd.conf', opts.conf);
   const env = { ...etc.env, STAS_FABRICS_DRIVER: 'userspace', ...opts.env };
+  // the name is watched through our own connection (busctl is not usable everywhere, e.g. in the kernel-host VM)
+  const client = dbus.sessionBus({ busAddress: bus.address });
   const launch = async (): Promise<RunningDaemon> => {
-    const d = await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env, args: ['--tron'], waitName: false });
+    const d = opts.wrap
+      ? spawnWrapped(opts.wrap, [scriptPath('stafd'), '-f', etc.stafdConf, '--tron'], { ...env, DBUS_SYSTEM_BUS_ADDRESS: bus.address })
+      : await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env, args: ['--tron'], waitName: false });
     const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
-    while (!nameOwned(bus.address, STAF.name)) {
+    while (!(await getNameOwner(client, STAF.name).catch(() => undefined))) {
       if (d.proc.exitCode !== null) throw new Error(`stafd exited with ${d.proc.exitCode} before owning its name:\n${d.output()}`);
       if (Date.now() > deadline) {
         d.proc.kill('SIGKILL');
@@ -64,7 +71,6 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
     return d;
   };
   let stafd = await launch();
-  const client = dbus.sessionBus({ busAddress: bus.address });
   const signals: RecordedSignal[] = [];
   await subscribeSignals(client, { interface: STAF.iface, path: STAF.path }, (msg) => {
     signals.push({ member: msg.member ?? '', body: (msg.body as string[] | undefined) ?? [], at: Date.now() });
@@ -130,4 +136,37 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
 
 export function dcTuple(traddr: string, trsvcid: string, hostnqn: string, subsysnqn = DISC_NQN): string[] {
   return ['tcp', traddr, trsvcid, subsysnqn, '', '', hostnqn];
+}
+
+/** The compiled stafd started through a command prefix (a network namespace), with the harness's daemon interface. */
+function spawnWrapped(wrap: string[], args: string[], env: Record<string, string>): RunningDaemon {
+  const proc = spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return {
+    proc,
+    output: () => out,
+    async waitForLog(text, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = out.split('\n').find((l) => (typeof text === 'string' ? l.includes(text) : text.test(l)));
+        if (hit !== undefined) return hit;
+        if (Date.now() > deadline) throw new Error(`stafd: no log line matching ${String(text)} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    signal: (sig) => proc.kill(sig),
+    async stop(timeoutMs = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs))]);
+      if (code === 'timeout') {
+        proc.kill('SIGKILL');
+        throw new Error(`stafd did not stop within ${timeoutMs} ms after SIGTERM`);
+      }
+      return code;
+    },
+  };
 }
