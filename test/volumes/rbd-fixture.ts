@@ -72,7 +72,9 @@ export async function dropNamespace(cluster: CephCluster, cephPool: string): Pro
 /** true when every byte of [off, off+len) of image[@snap] reads `pattern` */
 export async function rbdReads(fx: RbdFixture, image: string, pattern: string, off: string, len: string, snap?: string): Promise<boolean> {
   const r = await execa('qemu-io', ['-r', '-f', 'raw', '-c', `read -P ${pattern} ${off} ${len}`, fx.uri(image, snap)], { reject: false, timeout: 600_000 });
-  return r.exitCode === 0 && !/Pattern verification failed|failed/.test(String(r.stdout));
+  const ok = r.exitCode === 0 && !/Pattern verification failed/.test(String(r.stdout));
+  if (!ok) process.stderr.write(`qemu-io read ${image}${snap ? `@${snap}` : ''} ${pattern} ${off}+${len}: exit ${r.exitCode}\n${String(r.stdout).slice(-500)}\n${String(r.stderr).slice(-500)}\n`);
+  return ok;
 }
 
 export async function rbdWrite(fx: RbdFixture, image: string, pattern: string, off: string, len: string): Promise<void> {
