@@ -8,7 +8,7 @@ import type { ControllerSpec } from '../../daemons/config/controllers.js';
 const ctx: TidContext = { ignoreIface: false, hostNqn: 'nqn.host' };
 const dc = (iface: string): Record<string, string> => ({ traddr: '10.0.0.100', trsvcid: '8009', transport: 'tcp', subsysnqn: 'nqn.2014-08.org.nvmexpress.discovery', 'host-iface': iface, 'host-traddr': '', 'host-nqn': 'nqn.host', device: 'nvme0' });
 const e = (n: string, subtype = 'nvme', eflags = '0'): Record<string, string> => ({ trtype: 'tcp', adrfam: 'ipv4', traddr: '10.0.0.1', trsvcid: '4420', subnqn: n, subtype, treq: 'not specified', portid: '1', cntlid: '65535', asqsz: '32', eflags });
-const spec = (text: [string, string][], line = 3): ControllerSpec => ({ cid: text, ref: { file: '/etc/stas/stacd.conf', line } });
+const spec = (text: [string, string | number][], line = 3): ControllerSpec => ({ cid: text, ref: { file: '/etc/stas/stacd.conf', line } });
 
 it('only nvme entries become IOCs, inheriting the DC host side; duplicates collapse, paths stay apart', () => {
   const json = JSON.stringify([
