@@ -1,7 +1,7 @@
 // The real compiled stacd (and optionally stafd) on a private bus with a throw-away /etc, plus a D-Bus client.
 import dbus from 'dbus-next';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
-import { startDaemon, type RunningDaemon } from '../harness/daemons.js';
+import { startDaemon, nameOwned, type RunningDaemon } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
 import { callMethod } from '../../daemons/dbus/bus.js';
 import type { PlanJson } from '../../daemons/connector/plan-json.js';
@@ -24,7 +24,24 @@ export interface ConnectorRig {
   stop(): Promise<void>;
 }
 
-export async function startConnectorRig(o: { stacdConf: string; stafdConf?: string; env?: Record<string, string> }): Promise<ConnectorRig> {
+/** startDaemon with a longer bound on owning the name (a node start in a TCG VM can take more than 20 s). */
+async function launch(prog: 'stafd' | 'stacd', busAddress: string, confFile: string, env: Record<string, string>, nameTimeoutMs: number): Promise<RunningDaemon> {
+  const d = await startDaemon(prog, { busAddress, confFile, env, args: ['--tron'], waitName: false });
+  const name = prog === 'stafd' ? 'org.nvmexpress.staf' : STAC.name;
+  const deadline = Date.now() + nameTimeoutMs;
+  while (!nameOwned(busAddress, name)) {
+    if (d.proc.exitCode !== null) throw new Error(`${prog} exited with ${d.proc.exitCode} before owning its name:\n${d.output()}`);
+    if (Date.now() > deadline) {
+      d.proc.kill('SIGKILL');
+      throw new Error(`${prog} did not own ${name} within ${nameTimeoutMs} ms:\n${d.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return d;
+}
+
+export async function startConnectorRig(o: { stacdConf: string; stafdConf?: string; env?: Record<string, string>; nameTimeoutMs?: number }): Promise<ConnectorRig> {
+  const nameTimeoutMs = o.nameTimeoutMs ?? 20_000;
   const bus = await startPrivateBus();
   const etc = makeTestEtc({ stacd: o.stacdConf, ...(o.stafdConf ? { stafd: o.stafdConf } : {}) });
   const env = { ...etc.env, STAS_FABRICS_DRIVER: 'userspace', ...o.env };
@@ -50,12 +67,12 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
     },
     async startStafd() {
       // stafd's state directory apart from stacd's (both use STATE_DIRECTORY)
-      rig.stafd = await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env: { ...env, STATE_DIRECTORY: `${etc.dir}/stafd-state` }, args: ['--tron'] });
+      rig.stafd = await launch('stafd', bus.address, etc.stafdConf, { ...env, STATE_DIRECTORY: `${etc.dir}/stafd-state` }, nameTimeoutMs);
       return rig.stafd;
     },
     async restartStacd() {
       await rig.stacd.stop();
-      rig.stacd = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env, args: ['--tron'] });
+      rig.stacd = await launch('stacd', bus.address, etc.stacdConf, env, nameTimeoutMs);
     },
     async stop() {
       await rig.stacd?.stop().catch(() => undefined);
@@ -66,7 +83,7 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
     },
   };
   if (o.stafdConf) await rig.startStafd();
-  rig.stacd = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env, args: ['--tron'] });
+  rig.stacd = await launch('stacd', bus.address, etc.stacdConf, env, nameTimeoutMs);
   return rig;
 }
 

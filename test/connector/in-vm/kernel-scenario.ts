@@ -17,7 +17,7 @@ const ioDevices = async (nqn: string): Promise<string[]> => (await listControlle
 const line = (n: string): string => `controller=transport=tcp;traddr=127.0.0.1;trsvcid=4420;subsysnqn=${n};nr-io-queues=2;kato=10;ctrl-loss-tmo=60`;
 const conf = (lines: string[]): string => `[Global]\n[Controllers]\n${lines.join('\n')}\n`;
 
-const rig = await startConnectorRig({ stacdConf: conf([]), env: { STAS_FABRICS_DRIVER: 'kernel' } });
+const rig = await startConnectorRig({ stacdConf: conf([]), env: { STAS_FABRICS_DRIVER: 'kernel' }, nameTimeoutMs: 180_000 });
 let byHand = '';
 try {
   // a connection made by hand, before stacd wants it
@@ -30,7 +30,7 @@ try {
   const list = await waitFor('both connected', async () => {
     const l = await rig.list(true);
     return l.length === 2 && l.every((c) => c.connected === 'True') ? l : undefined;
-  }, 60_000);
+  }, 120_000);
   const d1 = list.find((c) => c.subsysnqn === S1)!.device!;
   const d2 = list.find((c) => c.subsysnqn === S2)!.device!;
   step('devices', { d1, d2 });
