@@ -66,6 +66,14 @@ function jobPathOf(id: string): string {
   return id.startsWith('/') ? id : `${STORAGE_PATH}/job/${id.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
 }
 
+/** the job's path, or "job X not found" (finished jobs are forgotten after a while) */
+async function existingJob(client: DaemonClient, id: string): Promise<string> {
+  const path = jobPathOf(id);
+  const [objs] = await client.call('org.freedesktop.DBus.ObjectManager', 'GetManagedObjects', '', [], STORAGE_PATH);
+  if (!(objs as Record<string, unknown>)[path]) throw new CliError(`job ${id} not found (finished jobs are kept for an hour)`, EXIT.FAILURE, 'not-found');
+  return path;
+}
+
 function bar(pct: number, width = 30): string {
   const n = Math.round((pct / 100) * width);
   return `[${'#'.repeat(n)}${' '.repeat(width - n)}] ${String(pct).padStart(3)}%`;
@@ -144,7 +152,7 @@ export function register(program: Command): void {
       runCommand(o.json, async () => {
         const client = storageClient();
         try {
-          const p = await getAll(client, jobPathOf(id), JOB_IFACE);
+          const p = await getAll(client, await existingJob(client, id), JOB_IFACE);
           if (o.json) return printJson(p);
           process.stdout.write(keyValues({ ...p, Created: fmtTime(p.Created), Finished: fmtTime(p.Finished) }) + '\n');
         } finally {
@@ -160,8 +168,9 @@ export function register(program: Command): void {
       runCommand(o.json, async () => {
         const client = storageClient();
         try {
-          await client.call(JOB_IFACE, 'Cancel', '', [], jobPathOf(id));
-          const p = await waitForJob(client, jobPathOf(id), { json: o.json, quiet: true });
+          const path = await existingJob(client, id);
+          await client.call(JOB_IFACE, 'Cancel', '', [], path);
+          const p = await waitForJob(client, path, { json: o.json, quiet: true });
           if (o.json) printJson({ job: p.Id, state: p.State });
           else process.stdout.write(`job ${p.Id}: ${p.State}\n`);
         } finally {
@@ -177,7 +186,7 @@ export function register(program: Command): void {
       runCommand(o.json, async () => {
         const client = storageClient();
         try {
-          await finishJob(client, jobPathOf(id), { wait: true, json: o.json }, `job ${id}`);
+          await finishJob(client, await existingJob(client, id), { wait: true, json: o.json }, `job ${id}`);
         } finally {
           client.close();
         }
