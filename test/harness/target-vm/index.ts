@@ -69,6 +69,13 @@ export interface HostVmOptions {
   subsystems?: number;
   /** Start systemd-udevd in the VM, default true. */
   udev?: boolean;
+  /** vCPUs, default 1. */
+  smp?: number;
+  /**
+   * Sub-directories of the checkout served from a caching 9p view (fast node module loading; later host-side
+   * changes inside them are not seen by this VM), default ['node_modules']. [] = everything live.
+   */
+  cachedDirs?: string[];
   /** Bound for boot → ready, default 180 s (env STAS_VM_BOOT_TIMEOUT_MS). */
   bootTimeoutMs?: number;
 }
@@ -154,6 +161,7 @@ interface BootPlan {
   mode: Mode;
   memMiB: number;
   tbMiB?: number;
+  smp?: number;
   guestIp: string;
   /** guest ports to forward besides the control port */
   guestPorts: number[];
@@ -187,7 +195,7 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
       ];
       try {
         await launchQemu({
-          name, dir, kernel: art.kernel, initramfs: art.initramfs, memMiB: plan.memMiB, tbMiB: plan.tbMiB,
+          name, dir, kernel: art.kernel, initramfs: art.initramfs, memMiB: plan.memMiB, tbMiB: plan.tbMiB, smp: plan.smp,
           guestIp: plan.guestIp, forwards, guestEnv: plan.guestEnv, shares: plan.shares,
         });
       } catch (e) {
@@ -401,6 +409,8 @@ export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
       NVT_UDEV: opts.udev === false ? '0' : '1',
       NVT_TARGET: target ? '1' : '0',
     };
+    const cached = (opts.cachedDirs ?? ['node_modules']).filter((d) => /^[A-Za-z0-9._-]+$/.test(d));
+    if (cached.length > 0) env['NVT_WORK_CACHED'] = cached.join(',');
     if (target) {
       Object.assign(env, {
         NVT_SUBSYS: String(subsystems),
@@ -413,6 +423,7 @@ export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
       mode: 'hostroot',
       memMiB: opts.memMiB ?? 1024,
       tbMiB: opts.tbMiB ?? 128,
+      smp: opts.smp ?? 1,
       guestIp: '10.0.2.15',
       guestPorts: [],
       subsystems: nqnList(subsystems),

@@ -20,6 +20,8 @@ export interface QemuSpec {
   memMiB: number;
   /** TCG translation cache (MiB); QEMU's default of 1 GiB lets RSS grow a lot in the host VM. */
   tbMiB?: number;
+  /** vCPUs, default 1 (TCG is multi-threaded, but the host has only 2 cores). */
+  smp?: number;
   /** Guest eth0 address (user networking: forwards go to this address). */
   guestIp: string;
   forwards: Forward[];
@@ -92,7 +94,7 @@ export async function launchQemu(spec: QemuSpec): Promise<void> {
   const accel = spec.tbMiB ? `tcg,tb-size=${spec.tbMiB}` : 'tcg';
   const args = [
     '-name', `stas-${spec.name}`,
-    '-accel', accel, '-cpu', 'max', '-m', String(spec.memMiB), '-smp', '1',
+    '-accel', accel, '-cpu', 'max', '-m', String(spec.memMiB), '-smp', String(spec.smp ?? 1),
     '-kernel', spec.kernel, '-initrd', spec.initramfs, '-append', append.join(' '),
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
     '-monitor', `unix:${monitorPath(dir)},server=on,wait=off`,

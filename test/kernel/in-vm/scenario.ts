@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const dcCtrl = await waitFor('DC live', async () => {
       const c = await readController(dc.device);
       return c?.state === 'live' ? c : undefined;
-    }, 10_000);
+    }, 30_000);
     assert.equal(dcCtrl.subsysnqn, WELL_KNOWN_DISCOVERY_NQN);
     assert.equal(dcCtrl.transport, 'tcp');
     assert.equal(dcCtrl.hostnqn, HOSTNQN);
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     for (const nqn of [NEW1, NEW2]) {
       await nvmet.addSubsystem(nqn, { namespaces: 1, sizeMiB: 8 });
       cleanups.push(() => nvmet.removeSubsystem(nqn).catch(() => undefined));
-      const aen = waitForUevent(mon, (e) => isDiscoveryLogChange(e) && ueventDeviceName(e) === dc.device, 15_000);
+      const aen = waitForUevent(mon, (e) => isDiscoveryLogChange(e) && ueventDeviceName(e) === dc.device, 30_000);
       const tLink = Date.now();
       await nvmet.linkSubsystem(nqn, 2);
       await aen;
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const iocCtrl = await waitFor('IOC live with a namespace', async () => {
       const c = await readController(ioc.device);
       return c?.state === 'live' && c.children.length > 0 ? c : undefined;
-    }, 15_000);
+    }, 30_000);
     assert.equal(iocCtrl.subsysnqn, IO_NQN);
     assert.equal(iocCtrl.cntrltype, 'io');
     step('ioc', { device: ioc.device, cntlid: ioc.cntlid, children: iocCtrl.children, model: iocCtrl.model, serial: iocCtrl.serial });
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     assert.ok(dup instanceof FabricsError, `duplicate connect must fail, got ${String(dup)}`);
     step('duplicate', dup.code);
 
-    const removed = waitForUevent(mon, (e) => e.action === 'remove' && ueventDeviceName(e) === ioc.device, 15_000);
+    const removed = waitForUevent(mon, (e) => e.action === 'remove' && ueventDeviceName(e) === ioc.device, 30_000);
     await deleteController(ioc.device);
     await removed;
     assert.equal(await readController(ioc.device), undefined);
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     step('refused', { code: refused.code, message: refused.message });
 
     await deleteController(dc.device);
-    await waitFor('DC gone', async () => ((await readController(dc.device)) === undefined ? true : undefined), 10_000);
+    await waitFor('DC gone', async () => ((await readController(dc.device)) === undefined ? true : undefined), 30_000);
     step('dcDeleted', true);
   } finally {
     for (const c of cleanups.reverse()) await c();
