@@ -97,7 +97,7 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
         const tick = (): void => {
           const hit = signals.find((s) => s.at >= since && pred(s));
           if (hit) return resolve(hit);
-          if (Date.now() > deadline) return reject(new Error(`no matching signal within ${timeoutMs} ms; got ${JSON.stringify(signals.slice(-5))}`));
+          if (Date.now() > deadline) return reject(new Error(`no matching signal within ${timeoutMs} ms; got ${JSON.stringify(signals.slice(-5))}\nstafd output:\n${stafd.output().slice(-3000)}`));
           setTimeout(tick, 20);
         };
         tick();
