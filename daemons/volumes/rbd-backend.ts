@@ -35,6 +35,7 @@ interface RbdInfoJson {
   id: string;
   size: number;
   snapshot_count?: number;
+  features?: string[];
   create_timestamp?: string;
   parent?: { pool: string; image: string; snapshot: string };
 }
@@ -289,10 +290,7 @@ export class RbdBackend implements Backend {
     try {
       await this.rbd(['snap', 'limit', 'set', '--limit', String(SNAP_LIMIT), this.spec(target)]);
       await this.setMeta(target, meta);
-      if (flatten) {
-        await ctx.step?.('flatten');
-        await this.flattenImage(target, ctx);
-      }
+      if (flatten) await this.flattenImage(target, ctx);
     } catch (e) {
       // a clone that did not complete (failed, cancelled) must not stay behind
       await this.removeImage(target).catch((err: unknown) => log().error({ target, err: (err as Error).message }, 'cannot remove failed clone'));
@@ -300,18 +298,35 @@ export class RbdBackend implements Backend {
     }
   }
 
-  private async flattenImage(name: string, ctx: OpContext = {}): Promise<void> {
-    await this.rbd(['flatten', this.spec(name)], {
-      timeoutMs: this.longTimeoutMs,
-      signal: ctx.signal,
-      progress: this.progress(ctx),
-      what: `volume "${name}"`,
-    });
+  /** Flattens with the object map switched off. Found here: re-running `rbd flatten` after one was killed
+   *  (crash, cancel) trusts the object map, skips the objects that were in flight and leaves them reading
+   *  zeros. Without an object map every object is copied up; the map is rebuilt afterwards.
+   *  `hadObjectMap` says to restore the map even when it is already off (recovery of an interrupted run). */
+  private async flattenImage(name: string, ctx: OpContext = {}, hadObjectMap = false): Promise<void> {
+    const features = (await this.info(name)).features ?? [];
+    const objectMap = features.includes('object-map');
+    await ctx.step?.('flatten', { objectMap: objectMap || hadObjectMap });
+    if (objectMap)
+      await this.rbd(['feature', 'disable', this.spec(name), ...(features.includes('fast-diff') ? ['fast-diff'] : []), 'object-map'], {
+        what: `volume "${name}"`,
+      });
+    try {
+      await this.rbd(['flatten', this.spec(name)], {
+        timeoutMs: this.longTimeoutMs,
+        signal: ctx.signal,
+        progress: this.progress(ctx),
+        what: `volume "${name}"`,
+      });
+    } finally {
+      if (objectMap || hadObjectMap) {
+        await this.rbd(['feature', 'enable', this.spec(name), 'object-map', 'fast-diff'], { what: `volume "${name}"` });
+        await this.rbd(['object-map', 'rebuild', '--no-progress', this.spec(name)], { timeoutMs: this.longTimeoutMs, what: `volume "${name}"` });
+      }
+    }
   }
 
   async flattenVolume(name: string, ctx: OpContext = {}): Promise<void> {
     if (!(await this.info(name)).parent) return;
-    await ctx.step?.('flatten');
     await this.flattenImage(name, ctx);
   }
 
@@ -382,9 +397,15 @@ export class RbdBackend implements Backend {
       }
       case 'flatten': {
         if (!(await this.hasVolume(name))) return `volume "${name}" no longer exists`;
-        if ((await this.info(name)).parent) {
-          await this.flattenImage(name);
+        const hadObjectMap = entry.data.objectMap === true;
+        const info = await this.info(name);
+        if (info.parent) {
+          await this.flattenImage(name, {}, hadObjectMap);
           return `finished: flatten of "${name}"`;
+        }
+        if (hadObjectMap && !(info.features ?? []).includes('object-map')) {
+          await this.rbd(['feature', 'enable', this.spec(name), 'object-map', 'fast-diff']);
+          await this.rbd(['object-map', 'rebuild', '--no-progress', this.spec(name)], { timeoutMs: this.longTimeoutMs });
         }
         return `flatten of "${name}" had completed`;
       }
