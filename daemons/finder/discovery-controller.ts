@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { Timer } from '../common/timer.js';
 import { log } from '../common/log.js';
-import { pyFloat } from '../common/pyfmt.js';
+import { jsonDumps, pyFloat } from '../common/pyfmt.js';
 import type { TID } from '../common/tid.js';
 import type { TimeSpan } from '../config/timespan.js';
 import { DiscoveryLsp } from '../nvme/protocol/log-pages.js';
@@ -54,7 +54,9 @@ function errText(e: unknown): string {
 }
 
 export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents> {
-  logPages: Dlpe[];
+  private pages: Dlpe[];
+  /** json.dumps of `pages`, made once per log page read: get_all_log_pages stays cheap with many large logs */
+  private pagesJson: string | undefined;
   attempts = 0;
   /** undefined before the first connect attempt ("connected": "None") */
   private everTried = false;
@@ -89,7 +91,7 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     cachedPages: Dlpe[] = [],
   ) {
     super();
-    this.logPages = cachedPages;
+    this.pages = cachedPages;
     this.referralKey = JSON.stringify(referralEntries(cachedPages));
     this.retryTimer = new Timer(RETRY_LATER_SEC, () => void this.connect());
     this.logRetryTimer = new Timer(LOG_PAGE_RETRY_SEC, () => void this.readLog());
@@ -99,6 +101,21 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
       log().info(`${this.tid} Controller did not recover in time; removing it`);
       this.emit('unresponsiveExpired');
     });
+  }
+
+  get logPages(): Dlpe[] {
+    return this.pages;
+  }
+
+  set logPages(p: Dlpe[]) {
+    this.pages = p;
+    this.pagesJson = undefined;
+  }
+
+  /** the log pages as Python json.dumps text */
+  logPagesJson(): string {
+    this.pagesJson ??= jsonDumps(this.pages);
+    return this.pagesJson;
   }
 
   get device(): string {

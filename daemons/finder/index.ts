@@ -99,13 +99,14 @@ export class Finder implements Engine<ServiceConfig> {
           list_controllers: (detailed: boolean): Record<string, string>[] =>
             [...this.dcs.values()].map((dc) => (detailed ? dc.detailsDict() : dc.idDict())),
           get_log_pages: (...t: Tuple7): Record<string, string>[] => this.find(t)?.logPages ?? [],
+          // same text as json.dumps([{"discovery-controller": ..., "log-pages": [...]}, ...]), pieced together so
+          // that each DC's log pages are serialised once per read, not once per call
           get_all_log_pages: (detailed: boolean): string =>
-            jsonDumps(
-              [...this.dcs.values()].map((dc) => ({
-                'discovery-controller': detailed ? dc.detailsDict() : dc.idDict(),
-                'log-pages': dc.logPages,
-              })),
-            ),
+            '[' +
+            [...this.dcs.values()]
+              .map((dc) => `{"discovery-controller": ${jsonDumps(detailed ? dc.detailsDict() : dc.idDict())}, "log-pages": ${dc.logPagesJson()}}`)
+              .join(', ') +
+            ']',
         },
       },
     };
