@@ -86,6 +86,8 @@ async function scenario(variant: 'avahi' | 'builtin', port: number): Promise<voi
     if (variant === 'avahi') avahiB = await startAvahi({ ns: pair.b.ns, iface: pair.b.ifname, hostName: `stas-fhost-${tag}`, busAddress: bus.address });
     target = await startTargetInA(port, nqn);
     publisher.addService(`finder-${variant}`, serviceXml({ name, stype: STYPE, port, txt: ['p=tcp', `nqn=${DISC}`] }));
+    // bad input next to it: an unknown protocol and a record without "=" (ignored and counted, never fatal)
+    publisher.addService(`finder-${variant}-bad`, serviceXml({ name: `${name} bad`, stype: STYPE, port: port + 1, txt: ['p=carrier-pigeon', 'junk'] }));
     rig = await startFinderRig({
       bus,
       wrap: ['ip', 'netns', 'exec', pair.b.ns],
@@ -96,7 +98,10 @@ async function scenario(variant: 'avahi' | 'builtin', port: number): Promise<voi
     const tid = ['tcp', pair.a.address, String(port), DISC, '', pair.b.ifname, rig.etc.hostnqn];
     const sig = await rig.waitSignal((s) => s.member === 'log_pages_changed' && s.body[1] === pair.a.address, 45_000);
     assert.deepEqual(sig.body.slice(0, 7), tid);
-    const info = await rig.processInfo();
+    const info = await rig.waitFor('bad TXT counted', async () => {
+      const i = await rig!.processInfo();
+      return (i['stas.malformed txt records'] as number) >= 1 ? i : undefined;
+    }, 15_000);
     assert.equal(info['stas.avahi backend'], variant);
     const [dc] = await rig.listControllers(true);
     assert.equal(dc!.origin, 'discovered');
@@ -118,10 +123,12 @@ async function scenario(variant: 'avahi' | 'builtin', port: number): Promise<voi
     assert.deepEqual(await rig.listControllers(false), []);
     assert.match(rig.stafd.output(), /Controller is not responding\. Will be removed by/);
   } finally {
-    try {
-      publisher.removeService(`finder-${variant}`);
-    } catch {
-      // already withdrawn
+    for (const f of [`finder-${variant}`, `finder-${variant}-bad`]) {
+      try {
+        publisher.removeService(f);
+      } catch {
+        // already withdrawn
+      }
     }
     if (target) await stopChild(target);
     await rig?.stop().catch((e: unknown) => console.error('stafd stop:', e));
