@@ -5,17 +5,14 @@
 // bus (org.freedesktop.Avahi, in B), once with the built-in browser (no Avahi on the bus).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createNetnsPair, type NetnsPair } from '../harness/netns/index.js';
 import { startAvahi, serviceXml, type AvahiDaemon } from '../harness/avahi/index.js';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
 import { startFinderRig, type FinderRig } from './rig.js';
+import { startNetnsTarget, stopNetnsTarget } from './netns-target.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const fromSource = import.meta.url.endsWith('.ts');
 const tag = randomBytes(2).toString('hex');
 const STYPE = '_nvme-disc._tcp';
 const DISC = 'nqn.2014-08.org.nvmexpress.discovery';
@@ -23,46 +20,6 @@ const DISC = 'nqn.2014-08.org.nvmexpress.discovery';
 let pair: NetnsPair;
 let publisher: AvahiDaemon;
 const cleanups: (() => Promise<unknown>)[] = [];
-
-async function startTargetInA(port: number, nqn: string): Promise<ChildProcess> {
-  const script = join(here, fromSource ? 'netns-target-child.ts' : 'netns-target-child.js');
-  const p = spawn('ip', ['netns', 'exec', pair.a.ns, process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), script, pair.a.address, String(port), nqn], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`fake target in ${pair.a.ns} not ready within 15 s: ${out}`)), 15_000);
-    p.stdout!.on('data', () => {
-      if (out.includes('READY')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    p.on('exit', (c) => {
-      clearTimeout(t);
-      reject(new Error(`fake target exited with ${c}: ${out}`));
-    });
-  });
-  p.removeAllListeners('exit');
-  return p;
-}
-
-function stopChild(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      resolve();
-    }, 5_000);
-    p.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    p.kill('SIGTERM');
-  });
-}
 
 before(async () => {
   pair = await createNetnsPair();
@@ -84,7 +41,7 @@ async function scenario(variant: 'avahi' | 'builtin', port: number): Promise<voi
   const name = `stas finder ${variant} ${tag}`;
   try {
     if (variant === 'avahi') avahiB = await startAvahi({ ns: pair.b.ns, iface: pair.b.ifname, hostName: `stas-fhost-${tag}`, busAddress: bus.address });
-    target = await startTargetInA(port, nqn);
+    target = await startNetnsTarget(pair.a.ns, pair.a.address, port, nqn);
     publisher.addService(`finder-${variant}`, serviceXml({ name, stype: STYPE, port, txt: ['p=tcp', `nqn=${DISC}`] }));
     // bad input next to it: an unknown protocol and a record without "=" (ignored and counted, never fatal)
     publisher.addService(`finder-${variant}-bad`, serviceXml({ name: `${name} bad`, stype: STYPE, port: port + 1, txt: ['p=carrier-pigeon', 'junk'] }));
@@ -117,7 +74,7 @@ async function scenario(variant: 'avahi' | 'builtin', port: number): Promise<voi
     // withdraw the advertisement and stop the target: the DC ages out
     const since = Date.now();
     publisher.removeService(`finder-${variant}`);
-    await stopChild(target);
+    await stopNetnsTarget(target);
     target = undefined;
     await rig.waitSignal((s) => s.member === 'dc_removed', 60_000, since);
     assert.deepEqual(await rig.listControllers(false), []);
@@ -130,7 +87,7 @@ async function scenario(variant: 'avahi' | 'builtin', port: number): Promise<voi
         // already withdrawn
       }
     }
-    if (target) await stopChild(target);
+    if (target) await stopNetnsTarget(target);
     await rig?.stop().catch((e: unknown) => console.error('stafd stop:', e));
     await avahiB?.stop();
     await bus.stop();
