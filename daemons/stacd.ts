@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// stacd: the NVMe-oF I/O connector and volume manager. Wiring only; the work lives in connector/ and volumes/.
+// stacd: the NVMe-oF I/O connector and volume manager. Wiring only; the work lives in connector/, volumes/,
+// jobs/ and schedules/.
 import { runDaemon } from './common/daemon-runtime.js';
 import { loadServiceConfig, defaultConfPath, type ServiceConfig } from './config/service-config.js';
 import { loadSysConfig } from './config/sys-config.js';
 import { describeChanges } from './config/reload.js';
 import { createConnectorEngine } from './connector/index.js';
+import { StacdStorage, withStorage } from './volumes/stacd-storage.js';
+import { stateDir } from './common/state-dirs.js';
 
 await runDaemon<ServiceConfig>({
   prog: 'stacd',
@@ -18,5 +21,15 @@ await runDaemon<ServiceConfig>({
   },
   configTron: (c) => c.tron,
   describeChanges,
-  createEngine: (ctx) => createConnectorEngine(ctx, { sys: loadSysConfig().config }),
+  createEngine: (ctx) => {
+    const sys = loadSysConfig().config;
+    let hostId: string | undefined;
+    try {
+      hostId = sys.hostnqn;
+    } catch {
+      hostId = undefined;
+    }
+    const storage = new StacdStorage({ bus: ctx.bus, confFile: ctx.confFile, stateDir: stateDir('stacd'), ...(hostId ? { hostId } : {}) });
+    return withStorage(createConnectorEngine(ctx, { sys }), storage);
+  },
 });

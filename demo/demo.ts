@@ -5,14 +5,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPrivateBus } from '../test/harness/bus.js';
 import { startDaemon, runCli, type RunningDaemon } from '../test/harness/daemons.js';
+import { ensureTargetVm, stopAllVms } from '../test/harness/target-vm/index.js';
 
 const once = process.argv.includes('--once');
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 function banner(text: string): void {
   console.log(`\n\x1b[1m== ${text}\x1b[0m`);
 }
 
 async function show(prog: 'stafctl' | 'stacctl', args: string[], busAddress: string): Promise<void> {
+  // the demo runs the compiled CLIs exactly as a user would
   console.log(`$ ${prog} ${args.join(' ')}`);
   const r = await runCli(prog, args, { busAddress });
   process.stdout.write(r.stdout);
@@ -29,9 +39,23 @@ async function main(): Promise<void> {
   writeFileSync(join(etc, 'nvme', 'hostnqn'), 'nqn.2014-08.org.nvmexpress:uuid:5a7d0000-0000-4000-8000-000000000001\n');
   writeFileSync(join(etc, 'nvme', 'hostid'), '5a7d0000-0000-4000-8000-000000000001\n');
   writeFileSync(join(etc, 'stas', 'sys.conf'), '[Host]\n');
-  writeFileSync(join(etc, 'stas', 'stafd.conf'), '[Global]\n');
+
+  banner('booting the Linux kernel NVMe/TCP target (nvmet) in QEMU');
+  const t0 = Date.now();
+  const vm = await ensureTargetVm();
+  console.log(`nvmet ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: discovery at ${vm.host}:${vm.discPort}, I/O at ${vm.host}:${vm.ioPort}`);
+  console.log(`subsystems: ${vm.defaultSubsystems.join(', ')}`);
+
+  // stafd finds the target's discovery controller; the target's log pages name the guest address, which the
+  // host reaches through QEMU's port forwards, so the userspace host is told where that address really is
+  writeFileSync(join(etc, 'stas', 'stafd.conf'), `[Global]\n\n[Controllers]\ncontroller=transport=tcp;traddr=${vm.host};trsvcid=${vm.discPort}\n`);
   writeFileSync(join(etc, 'stas', 'stacd.conf'), `[Global]\n\n[Volumes]\nbackend=qcow2\nroot=${join(dir, 'volumes')}\n`);
-  const env = { STAS_ETC: etc, STATE_DIRECTORY: join(dir, 'state'), RUNTIME_DIRECTORY: join(dir, 'run') };
+  const env = {
+    STAS_ETC: etc,
+    STATE_DIRECTORY: join(dir, 'state'),
+    RUNTIME_DIRECTORY: join(dir, 'run'),
+    STAS_USERSPACE_ADDRESS_MAP: `${vm.guestIp}:4420=${vm.host}:${vm.ioPort},${vm.guestIp}:8009=${vm.host}:${vm.discPort}`,
+  };
 
   banner('private system bus');
   const bus = await startPrivateBus();
@@ -44,6 +68,7 @@ async function main(): Promise<void> {
     banner('stopping');
     for (const d of daemons.reverse()) await d.stop().catch((e: Error) => console.error(e.message));
     await bus.stop();
+    if (!process.env.STAS_KEEP_PEERS) await stopAllVms();
     rmSync(dir, { recursive: true, force: true });
   };
   process.on('SIGINT', () => void cleanup().then(() => process.exit(0)));
@@ -54,11 +79,27 @@ async function main(): Promise<void> {
     daemons.push(await startDaemon('stacd', { busAddress: bus.address, confFile: join(etc, 'stas', 'stacd.conf'), env }));
     console.log('stafd owns org.nvmexpress.staf, stacd owns org.nvmexpress.stac');
 
-    banner('stafctl status');
-    await show('stafctl', ['status'], bus.address);
-    banner('stafctl ls -d');
+    banner('stafd finds the discovery controller and reads its log page');
+    await daemons[0]!.waitForLog('Received discovery log pages', 30_000);
     await show('stafctl', ['ls', '-d'], bus.address);
-    banner('stacctl status');
+    await show('stafctl', ['adlp'], bus.address);
+
+    banner('stacd connects every NVM subsystem stafd found');
+    await waitFor(async () => {
+      const r = await runCli('stacctl', ['ls', '-d', '--json'], { busAddress: bus.address });
+      const list = r.code === 0 ? (JSON.parse(r.stdout) as Record<string, string>[]) : [];
+      return list.length >= vm.defaultSubsystems.length && list.every((c) => c.connected === 'True');
+    }, 60_000, 'stacd to connect the subsystems');
+    await show('stacctl', ['ls', '-d'], bus.address);
+
+    banner('a volume and a snapshot on the embedded qcow2 backend');
+    await show('stacctl', ['volume', 'create', 'demo-vol', '--size', '1G'], bus.address);
+    await show('stacctl', ['snapshot', 'create', 'demo-vol', 'first'], bus.address);
+    await show('stacctl', ['volume', 'ls'], bus.address);
+    await show('stacctl', ['snapshot', 'ls', 'demo-vol'], bus.address);
+
+    banner('status of both daemons');
+    await show('stafctl', ['status'], bus.address);
     await show('stacctl', ['status'], bus.address);
   } catch (e) {
     console.error(`demo failed: ${(e as Error).message}`);

@@ -1,11 +1,10 @@
-// Adapts the real VolumeService (daemons/volumes/) to the schedules' SnapshotStore through its public API
-// only, with snapshot metadata in a sidecar file (qcow2 has no place for it). The lead can lift this into
-// stacd; here it lets the schedules drive real qcow2 internal snapshots.
+// Adapts the VolumeService (daemons/volumes/) to the schedules' SnapshotStore through its public API
+// only, with snapshot metadata in a sidecar file (qcow2 has no place for it).
 import { statfsSync } from 'node:fs';
-import type { VolumeService } from '../../daemons/volumes/service.js';
-import type { SnapshotStore, VolumeRef, SnapshotRef, SnapshotMeta, PoolSpace } from '../../daemons/schedules/snapshot-store.js';
-import type { Clock } from '../../daemons/schedules/clock.js';
-import { SnapshotMetaSidecar } from '../../daemons/schedules/meta-sidecar.js';
+import type { VolumeService } from '../volumes/service.js';
+import type { SnapshotStore, VolumeRef, SnapshotRef, SnapshotMeta, PoolSpace } from './snapshot-store.js';
+import type { Clock } from './clock.js';
+import { SnapshotMetaSidecar } from './meta-sidecar.js';
 
 export class VolumeServiceStore implements SnapshotStore {
   private readonly sidecar: SnapshotMetaSidecar;

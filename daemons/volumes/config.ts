@@ -2,7 +2,7 @@
 // pools). Keys: backend=qcow2|rbd; qcow2: root=PATH (default /var/lib/stas/volumes); rbd: pool= (Ceph pool,
 // default: the stas pool name, "rbd" for [Volumes]), id= (cephx client id), conf= (ceph.conf path);
 // [Volumes] also takes max-jobs=N (parallel long operations, default 4). Errors name file, line and key.
-import { isAbsolute } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { IniDocument, IniSection } from '../config/ini.js';
 import { formatRef } from '../config/errors.js';
 import { Qcow2Backend } from './qcow2-backend.js';
@@ -11,6 +11,13 @@ import type { Backend } from './backend.js';
 import { validateName } from './names.js';
 
 export const DEFAULT_QCOW2_ROOT = '/var/lib/stas/volumes';
+
+/** The qcow2 root when none is configured: beside stacd's state directory (systemd StateDirectory=stas/stacd gives
+ *  /var/lib/stas/volumes; a test or demo pointing STATE_DIRECTORY elsewhere keeps its volumes there too). */
+export function defaultQcow2Root(env: NodeJS.ProcessEnv = process.env): string {
+  const state = env.STATE_DIRECTORY?.split(':')[0];
+  return state ? join(dirname(state), 'volumes') : DEFAULT_QCOW2_ROOT;
+}
 export const DEFAULT_MAX_JOBS = 4;
 
 export type PoolConfig =
@@ -48,7 +55,7 @@ function parsePool(sec: IniSection, poolName: string): PoolConfig {
       throw new VolumesConfigError(`${formatRef(opt.ref)}: [${sec.name}] ${key}: unknown key for backend ${backend} (known: ${KNOWN[backend].join(', ')})`);
   if (backend === 'qcow2') {
     const r = value(sec, 'root');
-    const root = r?.text || DEFAULT_QCOW2_ROOT;
+    const root = r?.text || defaultQcow2Root();
     if (!isAbsolute(root)) throw new VolumesConfigError(`${r?.where}: "${root}" must be an absolute path`);
     return { name: poolName, backend, root };
   }
@@ -85,7 +92,7 @@ export function parseVolumesConfig(doc: IniDocument): VolumesConfig {
       maxJobs = Number(mj.text);
     }
   }
-  if (pools.length === 0) pools.push({ name: 'default', backend: 'qcow2', root: DEFAULT_QCOW2_ROOT });
+  if (pools.length === 0) pools.push({ name: 'default', backend: 'qcow2', root: defaultQcow2Root() });
   // the default pool first: it is where volumes go when no pool is named
   pools.sort((a, b) => (a.name === 'default' ? -1 : b.name === 'default' ? 1 : 0));
   const roots = pools.filter((p): p is Extract<PoolConfig, { backend: 'qcow2' }> => p.backend === 'qcow2').map((p) => p.root);

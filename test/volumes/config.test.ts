@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIni } from '../../daemons/config/ini.js';
-import { parseVolumesConfig, backendsFor, DEFAULT_QCOW2_ROOT } from '../../daemons/volumes/config.js';
+import { parseVolumesConfig, backendsFor, defaultQcow2Root } from '../../daemons/volumes/config.js';
 
 test('volumes config: defaults, qcow2 and rbd pools', () => {
   assert.deepEqual(parseVolumesConfig(parseIni('[Global]\ntron=true\n', 'stacd.conf')), {
-    pools: [{ name: 'default', backend: 'qcow2', root: DEFAULT_QCOW2_ROOT }],
+    pools: [{ name: 'default', backend: 'qcow2', root: defaultQcow2Root() }],
     maxJobs: 4,
   });
   const cfg = parseVolumesConfig(
