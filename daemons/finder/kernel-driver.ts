@@ -4,6 +4,7 @@
 // NVME_EVENT=connected|rediscover (the kernel reconnected: resync), `remove` (the kernel gave up). The kernel sends
 // the keep-alives. `persistent-connections` decides whether stop leaves the controller in place.
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { log } from '../common/log.js';
 import { WELL_KNOWN_DISC_NQN } from '../common/tid.js';
@@ -17,6 +18,7 @@ import {
   listControllers,
   readController,
   readSupportedOptions,
+  SYS_CLASS_NVME,
   type FabricsConnectOptions,
   type KernelController,
 } from '../nvme/kernel/index.js';
@@ -49,8 +51,17 @@ class KernelLink extends EventEmitter<DcLinkEvents> implements DcLink {
     super();
   }
 
+  /**
+   * Usable = not removed and the kernel says `live` (while it reconnects on its own the state is `connecting`; the
+   * NVME_EVENT=connected uevent then triggers a resync). sysfs attribute reads never block.
+   */
   get alive(): boolean {
-    return !this.dead;
+    if (this.dead) return false;
+    try {
+      return readFileSync(`${SYS_CLASS_NVME}/${this.device}/state`, 'utf8').trim() === 'live';
+    } catch {
+      return false;
+    }
   }
 
   /** a uevent for this link's device */
