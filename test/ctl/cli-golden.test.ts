@@ -1,5 +1,5 @@
 // CLI golden output (tables and --json) against the real daemons: stafd follows a discovery controller on the
-// in-process fake target, stacd runs with no controllers. Variable parts (port, timers, paths) are normalised;
+// in-process fake target, stacd follows what stafd found. Variable parts (port, timers, paths) are normalised;
 // everything else must match the files in test/ctl/golden/ byte for byte. STAS_UPDATE_GOLDEN=1 rewrites them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,9 +82,17 @@ test('stafctl dlp with a non-matching 7-tuple prints an empty table, not an erro
   await golden('stafctl-dlp-nomatch', 'stafctl', ['dlp', '-a', '127.0.0.1', '-s', String(target.port), '-f', 'eth9']);
 });
 
-test('stacctl ls and status with no I/O controllers', async () => {
+test('stacctl ls lists the I/O controllers of what stafd found', async () => {
+  // stacd follows stafd's log pages: wait for its reconcile to take both NVM entries in
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await runCli('stacctl', ['ls', '--json'], { busAddress: bus.address });
+    if (r.code === 0 && (JSON.parse(r.stdout) as unknown[]).length === 2) break;
+    if (Date.now() > deadline) assert.fail(`stacd did not list 2 I/O controllers within 15 s: ${r.stdout}${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
   await golden('stacctl-ls', 'stacctl', ['ls']);
-  await golden('stacctl-ls.json', 'stacctl', ['ls', '-d', '--json']);
+  await golden('stacctl-ls.json', 'stacctl', ['ls', '--json']);
 });
 
 test('errors are one line (or a JSON object) with the documented exit code', async () => {

@@ -42,7 +42,11 @@ const BUS_NAMES = { stafd: 'org.nvmexpress.staf', stacd: 'org.nvmexpress.stac' }
 
 export function nameOwned(busAddress: string, name: string): boolean {
   try {
-    execFileSync('busctl', [`--address=${busAddress}`, 'status', name], { stdio: 'ignore', timeout: 3000 });
+    // dbus-send rather than busctl: busctl needs systemd's runtime directories, absent in the kernel-host VM
+    execFileSync('dbus-send', [`--bus=${busAddress}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetNameOwner', `string:${name}`], {
+      stdio: 'ignore',
+      timeout: 3000,
+    });
     return true;
   } catch {
     return false;
