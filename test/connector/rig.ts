@@ -24,20 +24,46 @@ export interface ConnectorRig {
   stop(): Promise<void>;
 }
 
-/** startDaemon with a longer bound on owning the name (a node start in a TCG VM can take more than 20 s). */
+/**
+ * startDaemon with a longer bound (a node start in a TCG VM can take more than 20 s), waiting until the daemon says
+ * it is ready, not only until it owns its name: the runtime requests the name before its engine has started and
+ * installs its signal handlers only after that, so a SIGHUP in between would kill it (Node's default action).
+ */
 async function launch(prog: 'stafd' | 'stacd', busAddress: string, confFile: string, env: Record<string, string>, nameTimeoutMs: number): Promise<RunningDaemon> {
   const d = await startDaemon(prog, { busAddress, confFile, env, args: ['--tron'], waitName: false });
   const name = prog === 'stafd' ? 'org.nvmexpress.staf' : STAC.name;
   const deadline = Date.now() + nameTimeoutMs;
   while (!nameOwned(busAddress, name)) {
-    if (d.proc.exitCode !== null) throw new Error(`${prog} exited with ${d.proc.exitCode} before owning its name:\n${d.output()}`);
+    if (d.proc.exitCode !== null || d.proc.signalCode !== null) throw new Error(`${prog} ended (exit code ${d.proc.exitCode}, signal ${d.proc.signalCode}) before owning its name:\n${d.output()}`);
     if (Date.now() > deadline) {
       d.proc.kill('SIGKILL');
       throw new Error(`${prog} did not own ${name} within ${nameTimeoutMs} ms:\n${d.output()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const ready = `${prog} ready on D-Bus`;
+  while (!d.output().includes(ready)) {
+    if (d.proc.exitCode !== null || d.proc.signalCode !== null) {
+      throw new Error(`${prog} owned ${name}, then ended before it was ready (exit code ${d.proc.exitCode}, signal ${d.proc.signalCode}):\n${d.output().slice(-3000)}`);
+    }
+    if (Date.now() > deadline) {
+      d.proc.kill('SIGKILL');
+      throw new Error(`${prog} owned ${name} but did not log "${ready}" within ${nameTimeoutMs} ms:\n${d.output().slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return d;
+}
+
+/** stacd (or stafd) is no longer running: waiting any longer cannot help (waitFor rethrows it at once). */
+export class DaemonGone extends Error {}
+
+/** Throws DaemonGone with the daemon's exit status and the end of its output if it has exited. */
+export function assertRunning(prog: string, d: RunningDaemon | undefined): void {
+  if (!d) return;
+  const { exitCode, signalCode } = d.proc;
+  if (exitCode === null && signalCode === null) return;
+  throw new DaemonGone(`${prog} is not running (exit code ${exitCode}, signal ${signalCode}); its output ends:\n${d.output().slice(-3000)}`);
 }
 
 export async function startConnectorRig(o: { stacdConf: string; stafdConf?: string; env?: Record<string, string>; nameTimeoutMs?: number }): Promise<ConnectorRig> {
@@ -54,14 +80,17 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
     stafd: undefined,
     stacd: undefined as unknown as RunningDaemon,
     async list(detailed) {
+      assertRunning('stacd', rig.stacd);
       const [l] = await callMethod(client, { destination: STAC.name, path: STAC.path, interface: STAC.iface, member: 'list_controllers', signature: 'b', body: [detailed] });
       return l as Record<string, string>[];
     },
     async plan() {
+      assertRunning('stacd', rig.stacd);
       const [t] = await callMethod(client, { destination: STAC.name, path: CONNECTOR.path, interface: CONNECTOR.iface, member: 'Plan' });
       return JSON.parse(t as string) as PlanJson;
     },
     async processInfo() {
+      assertRunning('stacd', rig.stacd);
       const [t] = await callMethod(client, { destination: STAC.name, path: STAC.path, interface: STAC.debug, member: 'process_info' });
       return JSON.parse(t as string) as Record<string, unknown>;
     },
@@ -87,7 +116,7 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
   return rig;
 }
 
-/** Polls `check` every 100 ms until it returns a value other than undefined. */
+/** Polls `check` every 100 ms until it returns a value other than undefined (a DaemonGone ends the wait at once). */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -96,6 +125,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       const v = await check();
       if (v !== undefined) return v;
     } catch (e) {
+      if (e instanceof DaemonGone) throw new Error(`while waiting for ${what}: ${e.message}`);
       last = e;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
