@@ -189,3 +189,5 @@ if (process.argv.length <= 2) {
   program.outputHelp();
   process.exitCode = 2;
 }
+// sub-command modules may hold bus connections of their own: the command is done, so is the process
+process.exit(process.exitCode ?? 0);

@@ -170,6 +170,37 @@ function registerGc(program: Command, client: DaemonClient): void {
     );
 }
 
+function registerHolds(program: Command, client: DaemonClient): void {
+  const snap = group(program, 'snapshot', 'snapshots');
+  snap
+    .command('hold')
+    .description('keep a snapshot whatever the retention rules say, with the reason (shown by gc --explain)')
+    .argument('<volume>')
+    .argument('<name>')
+    .requiredOption('--reason <text>', 'why it is held (e.g. a ticket number)')
+    .option('--json', 'JSON output')
+    .action(async (volume: string, name: string, o: { reason: string; json?: boolean }) =>
+      runCommand(o.json, async () => {
+        await call(client, 'HoldSnapshot', 'sss', [volume, name, o.reason]);
+        if (o.json) printJson({ volume, snapshot: name, hold: o.reason });
+        else console.log(`held ${volume}@${name}: ${o.reason}`);
+      }),
+    );
+  snap
+    .command('release')
+    .description('release a held snapshot: retention applies to it again')
+    .argument('<volume>')
+    .argument('<name>')
+    .option('--json', 'JSON output')
+    .action(async (volume: string, name: string, o: { json?: boolean }) =>
+      runCommand(o.json, async () => {
+        await call(client, 'ReleaseSnapshot', 'ss', [volume, name]);
+        if (o.json) printJson({ volume, snapshot: name, hold: null });
+        else console.log(`released ${volume}@${name}`);
+      }),
+    );
+}
+
 function registerCheck(program: Command, client: DaemonClient): void {
   group(program, 'check', 'monitoring checks (Nagios/Icinga plugin output and exit codes)')
     .command('snapshots')
@@ -211,6 +242,7 @@ function registerCheck(program: Command, client: DaemonClient): void {
 export function register(program: Command, client: DaemonClient = new DaemonClient(STACD, 120_000)): void {
   registerSchedule(program, client);
   registerGc(program, client);
+  registerHolds(program, client);
   registerCheck(program, client);
 }
 

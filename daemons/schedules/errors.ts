@@ -30,3 +30,11 @@ export class ValueError extends Error {
     this.name = 'ValueError';
   }
 }
+
+export class UnknownSnapshotError extends Error {
+  readonly dbusName = 'org.nvmexpress.stac.Error.NotFound';
+  constructor(volume: string, snapshot: string) {
+    super(`snapshot "${volume}@${snapshot}": no such snapshot`);
+    this.name = 'UnknownSnapshotError';
+  }
+}

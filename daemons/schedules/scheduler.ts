@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { log } from '../common/log.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { SnapshotStore, SnapshotRef } from './snapshot-store.js';
-import { ScheduleError, UnknownScheduleError } from './errors.js';
+import { ScheduleError, UnknownScheduleError, UnknownSnapshotError } from './errors.js';
 import { parseSchedule, nextNominalRun, validateScheduleName, type ScheduleDef, type SettingEntry } from './schedule-def.js';
 import { selectVolumes } from './volume-select.js';
 import { planRetention, pruneOldestFirstCandidates, type RetentionDecision } from './retention.js';
@@ -234,6 +234,14 @@ export class SnapshotScheduler {
   }
 
   /** Runs a schedule now, outside its timetable (its timetable is unchanged). */
+  /** Holds a snapshot (never pruned) or, with reason null, releases it. The reason must say why. */
+  async hold(volume: string, snapshot: string, reason: string | null): Promise<void> {
+    if (reason !== null && reason.trim() === '') throw new ScheduleError('*', 'hold', 'a hold needs a reason');
+    const snaps = await this.store.listSnapshots(volume);
+    if (!snaps.some((s) => s.name === snapshot)) throw new UnknownSnapshotError(volume, snapshot);
+    await this.store.setHold(volume, snapshot, reason === null ? null : reason.trim());
+  }
+
   runNow(name: string): Promise<RunRecord> {
     const e = this.entry(name);
     return this.enqueue(() => this.run(e, this.clock.now(), 'manual'));

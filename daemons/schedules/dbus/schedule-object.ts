@@ -28,6 +28,8 @@ export function exportScheduleObject(bus: MessageBus, scheduler: SnapshotSchedul
           (await scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: true })).map((g) => toDict(gcRecord(g))),
         CollectGarbage: async (schedule: string, volume: string): Promise<Dict[]> =>
           (await scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: false })).map((g) => toDict(gcRecord(g))),
+        HoldSnapshot: async (volume: string, snapshot: string, reason: string): Promise<void> => scheduler.hold(volume, snapshot, reason),
+        ReleaseSnapshot: async (volume: string, snapshot: string): Promise<void> => scheduler.hold(volume, snapshot, null),
         SnapshotFreshness: async (volumes: string[]): Promise<[bigint, Dict[], string[]]> => {
           const f = await scheduler.freshness(volumes);
           return [BigInt(f.now), f.volumes.map((v) => toDict(freshnessRecord(v))), f.unknown];
