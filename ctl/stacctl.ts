@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // stacctl: talks to stacd over D-Bus (org.nvmexpress.stac) only.
-import { Command } from 'commander';
 import { DaemonClient, STACD } from './common/client.js';
 import { table, keyValues, printJson, runCommand } from './common/output.js';
 import { tidArgs } from './common/tid-args.js';
-import { stasVersion } from '../daemons/common/version.js';
+import { daemonProgram, registerDebugCommands, runProgram } from './common/daemon-cli.js';
 import { registerStacctlExtensions } from './stacctl/index.js';
 
 const IFACE = 'org.nvmexpress.stac';
@@ -34,34 +33,8 @@ function controllerTable(rows: Dict[], detailed: boolean): string {
   return table(rows, cols);
 }
 
-async function setTron(on: boolean, json: boolean | undefined): Promise<void> {
-  await client.setProperty(DEBUG, 'tron', 'b', on);
-  const v = await client.getProperty(DEBUG, 'tron');
-  if (json) printJson({ tron: v });
-  else console.log(`tron = ${v ? 'True' : 'False'}`);
-}
 
-const program = new Command('stacctl')
-  .description('Query and control stacd, the NVMe-oF I/O connector and volume manager, over D-Bus.')
-  .version(`stas ${stasVersion()}`, '-v, --version', 'print the version and exit')
-  .showHelpAfterError()
-  .addHelpText(
-    'after',
-    `
-Output is a readable table by default; --json prints the daemon's data as JSON (errors too).
-
-Exit status:
-  0  success              3  stacd is not running       5  no system bus
-  1  other failure        4  access denied (not root)   6  stacd did not answer in time
-  2  usage error
-
-D-Bus: org.nvmexpress.stac at /org/nvmexpress/stac on the system bus ($DBUS_SYSTEM_BUS_ADDRESS when set).`,
-  );
-
-// before the sub-commands are created: commander copies the setting into each of them
-program.exitOverride((err) => {
-  process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
-});
+const program = daemonProgram('stacctl', STACD, 'Query and control stacd, the NVMe-oF I/O connector and volume manager, over D-Bus.');
 
 program
   .command('ls')
@@ -100,31 +73,8 @@ program
     }),
   );
 
-program
-  .command('tron')
-  .description('trace on: stacd logs at debug level (root only)')
-  .option('--json', 'JSON output')
-  .action(async (o: { json?: boolean }) => runCommand(o.json, () => setTron(true, o.json)));
-
-program
-  .command('troff')
-  .description('trace off (root only)')
-  .option('--json', 'JSON output')
-  .action(async (o: { json?: boolean }) => runCommand(o.json, () => setTron(false, o.json)));
-
-program
-  .command('version')
-  .description('print the version')
-  .option('--json', 'JSON output')
-  .action((o: { json?: boolean }) => (o.json ? printJson({ version: stasVersion() }) : console.log(`stas ${stasVersion()}`)));
+registerDebugCommands(program, client);
 
 registerStacctlExtensions(program, client);
 
-await program.parseAsync(process.argv).catch(() => undefined);
-client.close();
-if (process.argv.length <= 2) {
-  program.outputHelp();
-  process.exitCode = 2;
-}
-// sub-command modules may hold bus connections of their own: the command is done, so is the process
-process.exit(process.exitCode ?? 0);
+await runProgram(program, client);

@@ -2,9 +2,9 @@
 // connection, last device and DLPE), so that a restart re-adopts every connection at once instead of waiting for
 // stafd, and never disconnects because stafd has not answered yet. JSON, written atomically (temporary file,
 // fsync, rename, fsync of the folder).
-import { mkdirSync, readFileSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileDurable } from '../common/durable-file.js';
+import { join } from 'node:path';
 import { SECRET_KEYS, TID, type Cid, type CidValue, type TidContext } from '../common/tid.js';
 import type { DesiredOrigin } from './planner.js';
 import type { Dlpe } from './desired-state.js';
@@ -88,35 +88,9 @@ export class IocCache {
       dlpe: c.dlpe ?? null,
     }));
     const text = JSON.stringify({ format: FORMAT, version: VERSION, controllers: body }) + '\n';
-    const next = this.writing.then(() => this.writeAtomic(text));
+    const next = this.writing.then(() => writeFileDurable(this.path, text, 0o600));
     this.writing = next.catch(() => undefined);
     return next;
   }
 
-  private async writeAtomic(text: string): Promise<void> {
-    const dir = dirname(this.path);
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, this.path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } catch {
-      // some file systems refuse fsync on a directory; the rename is still atomic
-    } finally {
-      await dh.close();
-    }
-  }
 }

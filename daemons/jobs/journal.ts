@@ -5,7 +5,7 @@
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { writeFileDurable, unlinkDurable } from './durable-file.js';
+import { writeFileDurable, unlinkDurable } from '../common/durable-file.js';
 import { log } from '../common/log.js';
 
 export type JournalValue = string | number | boolean;

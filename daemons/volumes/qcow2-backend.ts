@@ -19,7 +19,7 @@ import type {
 import { DEFAULT_META } from './backend.js';
 import { runTool, parseQemuProgress, ToolFailure, type ToolOptions } from './tool.js';
 import { AlreadyExistsError, BusyError, NotFoundError, NotSupportedError, BackendError } from './errors.js';
-import { writeFileDurable, unlinkDurable, fsyncFile, fsyncDir } from '../jobs/durable-file.js';
+import { writeFileDurable, unlinkDurable, fsyncFile, fsyncDir } from '../common/durable-file.js';
 import type { JournalEntry } from '../jobs/journal.js';
 import { log } from '../common/log.js';
 

@@ -8,6 +8,10 @@ export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
+  } catch (e) {
+    // some file systems refuse fsync on a directory; the rename itself is still atomic there
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
   } finally {
     await fh.close();
   }
