@@ -123,16 +123,10 @@ D-Bus: ${spec.busName} at ${spec.objectPath} on the system bus ($DBUS_SYSTEM_BUS
     [`${spec.busName}.debug`]: debugInterface(engine),
     ...engine.interfaces(),
   });
-  try {
-    await requestBusName(bus, spec.busName);
-  } catch (e) {
-    log().fatal((e as Error).message);
-    process.exit(1);
-  }
-  await engine.start();
-  log().info(`${spec.prog} ready on D-Bus as ${spec.busName}`);
-
-  let busy: Promise<void> = Promise.resolve();
+  // Signal handlers go in before the name is taken: from then on systemd (or anyone) may send SIGHUP/SIGTERM,
+  // and Node's default action for SIGHUP would end the process silently. Work queues behind start-up.
+  let started!: () => void;
+  let busy: Promise<void> = new Promise<void>((r) => (started = r));
   let stopping = false;
 
   const reload = (): void => {
@@ -182,6 +176,22 @@ D-Bus: ${spec.busName} at ${spec.objectPath} on the system bus ($DBUS_SYSTEM_BUS
   process.on('SIGHUP', reload);
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    await requestBusName(bus, spec.busName);
+  } catch (e) {
+    log().fatal((e as Error).message);
+    process.exit(1);
+  }
+  try {
+    await engine.start();
+    log().info(`${spec.prog} ready on D-Bus as ${spec.busName}`);
+  } catch (e) {
+    // keep serving D-Bus (status, tron) so that an operator can see what is wrong
+    log().error(`start-up failed: ${(e as Error).message}`);
+  }
+  started();
+
   process.on('uncaughtException', (e) => {
     // a bug must not take the daemon (and the connections it manages) down silently
     log().error({ err: e }, `uncaught exception: ${e.message}`);

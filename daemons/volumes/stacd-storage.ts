@@ -47,10 +47,18 @@ export class StacdStorage {
       log().error(`volumes: ${(e as Error).message}; volumes and snapshots are unavailable, connections are not affected`);
       return;
     }
+    try {
+      this.startScheduler(this.storage);
+    } catch (e) {
+      log().error(`schedules: ${(e as Error).message}; snapshot schedules are unavailable`);
+    }
+  }
+
+  private startScheduler(storage: Storage): void {
     const loaded = loadScheduleConfig(this.opts.confFile);
     for (const err of loaded.errors) log().error(`schedules: ${err.message}`);
     this.scheduler = new SnapshotScheduler({
-      store: new VolumeServiceStore(this.storage.service, systemClock, join(this.opts.stateDir, 'snapshot-meta.json')),
+      store: new VolumeServiceStore(storage.service, systemClock, join(this.opts.stateDir, 'snapshot-meta.json')),
       clock: systemClock,
       stateDir: this.opts.stateDir,
       ...(this.opts.hostId ? { hostId: this.opts.hostId } : {}),

@@ -187,6 +187,31 @@ describe('signals', () => {
     etc.write('stacd.conf', '[Global]\n');
   });
 
+  test('a SIGHUP that arrives while the daemon is still starting is applied after start-up, not fatal', async () => {
+    const early = makeTestEtc();
+    try {
+      const bus2 = await startPrivateBus();
+      try {
+        const d = await startDaemon('stacd', { busAddress: bus2.address, confFile: early.stacdConf, env: early.env, waitName: false });
+        // as soon as the name is owned (start-up of the engines may still be running)
+        const deadline = Date.now() + 20_000;
+        while (!d.output().includes('"name":"stacd"') || (await sh('dbus-send', [`--bus=${bus2.address}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetNameOwner', 'string:org.nvmexpress.stac'])).code !== 0) {
+          assert.ok(Date.now() < deadline, 'stacd did not own its name within 20 s');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        d.signal('SIGHUP');
+        await d.waitForLog('reload: configuration unchanged', 20_000);
+        assert.equal(d.proc.exitCode, null);
+        assert.equal(d.proc.signalCode, null);
+        assert.equal(await d.stop(), 0);
+      } finally {
+        await bus2.stop();
+      }
+    } finally {
+      early.cleanup();
+    }
+  });
+
   test('SIGTERM stops both daemons cleanly (exit 0) and releases their names', async () => {
     for (const s of SVCS) {
       const code = await daemons.get(s.prog)!.stop();
