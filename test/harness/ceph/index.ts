@@ -6,7 +6,7 @@
 import { mkdir, readFile, rm, writeFile, readdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { execa } from 'execa';
 import { testStateDir } from '../repo.js';
 
@@ -20,7 +20,12 @@ export interface CephCluster {
 const POOL = 'rbd';
 const PG_NUM = 32;
 const OSD_SIZE = 20 * 1024 ** 3;
-const MON_IP = '127.0.0.1';
+/** A loopback address of this checkout's own (all of 127/8 is local): Ceph's fixed ports (3300, 6789, 68xx)
+ *  then never collide with another checkout's cluster on the same machine. */
+const MON_IP = ((): string => {
+  const h = createHash('sha256').update(cephDir()).digest();
+  return `127.${100 + (h[0]! % 100)}.${h[1]! % 250 + 1}.${h[2]! % 250 + 1}`;
+})();
 
 export function cephDir(): string {
   return join(testStateDir(), 'ceph');
