@@ -19,6 +19,7 @@ export type Origin = 'configured' | 'discovered' | 'referral';
 export const RETRY_FIRST_SEC = 3;
 export const RETRY_LATER_SEC = 60;
 export const SUPPORTED_LOG_RETRY_SEC = 5;
+export const REGISTER_RETRY_SEC = 5;
 export const LOG_PAGE_RETRY_SEC = 20;
 
 /** What a DC needs from the engine that owns it. */
@@ -67,6 +68,9 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
   private connectOp: Operation | undefined;
   private logOp: Operation | undefined;
   private supportedOp: Operation | undefined;
+  private registerOp: Operation | undefined;
+  private readonly registerRetryTimer: Timer;
+  private registerFailureLogged = false;
   private readonly logRetryTimer: Timer;
   private readonly supportedRetryTimer: Timer;
   private reading = false;
@@ -96,6 +100,7 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     this.retryTimer = new Timer(RETRY_LATER_SEC, () => void this.connect());
     this.logRetryTimer = new Timer(LOG_PAGE_RETRY_SEC, () => void this.readLog());
     this.supportedRetryTimer = new Timer(SUPPORTED_LOG_RETRY_SEC, () => void this.sync());
+    this.registerRetryTimer = new Timer(REGISTER_RETRY_SEC, () => void this.sync());
     this.unresponsiveTimer = new Timer(1, () => {
       this.unresponsiveExpired = true;
       log().info(`${this.tid} Controller did not recover in time; removing it`);
@@ -197,6 +202,7 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     this.link = undefined;
     this.logRetryTimer.stop();
     this.supportedRetryTimer.stop();
+    this.registerRetryTimer.stop();
     if (this.disposed) return;
     this.sessionFailures = this.sessionHadLog ? 1 : this.sessionFailures + 1;
     const delay = this.sessionFailures <= 1 ? RETRY_FIRST_SEC : RETRY_LATER_SEC;
@@ -205,10 +211,11 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     this.retryTimer.interval = delay;
   }
 
-  /** TP8010 flow minus DIM registration: Supported Log Pages when PLEO applies, then the log page. */
+  /** TP8010 flow: DIM register with a DDC/CDC, Supported Log Pages when PLEO applies, then the log page. */
   private async sync(): Promise<void> {
     const link = this.link;
     if (!link?.alive || this.disposed) return;
+    if (!(await this.register(link))) return;
     let lsp = 0;
     if (this.svc.pleoEnabled() && link.attributes.dctype !== 'cdc') {
       this.supportedOp ??= new Operation();
@@ -232,6 +239,44 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     }
     this.lsp = lsp;
     await this.readLog();
+  }
+
+  /**
+   * DIM register (TAS 0) when the DC is a DDC or CDC. A status from the DC is a registration error: warned about, and
+   * the flow goes on. Any other failure retries every 5 s (logged once). Returns whether the flow may go on.
+   */
+  private async register(link: DcLink): Promise<boolean> {
+    const dctype = link.attributes.dctype;
+    if (dctype !== 'ddc' && dctype !== 'cdc') return true;
+    if (!link.register) {
+      log().debug(`${this.tid} explicit registration is not available with this fabrics driver`);
+      return true;
+    }
+    this.registerRetryTimer.stop();
+    this.registerOp ??= new Operation();
+    try {
+      await link.register();
+      this.registerOp.succeeded();
+    } catch (e) {
+      if (this.link !== link || !link.alive || this.disposed) return false;
+      if (!(e instanceof NvmeStatusError)) {
+        this.registerOp.failed(errText(e));
+        this.registerOp.retryTimer = this.registerRetryTimer;
+        if (!this.registerFailureLogged) {
+          this.registerFailureLogged = true;
+          log().error(`${this.tid} Failed to register with discovery controller. ${errText(e)} (retrying every ${REGISTER_RETRY_SEC} s)`);
+        }
+        this.registerRetryTimer.start();
+        return false;
+      }
+      this.registerOp.succeeded();
+      // libnvme's text is the bare status name; the codes stay for statuses without one
+      const text = /^Reserved|status \(SCT/.test(e.statusText) ? e.statusText : e.statusText.replace(/ \(SCT=0x[0-9a-f]+ SC=0x[0-9a-f]+\)$/, '');
+      log().warn(`${this.tid} | ${link.device} - Registration error. ${text}.`);
+    }
+    this.registerOp.retryTimer = undefined;
+    this.registerFailureLogged = false;
+    return this.link === link && link.alive && !this.disposed;
   }
 
   /** Reads the log page now; an AEN during a read triggers one more read right after it. */
@@ -329,6 +374,7 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     this.retryTimer.stop();
     this.logRetryTimer.stop();
     this.supportedRetryTimer.stop();
+    this.registerRetryTimer.stop();
     this.unresponsiveTimer.stop();
     const link = this.link;
     this.link = undefined;
@@ -362,6 +408,7 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
       d['unresponsive time'] = this.unresponsiveSince ? asctime(this.unresponsiveSince) : '---';
     }
     if (this.logOp) d['get log page operation'] = this.logOp.toString();
+    if (this.registerOp) d['register operation'] = this.registerOp.toString();
     if (this.supportedOp) d['get supported log page operation'] = this.supportedOp.toString();
     return d;
   }

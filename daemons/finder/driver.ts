@@ -40,6 +40,11 @@ export interface DcLink extends EventEmitter<DcLinkEvents> {
   supportedLogPages(): Promise<DiscoveryLogSupport>;
   /** the whole discovery log page (consistent GENCTR, last read with RAE=0) */
   readDiscoveryLog(lsp: number): Promise<DiscoveryLogEntry[]>;
+  /**
+   * TP8010 DIM register of this host (only called when dctype is ddc/cdc). Rejects with NvmeStatusError when the DC
+   * answers with a status, with any other error when the command could not be carried out. Absent: not supported.
+   */
+  register?(): Promise<void>;
   /** ends the association; `keepConnection` leaves a kernel connection in place (persistent-connections) */
   close(keepConnection: boolean): Promise<void>;
 }
@@ -49,6 +54,8 @@ export interface DcConnectRequest {
   tid: TID;
   hostnqn: string;
   hostid: string;
+  /** sys.conf symbolic name (TP8010 DIM), null when none */
+  symname?: string | null;
   /** keep-alive timeout, seconds; 0 = none */
   katoSec: number;
   hdrDigest: boolean;

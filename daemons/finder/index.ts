@@ -58,6 +58,7 @@ export class Finder implements Engine<ServiceConfig> {
   private readonly support = kernelSupport();
   private readonly hostNqn: string;
   private readonly hostId: string;
+  private readonly symname: string | null;
   private tidCtx: TidContext;
   private zeroconf: ZeroconfSource | undefined;
   private malformedDlpe = 0;
@@ -73,6 +74,7 @@ export class Finder implements Engine<ServiceConfig> {
     this.config = ctx.config;
     this.hostNqn = safe(() => deps.sys.hostnqn, '', 'host NQN');
     this.hostId = safe(() => deps.sys.hostid ?? '', '', 'host ID');
+    this.symname = safe(() => deps.sys.symname, null, 'host symbolic name');
     this.tidCtx = { ignoreIface: this.config.ignoreIface, hostNqn: this.hostNqn };
     this.soak = new Timer(CONFIG_SOAK_SEC, () => this.reconfigure());
     this.driver = deps.driver ?? createDriver();
@@ -235,6 +237,7 @@ export class Finder implements Engine<ServiceConfig> {
       tid,
       hostnqn: this.hostNqn,
       hostid: this.hostId,
+      symname: this.symname,
       katoSec: num(kato) ?? DEFAULT_KATO_SEC,
       hdrDigest: kernelOptions.get('hdr_digest') === true,
       dataDigest: kernelOptions.get('data_digest') === true,

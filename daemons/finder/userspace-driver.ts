@@ -3,7 +3,11 @@
 // outstanding; a Discovery Log Page Change notice becomes a 'logChange' event at once.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { AdminSession, readDiscoveryLog, NvmeTcpError, NvmeStatusError } from '../nvme/tcp/index.js';
+import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import os from 'node:os';
+import { AdminSession, readDiscoveryLog, NvmeTcpError, NvmeStatusError, hostIdBytes } from '../nvme/tcp/index.js';
+import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.js';
 import { LogPageId } from '../nvme/protocol/constants.js';
 import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
 import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
@@ -31,6 +35,23 @@ export function connectHostId(hostid: string, hostnqn: string): string {
 }
 const processHostId = randomUUID();
 
+/** TP8010 EVER: `<ostype> <osrelease> <distro PRETTY_NAME>`, e.g. `Linux 6.1.0-18-amd64 Debian GNU/Linux 12 (bookworm)`. */
+export function entityVersion(): string {
+  let distro = '';
+  for (const f of ['/etc/os-release', '/usr/lib/os-release']) {
+    try {
+      const m = /^PRETTY_NAME=(.*)$/m.exec(readFileSync(f, 'utf8'));
+      if (m) {
+        distro = m[1]!.trim().replace(/^(["'])(.*)\1$/, '$2');
+        break;
+      }
+    } catch {
+      /* try the next one */
+    }
+  }
+  return [os.type(), os.release(), distro].filter((s) => s !== '').join(' ');
+}
+
 class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
   readonly device = 'nvme?';
   private dead = false;
@@ -39,6 +60,8 @@ class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
     private readonly session: AdminSession,
     readonly attributes: DcAttributes,
     private readonly counters: DriverCounters,
+    /** this host as it registers itself (TP8010 DIM); fixed when the association is made */
+    private readonly dimHost: DimHostEntry,
   ) {
     super();
     session.on('aen', (ev) => {
@@ -60,6 +83,10 @@ class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
   async supportedLogPages(): Promise<DiscoveryLogSupport> {
     const data = await this.session.getLogPage({ lid: LogPageId.SupportedLogPages, length: 1024 });
     return discoveryLogSupport(parseSupportedLogPages(data));
+  }
+
+  async register(): Promise<void> {
+    await this.session.dim(DimTask.Register, encodeDimData(this.dimHost));
   }
 
   async readDiscoveryLog(lsp: number): Promise<DiscoveryLogEntry[]> {
@@ -124,7 +151,18 @@ export class UserspaceDriver implements FabricsDriver {
         dctype: DCTYPE[id.dctype] ?? String(id.dctype),
         cntrltype: CNTRLTYPE[id.cntrltype] ?? String(id.cntrltype),
       };
-      const link = new UserspaceLink(session, attributes, this.stats);
+      const dimHost: DimHostEntry = {
+        hostnqn: req.hostnqn,
+        hostId: hostIdBytes(hostid),
+        entityName: os.hostname(),
+        entityVersion: entityVersion(),
+        symname: req.symname ?? null,
+        trtype: 3,
+        // the socket's family is the DC address's family; '' = the DC registers our source address
+        adrfam: isIPv6(tid.traddr) ? 2 : 1,
+        traddr: '',
+      };
+      const link = new UserspaceLink(session, attributes, this.stats, dimHost);
       this.links.add(link);
       link.on('lost', () => this.links.delete(link));
       try {

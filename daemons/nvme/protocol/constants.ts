@@ -67,6 +67,8 @@ export const AdminOpcode = {
   GetFeatures: 0x0a,
   AsyncEventRequest: 0x0c,
   KeepAlive: 0x18,
+  /** TP8010 Discovery Information Management */
+  DiscoveryInfoMgmt: 0x21,
   Fabrics: 0x7f,
 } as const;
 

@@ -10,3 +10,4 @@ export * from './identify.js';
 export * from './discovery-log.js';
 export * from './log-pages.js';
 export { fixedString, uuidString } from './text.js';
+export * from './dim.js';

@@ -38,6 +38,7 @@ import {
 } from '../protocol/identify.js';
 import { decodeAsyncEvent, type AsyncEvent } from '../protocol/log-pages.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { dimCommand, type DimTaskCode } from '../protocol/dim.js';
 import { NvmeStatusError, NvmeTcpError, TimeoutError, TransportProtocolError } from './errors.js';
 import { NvmeTcpQueue, type CommandResult, type QueueOptions, type SubmitOptions } from './queue.js';
 
@@ -230,6 +231,14 @@ export class AdminSession extends EventEmitter<SessionEvents> {
   /** Returns the completion's DW0. */
   async setFeatures(fid: number, value: number): Promise<number> {
     return (await this.submit(setFeaturesCommand(fid, value))).cqe.dw0;
+  }
+
+  /**
+   * TP8010 Discovery Information Management: `data` is the DIM data (encodeDimData). Returns the completion's DW0;
+   * a non-success status rejects with NvmeStatusError.
+   */
+  async dim(tas: DimTaskCode, data: Buffer, opts?: SubmitOptions): Promise<number> {
+    return (await this.submit(dimCommand(tas, data), opts)).cqe.dw0;
   }
 
   async keepAlive(): Promise<void> {

@@ -72,6 +72,8 @@ export interface FakeTargetOptions {
   icMode?: 'normal' | 'garbage' | 'close' | 'silent' | 'bad-pfv';
   /** enforce KATO: close an association when no Keep Alive came within KATO */
   enforceKato?: boolean;
+  /** TP8010 DCTYPE reported by discovery controllers in Identify Controller: 0 none (default), 1 DDC, 2 CDC */
+  dctype?: number;
   /** called before each discovery log read is answered (e.g. to change the log in the middle of a fetch) */
   onLogRead?: (read: { offset: number; length: number; rae: boolean; lsp: number }, target: FakeTarget) => void;
 }
@@ -107,7 +109,68 @@ export interface FakeTargetStats {
   keepAlives: number;
   connects: { qid: number; subnqn: string; hostnqn: string; kato: number; cattr: number }[];
   logReads: { offset: number; length: number; rae: boolean; lsp: number }[];
+  /** Supported Log Pages (LID 0x00) requests */
+  supportedLogReads: number;
+  /** DIM commands received, with the data decoded by plain offsets */
+  dims: FakeDim[];
   commands: number;
+}
+
+export interface FakeDim {
+  tas: number;
+  /** header: ENTFMT, ETYPE, EKTYPE, EID, ENAME, EVER */
+  entfmt: number;
+  etype: number;
+  ektype: number;
+  eid: string;
+  ename: string;
+  ever: string;
+  /** first entry: TRTYPE, ADRFAM, NQN, TRADDR, host ID (hex), symbolic name */
+  trtype: number;
+  adrfam: number;
+  nqn: string;
+  traddr: string;
+  hostId: string;
+  symname: string | undefined;
+  raw: Buffer;
+}
+
+const cstr = (b: Buffer, from: number, len: number): string => {
+  const f = b.subarray(from, from + len);
+  const nul = f.indexOf(0);
+  return (nul < 0 ? f : f.subarray(0, nul)).toString('utf8');
+};
+
+/** Decodes the DIM data of one host entry with its own offsets (not the host's codec). */
+function decodeDim(tas: number, d: Buffer): FakeDim {
+  const e = 1024;
+  let hostId = '';
+  let symname: string | undefined;
+  let x = e + 1032;
+  for (let n = d.readUInt16LE(e + 1028); n > 0 && x + 4 <= d.length; n--) {
+    const type = d.readUInt16LE(x);
+    const len = d.readUInt16LE(x + 2);
+    const val = d.subarray(x + 4, x + 4 + len);
+    if (type === 1) hostId = val.toString('hex');
+    if (type === 2) symname = val.toString('utf8').replace(/ +$/, '');
+    x += 4 + len;
+  }
+  return {
+    tas,
+    entfmt: d.readUInt16LE(16),
+    etype: d.readUInt16LE(18),
+    ektype: d.readUInt16LE(22),
+    eid: cstr(d, 24, 256),
+    ename: cstr(d, 280, 256),
+    ever: cstr(d, 536, 64),
+    trtype: d[e]!,
+    adrfam: d[e + 1]!,
+    nqn: cstr(d, e + 256, 256),
+    traddr: cstr(d, e + 512, 256),
+    hostId,
+    symname,
+    raw: Buffer.from(d),
+  };
 }
 
 const u16 = (b: Buffer, o: number): number => b.readUInt16LE(o);
@@ -117,7 +180,7 @@ export class FakeTarget {
   readonly host = '127.0.0.1';
   port = 0;
   readonly subsystems: FakeSubsystem[];
-  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], commands: 0 };
+  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0 };
   genctr: bigint;
   discoveryEntries: DiscoveryLogEntryFields[];
   opts: FakeTargetOptions;
@@ -474,6 +537,14 @@ export class FakeTarget {
           c.aers.push(cid);
           this.maybeFireAen(c);
           return;
+        case 0x21: {
+          // TP8010 DIM: only discovery controllers that report a DCTYPE implement it
+          if (!c.discovery || !this.opts.dctype) return fail(0, 0x01);
+          const len = this.transferLength(sqe);
+          if (data.length !== len || len < 1024 + 1032) return fail(0, 0x0f);
+          this.stats.dims.push(decodeDim(u32(sqe, 40) & 0xf, data));
+          return ok();
+        }
         case 0x18:
           this.stats.keepAlives++;
           this.armKato(c);
@@ -602,6 +673,7 @@ export class FakeTarget {
         b.write(c.subsys?.nqn ?? DISCOVERY_NQN, 768, 256, 'utf8');
         b.writeUInt32LE(c.discovery ? 0 : (this.opts.ioccsz ?? 1028), 1792);
         b.writeUInt32LE(1, 1796);
+        if (c.discovery) b[1806] = this.opts.dctype ?? 0;
         return reply(b);
       }
       case 0:
@@ -653,6 +725,7 @@ export class FakeTarget {
       return reply(out);
     }
     if (lid === 0x00) {
+      this.stats.supportedLogReads++;
       const out = Buffer.alloc(1024);
       out.writeUInt32LE(1, 0);
       if (c.discovery) out.writeUInt32LE(0x1 | (0x2 << 16), 0x70 * 4);
