@@ -100,3 +100,25 @@ test('a DIM answered with an error status: warning "Registration error. <text>."
     (t) => t.addFault({ opc: 0x21, action: 'status', sct: 0, sc: 0x02, dnr: true, sticky: true }),
   );
 });
+
+test('a DIM that fails without a status is retried after 5 s, and the log page waits for it', async () => {
+  await withRig(
+    2,
+    async (target, rig) => {
+      // the first DIM is swallowed: the command times out (10 s), the op records the failure and arms the 5 s retry
+      const failed = await rig.waitFor('the failed register operation', async () => {
+        const [d] = await rig.listControllers(true);
+        return d?.['register operation']?.includes("'fail count': 1") ? d : undefined;
+      }, 20_000);
+      assert.match(failed['register operation']!, /'completed': False/);
+      assert.match(failed['register operation']!, /'retry timer': '5\.0s/);
+      assert.equal(target.stats.logReads.length, 0, 'no log page before the registration went through');
+      assert.equal((rig.stafd.output().match(/Failed to register with discovery controller\./g) ?? []).length, 1);
+      await firstLogPage(rig, target);
+      assert.equal(target.stats.dims.length, 1, 'the retry registered');
+      const [d] = await rig.listControllers(true);
+      assert.match(d!['register operation']!, /^\{'fail count': 1, 'completed': True, 'alive': True\}$/);
+    },
+    (t) => t.addFault({ opc: 0x21, action: 'never-reply' }),
+  );
+});
