@@ -3,6 +3,7 @@
 // objects and the executor only see this interface.
 import type { EventEmitter } from 'node:events';
 import type { TID } from '../common/tid.js';
+import type { FabricsConnectOptions } from '../nvme/kernel/fabrics-device.js';
 import type { ForeignIoc } from './planner.js';
 
 export type DriverKind = 'kernel' | 'userspace';
@@ -35,18 +36,10 @@ export interface IocLink extends EventEmitter<IocLinkEvents> {
 }
 
 /** Fabrics options of one connect, resolved (controller override > [Global] > not sent) and type-checked. */
-export interface IocConnectOptions {
-  nrIoQueues?: number;
-  nrWriteQueues?: number;
-  nrPollQueues?: number;
-  queueSize?: number;
-  keepAliveTmo?: number;
-  reconnectDelay?: number;
-  ctrlLossTmo?: number;
-  disableSqflow?: boolean;
-  hdrDigest?: boolean;
-  dataDigest?: boolean;
-}
+export type IocConnectOptions = Pick<
+  FabricsConnectOptions,
+  'nrIoQueues' | 'nrWriteQueues' | 'nrPollQueues' | 'queueSize' | 'keepAliveTmo' | 'reconnectDelay' | 'ctrlLossTmo' | 'disableSqflow' | 'hdrDigest' | 'dataDigest'
+>;
 
 export interface IocConnectRequest {
   tid: TID;
