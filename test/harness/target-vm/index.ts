@@ -8,16 +8,19 @@
 // sure that concurrent processes boot a VM only once. test/harness/cleanup.ts stops them at the end of the suite.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { ensureBootArtefacts } from './artefacts.js';
 import { controlExec, type ExecOptions, type ExecResult } from './control.js';
 import { acquireLock } from './lock.js';
 import { NvmetControl, type PortInfo, type PortOptions } from './nvmet.js';
 import { consolePath, consoleTail, freePorts, hmp, launchQemu, runningPid, stopQemu, waitForMarker, type Forward } from './qemu.js';
 import { guestDir, repoRoot, vmDir, vmStateRoot } from './paths.js';
+import { createTap, destroyLan, lanNetns, LAN_TARGET_IP, plugTap, setTapState, targetTapName } from './lan.js';
 
 export type { ExecResult, ExecOptions } from './control.js';
 export type { PortInfo, PortOptions, SubsystemOptions } from './nvmet.js';
 export { NvmetControl } from './nvmet.js';
+export { attachToLan, type LanHost, LAN_TARGET_IP, lanNetns } from './lan.js';
 
 const LOCALHOST = '127.0.0.1' as const;
 const GUEST_CTL_PORT = 2323;
@@ -39,6 +42,8 @@ interface VmState {
   subsystems: string[];
   kernelRelease: string;
   bootedAt: string;
+  /** tap of the second NIC on the test LAN, if any */
+  tap?: string;
 }
 
 export interface TargetVmOptions {
@@ -110,6 +115,13 @@ export interface TargetVm extends VmBase, NvmetControl {
   addPort(portId: number, trsvcid: number | string, opts?: PortOptions): Promise<PortInfo & { host: string; hostPort: number }>;
   /** Where the host reaches an address from a discovery log entry (guest IP + trsvcid); undefined if not forwarded. */
   mapAddress(traddr: string, trsvcid: string | number): { host: string; port: number } | undefined;
+  /**
+   * The target on the test LAN (lan.ts): its address there (nvmet listens on 0.0.0.0, so every port answers on it
+   * too and discovery log entries read over the LAN name this address) and the LAN's namespace.
+   */
+  readonly lan: { address: string; ns: string };
+  /** Takes the target off the LAN (its tap down) or puts it back, without stopping it. */
+  setLanLink(up: boolean): Promise<void>;
 }
 
 export interface HostVm extends VmBase, NvmetControl {
@@ -146,8 +158,14 @@ function writeState(dir: string, st: VmState): void {
 
 const markerOf = (mode: Mode): string => (mode === 'target' ? 'NVMET-READY' : 'HOSTROOT-READY');
 
+async function tapPlugged(tap: string): Promise<boolean> {
+  const r = await execa('ip', ['-n', lanNetns, 'link', 'show', tap], { timeout: 10_000, reject: false });
+  return r.exitCode === 0;
+}
+
 async function isAlive(dir: string, st: VmState): Promise<boolean> {
   if (runningPid(dir) !== st.pid) return false;
+  if (st.tap && !(await tapPlugged(st.tap))) return false; // the LAN was torn down under a running VM
   if (!existsSync(consolePath(dir)) || !readFileSync(consolePath(dir), 'utf8').includes(markerOf(st.mode))) return false;
   try {
     const r = await controlExec(LOCALHOST, st.ctlPort, 'echo alive', { timeoutMs: 8_000 });
@@ -168,6 +186,8 @@ interface BootPlan {
   guestEnv: Record<string, string>;
   subsystems: string[];
   shares?: Array<{ tag: string; path: string; readonly: boolean }>;
+  /** a second NIC on the test LAN through this tap */
+  tap?: string;
   timeoutMs: number;
 }
 
@@ -178,7 +198,7 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
   const release = await acquireLock(join(vmStateRoot, `${name}.lock`), plan.timeoutMs + 180_000);
   try {
     const old = readState(dir);
-    if (old && old.mode === plan.mode && (await isAlive(dir, old))) return { st: old, reused: true };
+    if (old && old.mode === plan.mode && old.tap === plan.tap && (await isAlive(dir, old))) return { st: old, reused: true };
     await stopQemu(dir); // a qemu that is there but does not answer
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -194,10 +214,13 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
         ...plan.guestPorts.map((g, i) => ({ hostPort: ports[i + 1] as number, guestPort: g })),
       ];
       try {
+        if (plan.tap) await createTap(plan.tap);
         await launchQemu({
           name, dir, kernel: art.kernel, initramfs: art.initramfs, memMiB: plan.memMiB, tbMiB: plan.tbMiB, smp: plan.smp,
-          guestIp: plan.guestIp, forwards, guestEnv: plan.guestEnv, shares: plan.shares,
+          guestIp: plan.guestIp, forwards, guestEnv: plan.guestEnv, shares: plan.shares, tap: plan.tap,
         });
+        // QEMU holds the tap open now; moved into the LAN namespace, it stays attached to the VM
+        if (plan.tap) await plugTap(plan.tap);
       } catch (e) {
         lastErr = e;
         continue;
@@ -215,7 +238,7 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
       if (pid === undefined) throw new Error(`VM ${name}: qemu vanished after boot\n${consoleTail(dir)}`);
       const st: VmState = {
         name, mode: plan.mode, pid, guestIp: plan.guestIp, ctlPort, forwards, subsystems: plan.subsystems,
-        kernelRelease: art.kernelRelease, bootedAt: new Date().toISOString(),
+        kernelRelease: art.kernelRelease, bootedAt: new Date().toISOString(), ...(plan.tap ? { tap: plan.tap } : {}),
       };
       writeState(dir, st);
       process.stderr.write(`[target-vm] booted ${plan.mode} VM '${name}' in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${pid})\n`);
@@ -274,6 +297,11 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
   readonly consoleLog: string;
   readonly defaultSubsystems: readonly string[];
 
+  get lan(): { address: string; ns: string } {
+    if (!this.st.tap) throw new Error(`VM ${this.name} is not on the test LAN (only the default 'target' VM is)`);
+    return { address: LAN_TARGET_IP, ns: lanNetns };
+  }
+
   constructor(private readonly st: VmState, readonly reused: boolean) {
     super((cmd, opts) => controlExec(LOCALHOST, st.ctlPort, cmd, opts));
     this.name = st.name;
@@ -314,6 +342,11 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
     } finally {
       release();
     }
+  }
+
+  async setLanLink(up: boolean): Promise<void> {
+    if (!this.st.tap) throw new Error(`VM ${this.name} has no LAN link`);
+    await setTapState(this.st.tap, up);
   }
 
   mapAddress(traddr: string, trsvcid: string | number): { host: string; port: number } | undefined {
@@ -380,9 +413,12 @@ export function ensureTargetVm(opts: TargetVmOptions = {}): Promise<TargetVm> {
       guestPorts: [GUEST_IO_PORT, GUEST_DISC_PORT],
       subsystems: nqnList(subsystems),
       timeoutMs: bootTimeout(opts.bootTimeoutMs, 90_000),
+      // only the default target VM sits on the test LAN (one tap name per checkout)
+      ...(name === 'target' ? { tap: targetTapName } : {}),
       guestEnv: {
         NVT_MODE: 'target',
         NVT_IP: guestIp,
+        ...(name === 'target' ? { NVT_IP2: `${LAN_TARGET_IP}/24` } : {}),
         NVT_CTL_PORT: String(GUEST_CTL_PORT),
         NVT_SUBSYS: String(subsystems),
         NVT_NS: String(opts.namespaces ?? 2),
@@ -467,5 +503,6 @@ export async function stopAllVms(): Promise<string[]> {
   }
   inflight.clear();
   resolved.clear();
+  await destroyLan();
   return stopped;
 }

@@ -27,6 +27,8 @@ export interface QemuSpec {
   forwards: Forward[];
   /** NAME=value words for the guest /init (kernel command line, no spaces in values). */
   guestEnv: Record<string, string>;
+  /** A second NIC on this tap device (root namespace, must exist); the guest sees it as eth1. */
+  tap?: string;
   /** 9p shares: [mount_tag, host path, readonly]. */
   shares?: Array<{ tag: string; path: string; readonly: boolean }>;
 }
@@ -102,6 +104,10 @@ export async function launchQemu(spec: QemuSpec): Promise<void> {
     // restrict=on: the guest reaches nothing but the explicit forwards, all bound to 127.0.0.1
     '-netdev', `user,id=n0,restrict=on${fwd}`, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
   ];
+  if (spec.tap) {
+    const mac1 = `52:54:01:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
+    args.push('-netdev', `tap,id=n1,ifname=${spec.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n1,mac=${mac1}`);
+  }
   spec.shares?.forEach((s, i) => {
     const ro = s.readonly ? ',readonly=on' : '';
     args.push('-fsdev', `local,id=fs${i},path=${s.path},security_model=none${ro},multidevs=remap`,
