@@ -17,6 +17,11 @@ export interface AvahiOptions {
   busAddress?: string;
   /** initial static service files: file name (without .service) → XML */
   services?: Record<string, string>;
+  /**
+   * Static host records (/etc/avahi/hosts): `name.local` → address, published by this daemon for a machine that
+   * runs no mDNS responder of its own (the target VM); pair with serviceXml's hostName.
+   */
+  hosts?: Record<string, string>;
   useIpv6?: boolean;
 }
 
@@ -47,7 +52,7 @@ const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, 
 export type TxtRecordSpec = string | { key: string; hex: string };
 
 /** A static service file for one service. */
-export function serviceXml(opts: { name: string; stype: string; port: number; txt: TxtRecordSpec[] }): string {
+export function serviceXml(opts: { name: string; stype: string; port: number; txt: TxtRecordSpec[]; hostName?: string }): string {
   return [
     `<?xml version="1.0" standalone='no'?>`,
     `<!DOCTYPE service-group SYSTEM "avahi-service.dtd">`,
@@ -56,6 +61,7 @@ export function serviceXml(opts: { name: string; stype: string; port: number; tx
     `  <service>`,
     `    <type>${xmlEscape(opts.stype)}</type>`,
     `    <port>${opts.port}</port>`,
+    ...(opts.hostName ? [`    <host-name>${xmlEscape(opts.hostName)}</host-name>`] : []),
     ...opts.txt.map((t) =>
       typeof t === 'string'
         ? `    <txt-record>${xmlEscape(t)}</txt-record>`
@@ -126,11 +132,14 @@ export async function startAvahi(o: AvahiOptions): Promise<AvahiDaemon> {
   const confFile = join(dir, 'avahi-daemon.conf');
   writeFileSync(confFile, config(o));
   for (const [file, xml] of Object.entries(o.services ?? {})) writeFileSync(join(servicesDir, `${file}.service`), xml);
+  const hostsFile = join(dir, 'hosts');
+  writeFileSync(hostsFile, Object.entries(o.hosts ?? {}).map(([name, addr]) => `${addr} ${name}\n`).join(''));
   const logFile = join(dir, 'log');
   const fd = openSync(logFile, 'w');
   const script = [
     `mount --bind '${runDir}' /run/avahi-daemon 2>/dev/null || { mkdir -p /run/avahi-daemon && mount --bind '${runDir}' /run/avahi-daemon; }`,
     `mount --bind '${servicesDir}' /etc/avahi/services`,
+    `mount --bind '${hostsFile}' /etc/avahi/hosts`,
     `exec avahi-daemon -f '${confFile}' --no-drop-root --no-chroot --no-rlimits --no-proc-title --debug`,
   ].join('\n');
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: o.busAddress ?? 'unix:path=/nonexistent' };
