@@ -78,5 +78,7 @@ export interface FabricsDriver {
   /** connects (or adopts an existing kernel connection); rejects with an Error whose message says why */
   connect(req: DcConnectRequest): Promise<DcLink>;
   counters(): DriverCounters;
+  /** driver-wide set-up at daemon start (the kernel driver: uevents, nvme-cli coexistence); never throws */
+  start?(): Promise<void>;
   stop(): Promise<void>;
 }

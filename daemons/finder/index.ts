@@ -149,6 +149,7 @@ export class Finder implements Engine<ServiceConfig> {
   // ------------------------------------------------------------------------------------------- lifecycle
 
   async start(): Promise<void> {
+    await this.driver.start?.();
     await this.startZeroconf();
     this.soak.start();
   }

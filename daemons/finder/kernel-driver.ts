@@ -26,6 +26,7 @@ import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport }
 import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
 import { UeventMonitor, isDiscoveryLogChange, ueventDeviceName, type Uevent } from '../udev/index.js';
 import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounters, FabricsDriver } from './driver.js';
+import { NvmeCliCoexistence } from './nvme-cli-coexistence.js';
 
 const NO_SUPPORT: DiscoveryLogSupport = { supported: false, extendedEntries: false, portLocalEntriesOnly: false, allSubsystemEntries: false };
 
@@ -117,11 +118,35 @@ export class KernelDriver implements FabricsDriver {
   private readonly links = new Map<string, KernelLink>();
   private monitor: UeventMonitor | undefined;
   private monitorStarting: Promise<void> | undefined;
+  /** connects in flight: a device they create is not foreign even before its link exists */
+  private readonly connecting = new Set<Promise<unknown>>();
+  /** nvme-cli coexistence (§4.9), set up by start() */
+  private coexistence: NvmeCliCoexistence | undefined;
+
+  /** Follows uevents from the start (foreign DCs' events matter too) and shadows nvme-cli's autoconnect rule. */
+  async start(): Promise<void> {
+    this.coexistence = new NvmeCliCoexistence();
+    await this.coexistence.installOverride();
+    await this.ensureMonitor();
+  }
+
+  private onUevent(e: Uevent): void {
+    const name = ueventDeviceName(e);
+    const link = this.links.get(name);
+    if (link) return link.uevent(e);
+    const coexistence = this.coexistence;
+    if (!coexistence || e.action !== 'change') return;
+    // a device of a connect still in flight is ours: decide once the connects settled (its own first log read
+    // follows the connect anyway)
+    void Promise.allSettled([...this.connecting]).then(() => {
+      if (!this.links.has(name)) return coexistence.foreignUevent(e);
+    });
+  }
 
   private ensureMonitor(): Promise<void> {
     if (!this.monitorStarting) {
       const m = new UeventMonitor({ subsystem: 'nvme' });
-      m.on('event', (e) => this.links.get(ueventDeviceName(e))?.uevent(e));
+      m.on('event', (e) => this.onUevent(e));
       this.monitor = m;
       this.monitorStarting = m.start().catch((e: unknown) => {
         // without uevents the log page is still read on connect and reload; say so once
@@ -131,7 +156,15 @@ export class KernelDriver implements FabricsDriver {
     return this.monitorStarting;
   }
 
-  async connect(req: DcConnectRequest): Promise<DcLink> {
+  connect(req: DcConnectRequest): Promise<DcLink> {
+    const p = this.connectNow(req);
+    this.connecting.add(p);
+    const done = (): void => void this.connecting.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async connectNow(req: DcConnectRequest): Promise<DcLink> {
     await this.ensureMonitor();
     const { tid } = req;
     const cand = {
@@ -193,5 +226,6 @@ export class KernelDriver implements FabricsDriver {
   async stop(): Promise<void> {
     this.monitor?.stop();
     this.links.clear();
+    await this.coexistence?.removeOverride();
   }
 }
