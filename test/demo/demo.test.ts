@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/repo.js';
 
-test('the demo boots the target, stafd finds it, stacd connects, a volume and a snapshot are made', { timeout: 400_000 }, async () => {
+test('the demo boots the target, advertises it by mDNS, stafd finds it, stacd connects, a volume and a snapshot are made', { timeout: 400_000 }, async () => {
   const out = await new Promise<{ code: number; text: string }>((resolve, reject) => {
     // STAS_KEEP_PEERS: the suite's shared VM stays up for the other test files
     const p = spawn(process.execPath, [join(repoRoot(), 'dist', 'demo', 'demo.js'), '--once'], {
@@ -26,7 +26,10 @@ test('the demo boots the target, stafd finds it, stacd connects, a volume and a 
   });
   assert.equal(out.code, 0, out.text.slice(-4000));
   assert.match(out.text, /nvmet ready in/);
-  assert.match(out.text, /discovery\s+tcp\s+ipv4\s+\S+\s+8009/);
+  assert.match(out.text, /discovery\s+tcp\s+ipv4\s+10\.77\.0\.2\s+8009/);
+  // found by mDNS through Avahi on the bus, not from a controller= line
+  assert.match(out.text, /nvme\?\s+tcp\s+10\.77\.0\.2\s+8009\s+lan0\s+-\s+nqn\.2014-08\.org\.nvmexpress\.discovery\s+discovered\s+True/);
+  assert.match(out.text, /stas\.avahi backend:\s+avahi/);
   for (const n of [1, 2, 3]) assert.match(out.text, new RegExp(`nqn\\.2024-01\\.io\\.example:subsys${n}\\s+True`));
   assert.match(out.text, /created demo-vol \(1 GiB, pool default\)/);
   assert.match(out.text, /created demo-vol@first/);

@@ -36,6 +36,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** wait for the bus name (default true) */
   waitName?: boolean;
+  /** run the daemon through this command prefix, e.g. ['ip', 'netns', 'exec', ns] */
+  wrap?: string[];
 }
 
 const BUS_NAMES = { stafd: 'org.nvmexpress.staf', stacd: 'org.nvmexpress.stac' } as const;
@@ -54,7 +56,9 @@ export function nameOwned(busAddress: string, name: string): boolean {
 }
 
 export async function startDaemon(prog: 'stafd' | 'stacd', opts: DaemonOptions): Promise<RunningDaemon> {
-  const proc = spawn(process.execPath, [scriptPath(prog), '-f', opts.confFile, ...(opts.args ?? [])], {
+  const argv = [process.execPath, scriptPath(prog), '-f', opts.confFile, ...(opts.args ?? [])];
+  const [cmd, ...rest] = [...(opts.wrap ?? []), ...argv] as [string, ...string[]];
+  const proc = spawn(cmd, rest, {
     env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: opts.busAddress, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
