@@ -63,7 +63,11 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
   private everTried = false;
   private link: DcLink | undefined;
   private connecting = false;
+  /** the connect in flight: resolves with the link, or undefined when it failed */
+  private inflight: Promise<DcLink | undefined> | undefined;
   private disposed = false;
+  /** disposed while a connect was in flight: the terminator waits for the connect before closing (§4.11) */
+  parked = false;
   private readonly retryTimer: Timer;
   private connectOp: Operation | undefined;
   private logOp: Operation | undefined;
@@ -149,18 +153,23 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     this.everTried = true;
     this.attempts++;
     this.connectOp ??= new Operation();
-    let link: DcLink;
-    try {
-      link = await this.svc.driver.connect(this.svc.connectRequest(this.tid));
-    } catch (e) {
-      this.connecting = false;
-      if (this.disposed) return;
-      this.connectFailed(errText(e));
-      return;
-    }
+    let failure = '';
+    const inflight = (async (): Promise<DcLink | undefined> => {
+      try {
+        return await this.svc.driver.connect(this.svc.connectRequest(this.tid));
+      } catch (e) {
+        failure = errText(e);
+        return undefined;
+      }
+    })();
+    this.inflight = inflight;
+    const link = await inflight;
+    this.inflight = undefined;
     this.connecting = false;
-    if (this.disposed) {
-      await link.close(false).catch(() => undefined);
+    // disposed meanwhile: dispose() parked this DC and closes the link per keep_connection
+    if (this.disposed) return;
+    if (!link) {
+      this.connectFailed(failure);
       return;
     }
     this.connected_(link);
@@ -368,7 +377,11 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
 
   // -------------------------------------------------------------------------------------------- teardown
 
-  /** Stops everything; `keepConnection` leaves a kernel connection in place. */
+  /**
+   * The terminator (nvme-stas §4.11): stops everything; `keepConnection` leaves a kernel connection in place. A DC
+   * whose connect is still in flight is parked (`parked` is set before this returns its promise): a disconnect must
+   * never overtake a pending connect, so the link is closed only once the connect settled.
+   */
   async dispose(keepConnection: boolean): Promise<void> {
     this.disposed = true;
     this.retryTimer.stop();
@@ -376,8 +389,16 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     this.supportedRetryTimer.stop();
     this.registerRetryTimer.stop();
     this.unresponsiveTimer.stop();
-    const link = this.link;
+    let link = this.link;
     this.link = undefined;
+    const inflight = this.inflight;
+    if (!link && inflight) {
+      this.parked = true;
+      const then = keepConnection ? 'kept' : 'disconnected';
+      log().info(`${this.tid} connect in progress: controller parked until the connect completes (then ${then})`);
+      link = await inflight;
+      log().info(`${this.tid} parked controller released: connect ${link ? `completed (${link.device}), connection ${then}` : 'failed, nothing to close'}`);
+    }
     if (link) {
       try {
         await link.close(keepConnection);

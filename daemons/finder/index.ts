@@ -28,6 +28,8 @@ export const STAF_IFACE = 'org.nvmexpress.staf';
 export const CONFIG_SOAK_SEC = 1.5;
 const CACHE_SAVE_DELAY_MS = 200;
 const DEFAULT_KATO_SEC = 30;
+/** how long stop waits for parked controllers (connects in flight) before exiting anyway */
+const STOP_PARKED_WAIT_MS = 15_000;
 
 export interface FinderDeps {
   sys: SysConfig;
@@ -66,6 +68,8 @@ export class Finder implements Engine<ServiceConfig> {
   private cacheTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly services: DcServices;
+  /** removed DCs still being terminated (parked behind a connect in flight) */
+  private readonly terminating = new Set<Promise<void>>();
 
   constructor(
     private readonly ctx: EngineContext<ServiceConfig>,
@@ -176,9 +180,28 @@ export class Finder implements Engine<ServiceConfig> {
     await this.saveCache();
     await this.zeroconf?.stop();
     const keep = this.config.persistentConnections;
-    await Promise.all([...this.dcs.values()].map((dc) => dc.dispose(keep)));
+    for (const dc of this.dcs.values()) this.terminate(dc, keep);
     this.dcs.clear();
+    await this.drainTerminations();
     await this.driver.stop();
+  }
+
+  /** Hands a DC to the terminator (dispose) and tracks it until it is fully closed. */
+  private terminate(dc: DiscoveryController, keepConnection: boolean): Promise<void> {
+    const done = dc.dispose(keepConnection).catch((e: unknown) => log().warn(`${dc.tid} termination failed: ${(e as Error).message}`));
+    this.terminating.add(done);
+    void done.finally(() => this.terminating.delete(done));
+    return done;
+  }
+
+  /** Waits for every termination, parked ones included, for at most STOP_PARKED_WAIT_MS. */
+  private async drainTerminations(): Promise<void> {
+    if (this.terminating.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), STOP_PARKED_WAIT_MS)));
+    const r = await Promise.race([Promise.all([...this.terminating]).then(() => 'done' as const), late]);
+    clearTimeout(timer);
+    if (r === 'late') log().warn(`stop: ${this.terminating.size} controller(s) still parked behind a connect after ${STOP_PARKED_WAIT_MS / 1000} s; exiting without them`);
   }
 
   private async startZeroconf(): Promise<void> {
@@ -351,7 +374,9 @@ export class Finder implements Engine<ServiceConfig> {
           this.dcs.delete(k);
           if (dc) {
             log().info(`${dc.tid} removed (${dc.origin})`);
-            await dc.dispose(false);
+            // a parked DC finishes in the background: the pass (and dc_removed) does not wait for its connect
+            const done = this.terminate(dc, false);
+            if (!dc.parked) await done;
           }
         }),
       );

@@ -72,6 +72,8 @@ export interface FakeTargetOptions {
   icMode?: 'normal' | 'garbage' | 'close' | 'silent' | 'bad-pfv';
   /** enforce KATO: close an association when no Keep Alive came within KATO */
   enforceKato?: boolean;
+  /** answer the fabrics Connect command this many ms late (a connect still in flight, e.g. for stafd's terminator) */
+  connectDelayMs?: number;
   /** TP8010 DCTYPE reported by discovery controllers in Identify Controller: 0 none (default), 1 DDC, 2 CDC */
   dctype?: number;
   /** called before each discovery log read is answered (e.g. to change the log in the middle of a fetch) */
@@ -99,6 +101,8 @@ interface Conn {
   aenPending: boolean;
   katoMs: number;
   katoTimer?: NodeJS.Timeout;
+  /** the Connect command was answered with success: an association exists */
+  associated: boolean;
   /** writes waiting for H2CData, by TTAG */
   r2t: Map<number, { cid: number; nsid: number; slba: number; total: number; got: number; data: Buffer }>;
   nextTtag: number;
@@ -114,6 +118,8 @@ export interface FakeTargetStats {
   /** DIM commands received, with the data decoded by plain offsets */
   dims: FakeDim[];
   commands: number;
+  /** connections closed (by either side) after their Connect was answered */
+  associationsClosed: number;
 }
 
 export interface FakeDim {
@@ -180,7 +186,7 @@ export class FakeTarget {
   readonly host = '127.0.0.1';
   port = 0;
   readonly subsystems: FakeSubsystem[];
-  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0 };
+  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0, associationsClosed: 0 };
   genctr: bigint;
   discoveryEntries: DiscoveryLogEntryFields[];
   opts: FakeTargetOptions;
@@ -283,6 +289,7 @@ export class FakeTarget {
       aenMasked: false,
       aenPending: false,
       katoMs: 0,
+      associated: false,
       r2t: new Map(),
       nextTtag: 1,
     };
@@ -293,6 +300,7 @@ export class FakeTarget {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (c.katoTimer) clearTimeout(c.katoTimer);
+      if (c.associated) this.stats.associationsClosed++;
       this.conns.delete(c);
     });
   }
@@ -631,18 +639,25 @@ export class FakeTarget {
       // Connect Invalid Parameters, IATTR=1 (data, bit 16), IPO=256 (SUBNQN, bits 15:0), as nvmet does
       return this.send(c, this.respond(c, cid, { sct: 1, sc: 0x82, dw0: (1 << 16) | 256, dnr: true }));
     }
-    c.qid = qid;
-    c.subsys = sub;
-    c.discovery = !sub;
-    c.sqflowDisabled = (cattr & 0x04) !== 0;
-    if (qid === 0) {
-      c.cntlid = this.nextCntlid++;
-      c.katoMs = kato;
-      this.armKato(c);
-    } else {
-      c.cntlid = u16(data, 16);
-    }
-    this.send(c, this.respond(c, cid, { dw0: c.cntlid }));
+    const answer = (): void => {
+      if (c.socket.destroyed) return;
+      c.qid = qid;
+      c.subsys = sub;
+      c.discovery = !sub;
+      c.sqflowDisabled = (cattr & 0x04) !== 0;
+      if (qid === 0) {
+        c.cntlid = this.nextCntlid++;
+        c.katoMs = kato;
+        this.armKato(c);
+      } else {
+        c.cntlid = u16(data, 16);
+      }
+      c.associated = true;
+      this.send(c, this.respond(c, cid, { dw0: c.cntlid }));
+    };
+    const delayMs = this.opts.connectDelayMs ?? 0;
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   }
 
   private armKato(c: Conn): void {
