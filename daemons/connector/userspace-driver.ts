@@ -4,7 +4,7 @@
 // Limits (documented): no host-traddr/host-iface binding, no DH-HMAC-CHAP, one I/O queue whatever nr-io-queues
 // says, and the sessions live in this process (a stacd restart re-creates them from its cache at once).
 import { EventEmitter } from 'node:events';
-import { AdminSession, IoQueue, NvmeTcpError } from '../nvme/tcp/index.js';
+import { AdminSession, IoQueue, NvmeTcpError, localAddressFor } from '../nvme/tcp/index.js';
 import { connectHostId } from '../finder/userspace-driver.js';
 import { log } from '../common/log.js';
 import type { TID } from '../common/tid.js';
@@ -89,12 +89,15 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
     const { tid, options: o } = req;
     if (tid.transport !== 'tcp') throw new Error(`the userspace driver only speaks tcp (transport ${tid.transport})`);
     if (req.dhchapSecret || req.dhchapCtrlSecret) throw new Error('the userspace driver does not implement DH-HMAC-CHAP (dhchap-secret is set)');
-    if (tid.hostTraddr || tid.hostIface) log().debug(`${tid}: the userspace driver does not bind to host-traddr/host-iface`);
-    const target = this.addressMap.get(`${tid.traddr}:${tid.trsvcid}`) ?? { host: tid.traddr, port: Number(tid.trsvcid) };
+    const mapped = this.addressMap.get(`${tid.traddr}:${tid.trsvcid}`);
+    const target = mapped ?? { host: tid.traddr, port: Number(tid.trsvcid) };
+    // a mapped address is a stand-in reached some other way (a loopback forward): no binding to the LAN side then
+    const localAddress = mapped ? undefined : localAddressFor({ hostTraddr: tid.hostTraddr, hostIface: tid.hostIface, traddr: tid.traddr });
     const hostid = connectHostId(req.hostid, req.hostnqn);
     const session = await AdminSession.connect({
       host: target.host,
       port: target.port,
+      ...(localAddress ? { localAddress } : {}),
       subnqn: tid.subsysnqn,
       hostnqn: req.hostnqn,
       hostid,

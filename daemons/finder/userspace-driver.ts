@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import os from 'node:os';
-import { AdminSession, readDiscoveryLog, NvmeTcpError, NvmeStatusError, hostIdBytes } from '../nvme/tcp/index.js';
+import { AdminSession, readDiscoveryLog, NvmeTcpError, NvmeStatusError, hostIdBytes, localAddressFor } from '../nvme/tcp/index.js';
 import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.js';
 import { LogPageId } from '../nvme/protocol/constants.js';
 import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
@@ -117,15 +117,15 @@ export class UserspaceDriver implements FabricsDriver {
   async connect(req: DcConnectRequest): Promise<DcLink> {
     const { tid } = req;
     if (tid.transport !== 'tcp') throw new Error(`the userspace driver only speaks tcp (transport ${tid.transport})`);
-    if (tid.hostTraddr || tid.hostIface) {
-      log().debug(`${tid}: the userspace driver does not bind to host-traddr/host-iface; connecting from the default route`);
-    }
+    // a bad host-traddr/host-iface fails this connect with its reason (HostBindingError), retried like any other
+    const localAddress = localAddressFor({ hostTraddr: tid.hostTraddr, hostIface: tid.hostIface, traddr: tid.traddr });
     const hostid = connectHostId(req.hostid, req.hostnqn);
     let session: AdminSession;
     try {
       session = await AdminSession.connect({
         host: tid.traddr,
         port: Number(tid.trsvcid),
+        ...(localAddress ? { localAddress } : {}),
         subnqn: tid.subsysnqn,
         hostnqn: req.hostnqn,
         hostid,

@@ -5,3 +5,4 @@ export * from './session.js';
 export * from './discovery.js';
 export * from './io-queue.js';
 export * from './host-identity.js';
+export * from './host-binding.js';

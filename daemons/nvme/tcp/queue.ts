@@ -35,6 +35,8 @@ import {
 export interface QueueOptions {
   host: string;
   port: number;
+  /** connect from this local address (host-traddr / host-iface, see host-binding.ts) */
+  localAddress?: string;
   /** ask for header / data digests (CRC32C) */
   hdgst?: boolean;
   ddgst?: boolean;
@@ -461,7 +463,7 @@ function tcpConnect(opts: QueueOptions): Promise<net.Socket> {
   const target = opts.label ?? `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   const timeoutMs = opts.connectTimeoutMs ?? 5000;
   return new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host: opts.host, port: opts.port });
+    const socket = net.connect({ host: opts.host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new ConnectFailedError('unreachable', target, 'CONNECT_TIMEOUT'));

@@ -85,8 +85,18 @@ export interface LanHost {
   /** its interface on the LAN */
   ifname: string;
   address: string;
+  /** plugs a further interface of this host into the LAN (a second path); returns its address */
+  addInterface(ifname: string): Promise<string>;
   /** deletes the namespace (killing what runs in it) */
   destroy(): Promise<void>;
+}
+
+async function plugVeth(ns: string, ifname: string, address: string, port: string): Promise<void> {
+  await ip(['-n', lanNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
+  await ip(['-n', lanNetns, 'link', 'set', port, 'master', BRIDGE]);
+  await ip(['-n', lanNetns, 'link', 'set', port, 'up']);
+  await ip(['-n', ns, 'addr', 'add', `${address}/24`, 'dev', ifname]);
+  await ip(['-n', ns, 'link', 'set', ifname, 'multicast', 'on', 'up']);
 }
 
 /** Allocates the next free host number 10..250 (cycling), under the VM state lock. */
@@ -138,24 +148,28 @@ export async function attachToLan(label: string): Promise<LanHost> {
   const ifname = 'lan0';
   const port = `vl${tag}${n}`; // bridge side, in the LAN namespace
   const address = `${LAN_PREFIX}.${n}`;
+  const ports = [port];
   const host: LanHost = {
     ns,
     ifname,
     address,
+    async addInterface(name) {
+      const m = await allocateHostNumber();
+      const p = `vl${tag}${m}`;
+      ports.push(p);
+      await plugVeth(ns, name, `${LAN_PREFIX}.${m}`, p);
+      return `${LAN_PREFIX}.${m}`;
+    },
     async destroy() {
       await killAll(ns);
       await ip(['netns', 'del', ns]).catch(() => undefined);
-      await ip(['-n', lanNetns, 'link', 'del', port]).catch(() => undefined);
+      for (const p of ports) await ip(['-n', lanNetns, 'link', 'del', p]).catch(() => undefined);
     },
   };
   try {
     await ip(['netns', 'add', ns]);
     await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    await ip(['-n', lanNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
-    await ip(['-n', lanNetns, 'link', 'set', port, 'master', BRIDGE]);
-    await ip(['-n', lanNetns, 'link', 'set', port, 'up']);
-    await ip(['-n', ns, 'addr', 'add', `${address}/24`, 'dev', ifname]);
-    await ip(['-n', ns, 'link', 'set', ifname, 'multicast', 'on', 'up']);
+    await plugVeth(ns, ifname, address, port);
     // stands in for the default route a real host has (Avahi and the built-in browser need a multicast route)
     await ip(['-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', ifname]);
   } catch (e) {
