@@ -1,8 +1,9 @@
-// The userspace I/O driver: one admin session + one I/O queue per I/O controller over stas's own NVMe/TCP host
-// (daemons/nvme/tcp). The admin session sends Keep Alive at KATO/2; a dead session or queue ends the link and the
-// controller object reconnects (3 s, then 60 s). Used where the kernel path is absent (containers, CI, no root).
-// Limits (documented): no host-traddr/host-iface binding, no DH-HMAC-CHAP, one I/O queue whatever nr-io-queues
-// says, and the sessions live in this process (a stacd restart re-creates them from its cache at once).
+// The userspace I/O driver: one admin session + nr-io-queues I/O queues (default 1, each its own TCP connection, as
+// many as the controller grants) per I/O controller over stas's own NVMe/TCP host (daemons/nvme/tcp). The admin
+// session sends Keep Alive at KATO/2; a dead session or queue ends the link and the controller object reconnects
+// (3 s, then 60 s). Used where the kernel path is absent (containers, CI, no root). host-traddr/host-iface pick the
+// source address (nvme/tcp/host-binding.ts). Limits (documented): no DH-HMAC-CHAP, and the sessions live in this
+// process (a stacd restart re-creates them from its cache at once).
 import { EventEmitter } from 'node:events';
 import { AdminSession, IoQueue, NvmeTcpError, localAddressFor } from '../nvme/tcp/index.js';
 import { connectHostId } from '../finder/userspace-driver.js';
@@ -48,7 +49,7 @@ class UserspaceIocLink extends EventEmitter<IocLinkEvents> implements IocLink {
 
   constructor(
     private readonly session: AdminSession,
-    private readonly io: IoQueue,
+    private readonly io: readonly IoQueue[],
     readonly attributes: IocAttributes,
   ) {
     super();
@@ -56,22 +57,22 @@ class UserspaceIocLink extends EventEmitter<IocLinkEvents> implements IocLink {
       if (this.dead) return;
       this.dead = true;
       this.session.close();
-      this.io.close();
+      for (const q of this.io) q.close();
       this.emit('lost', reason.message);
     };
     session.on('close', lost);
-    io.queue.on('close', lost);
+    for (const q of io) q.queue.on('close', lost);
   }
 
   get alive(): boolean {
-    return !this.dead && !this.session.closed && !this.io.queue.closed;
+    return !this.dead && !this.session.closed && this.io.every((q) => !q.queue.closed);
   }
 
   async close(): Promise<void> {
     if (this.dead) return;
     this.dead = true;
     // a userspace association cannot outlive its owner: closing is all there is, whatever the scope says
-    this.io.close();
+    for (const q of this.io) q.close();
     await this.session.shutdown(2_000).catch(() => undefined);
   }
 }
@@ -113,7 +114,17 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
     try {
       const id = await session.identifyController();
       const sqsize = o.queueSize !== undefined ? Math.max(1, o.queueSize - 1) : undefined;
-      const io = await IoQueue.open(session, { identify: id, ...(sqsize !== undefined ? { sqsize } : {}) });
+      const wanted = o.nrIoQueues ?? 1;
+      const granted = await session.requestIoQueues(wanted);
+      const count = Math.min(wanted, granted);
+      if (count < wanted) log().info(`${tid}: the controller grants ${granted} I/O queue(s) of the ${wanted} asked for`);
+      const io: IoQueue[] = [];
+      try {
+        for (let qid = 1; qid <= count; qid++) io.push(await IoQueue.open(session, { qid, identify: id, ...(sqsize !== undefined ? { sqsize } : {}) }));
+      } catch (e) {
+        for (const q of io) q.close();
+        throw e;
+      }
       const link = new UserspaceIocLink(session, io, {
         hostid,
         hostnqn: req.hostnqn,

@@ -29,8 +29,8 @@ export interface ConnectorRig {
  * it is ready, not only until it owns its name: the runtime requests the name before its engine has started and
  * installs its signal handlers only after that, so a SIGHUP in between would kill it (Node's default action).
  */
-async function launch(prog: 'stafd' | 'stacd', busAddress: string, confFile: string, env: Record<string, string>, nameTimeoutMs: number): Promise<RunningDaemon> {
-  const d = await startDaemon(prog, { busAddress, confFile, env, args: ['--tron'], waitName: false });
+async function launch(prog: 'stafd' | 'stacd', busAddress: string, confFile: string, env: Record<string, string>, nameTimeoutMs: number, wrap?: string[]): Promise<RunningDaemon> {
+  const d = await startDaemon(prog, { busAddress, confFile, env, args: ['--tron'], waitName: false, ...(wrap ? { wrap } : {}) });
   const name = prog === 'stafd' ? 'org.nvmexpress.staf' : STAC.name;
   const deadline = Date.now() + nameTimeoutMs;
   while (!nameOwned(busAddress, name)) {
@@ -66,7 +66,8 @@ export function assertRunning(prog: string, d: RunningDaemon | undefined): void 
   throw new DaemonGone(`${prog} is not running (exit code ${exitCode}, signal ${signalCode}); its output ends:\n${d.output().slice(-3000)}`);
 }
 
-export async function startConnectorRig(o: { stacdConf: string; stafdConf?: string; env?: Record<string, string>; nameTimeoutMs?: number }): Promise<ConnectorRig> {
+/** `wrap`: run both daemons through this command prefix, e.g. ['ip', 'netns', 'exec', ns] */
+export async function startConnectorRig(o: { stacdConf: string; stafdConf?: string; env?: Record<string, string>; nameTimeoutMs?: number; wrap?: string[] }): Promise<ConnectorRig> {
   const nameTimeoutMs = o.nameTimeoutMs ?? 20_000;
   const bus = await startPrivateBus();
   const etc = makeTestEtc({ stacd: o.stacdConf, ...(o.stafdConf ? { stafd: o.stafdConf } : {}) });
@@ -96,12 +97,12 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
     },
     async startStafd() {
       // stafd's state directory apart from stacd's (both use STATE_DIRECTORY)
-      rig.stafd = await launch('stafd', bus.address, etc.stafdConf, { ...env, STATE_DIRECTORY: `${etc.dir}/stafd-state` }, nameTimeoutMs);
+      rig.stafd = await launch('stafd', bus.address, etc.stafdConf, { ...env, STATE_DIRECTORY: `${etc.dir}/stafd-state` }, nameTimeoutMs, o.wrap);
       return rig.stafd;
     },
     async restartStacd() {
       await rig.stacd.stop();
-      rig.stacd = await launch('stacd', bus.address, etc.stacdConf, env, nameTimeoutMs);
+      rig.stacd = await launch('stacd', bus.address, etc.stacdConf, env, nameTimeoutMs, o.wrap);
     },
     async stop() {
       await rig.stacd?.stop().catch(() => undefined);
@@ -112,7 +113,7 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
     },
   };
   if (o.stafdConf) await rig.startStafd();
-  rig.stacd = await launch('stacd', bus.address, etc.stacdConf, env, nameTimeoutMs);
+  rig.stacd = await launch('stacd', bus.address, etc.stacdConf, env, nameTimeoutMs, o.wrap);
   return rig;
 }
 

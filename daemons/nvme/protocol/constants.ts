@@ -113,6 +113,7 @@ export const LogPageId = {
 } as const;
 
 export const FeatureId = {
+  NumberOfQueues: 0x07,
   AsyncEventConfig: 0x0b,
 } as const;
 

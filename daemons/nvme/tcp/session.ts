@@ -232,6 +232,16 @@ export class AdminSession extends EventEmitter<SessionEvents> {
   async setFeatures(fid: number, value: number): Promise<number> {
     return (await this.submit(setFeaturesCommand(fid, value))).cqe.dw0;
   }
+  /**
+   * Set Features Number of Queues: asks for `wanted` I/O queues (submission and completion alike) and returns how
+   * many the controller grants (it may grant fewer, or more than asked; the host uses at most what it asked for).
+   */
+  async requestIoQueues(wanted: number): Promise<number> {
+    const n = Math.max(1, Math.min(65535, Math.floor(wanted))) - 1; // 0's based
+    const dw0 = await this.setFeatures(FeatureId.NumberOfQueues, (n << 16) | n);
+    return Math.min(dw0 & 0xffff, dw0 >>> 16) + 1;
+  }
+
 
   /**
    * TP8010 Discovery Information Management: `data` is the DIM data (encodeDimData). Returns the completion's DW0;
