@@ -27,6 +27,12 @@ import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
 import { UeventMonitor, isDiscoveryLogChange, ueventDeviceName, type Uevent } from '../udev/index.js';
 import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounters, FabricsDriver } from './driver.js';
 import { NvmeCliCoexistence } from './nvme-cli-coexistence.js';
+import { kernelDim } from './kernel-dim.js';
+import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.js';
+import { hostIdBytes } from '../nvme/tcp/index.js';
+import { connectHostId, entityVersion } from './userspace-driver.js';
+import { isIPv6 } from 'node:net';
+import os from 'node:os';
 
 const NO_SUPPORT: DiscoveryLogSupport = { supported: false, extendedEntries: false, portLocalEntriesOnly: false, allSubsystemEntries: false };
 
@@ -48,8 +54,15 @@ class KernelLink extends EventEmitter<DcLinkEvents> implements DcLink {
     readonly device: string,
     readonly attributes: DcAttributes,
     private readonly onClosed: (l: KernelLink) => void,
+    /** this host as it registers itself (TP8010 DIM) */
+    private readonly dimHost: DimHostEntry,
   ) {
     super();
+  }
+
+  /** TP8010 DIM register through nvme-cli's admin passthrough (kernel-dim.ts); a DC's status → NvmeStatusError. */
+  async register(): Promise<void> {
+    await kernelDim(this.device, DimTask.Register, encodeDimData(this.dimHost));
   }
 
   /**
@@ -212,9 +225,25 @@ export class KernelDriver implements FabricsDriver {
       device = `nvme${reply.instance}`;
     }
     const attrs = attributesOf(await readController(device));
-    const link = new KernelLink(device, attrs, (l) => {
-      if (this.links.get(l.device) === l) this.links.delete(l.device);
-    });
+    const dimHost: DimHostEntry = {
+      hostnqn: attrs.hostnqn || req.hostnqn,
+      // the host ID the kernel sent in Connect (sysfs), else the one the userspace host would use
+      hostId: hostIdBytes(connectHostId(attrs.hostid || req.hostid, req.hostnqn)),
+      entityName: os.hostname(),
+      entityVersion: entityVersion(),
+      symname: req.symname ?? null,
+      trtype: 3,
+      adrfam: isIPv6(tid.traddr) ? 2 : 1,
+      traddr: '',
+    };
+    const link = new KernelLink(
+      device,
+      attrs,
+      (l) => {
+        if (this.links.get(l.device) === l) this.links.delete(l.device);
+      },
+      dimHost,
+    );
     this.links.set(device, link);
     return link;
   }
