@@ -22,11 +22,13 @@ const NEW = `nqn.2024-01.io.example:stafd-follow-${process.pid}`;
 /** nvme-stas's soak after the last signal; a wait longer than this shows stacd had every chance to react */
 const STACD_DEBOUNCE_MS = 1_500;
 /**
- * AEN (link time) → I/O controller live, the issue's bound is 2 s. Under TCG (no KVM here) stafd's log page read
- * runs nvme-cli (~1 s per run) and node is slow, so the VM gets a documented, wider bound (see the report's
- * latencies; kernel-target.test.ts asserts the 2 s AEN bound on the host).
+ * AEN (link/unlink time) → I/O controller connected/disconnected. The issue's bound is 2 s; this VM runs under TCG
+ * (no KVM on these machines), where stafd's log page read alone (nvme-cli, kernel driver) takes 1.3-3 s and a stacd
+ * pass 0.6 s: measured 3.0-5.4 s link → connected and 3.1-3.3 s unlink → disconnected. The VM bound is therefore
+ * 10 s (about twice the worst seen), overridable with STAS_VM_FOLLOW_BOUND_MS (2000 where the VM has KVM); the
+ * report carries the measured split (link → stafd signal → stacd connect decision → kernel controller live).
  */
-const LINK_TO_CONNECTED_BOUND_MS = Number(process.env['STAS_VM_FOLLOW_BOUND_MS'] ?? 2_000);
+const FOLLOW_BOUND_MS = Number(process.env['STAS_VM_FOLLOW_BOUND_MS'] ?? 10_000);
 
 const report: Record<string, unknown> = {};
 const step = (k: string, v: unknown): void => {
@@ -50,6 +52,8 @@ const stafdConf =
 
 let rig: ConnectorRig | undefined;
 let hostnqn = '';
+/** output of the daemon processes replaced during the run (STAS_SCENARIO_VERBOSE=1 prints them) */
+const earlierLogs: string[] = [];
 /** the I/O controllers of this host NQN, by subsystem + address (one entry per key: duplicates fail the checks) */
 async function ioControllers(): Promise<KernelController[]> {
   return (await listControllers()).filter((c) => c.hostnqn === hostnqn && c.subsysnqn !== DISC_NQN && c.state !== 'deleting');
@@ -79,8 +83,19 @@ async function stacdInfo(r: ConnectorRig): Promise<{ passes: number; stafd: stri
   const i = await r.processInfo();
   return { passes: Number(i['stas.reconcile passes']), stafd: String(i['stas.stafd']), logPages: String(i['stas.stafd log pages']) };
 }
+/** time of the first log line of a daemon (pino JSON) that contains `text`; NaN if none */
+function logTime(out: string, text: string): number {
+  const l = out.split('\n').find((x) => x.includes(text));
+  try {
+    return l ? Date.parse((JSON.parse(l) as { time: string }).time) : NaN;
+  } catch {
+    return NaN;
+  }
+}
 const sorted = (m: Record<string, string>): [string, string][] => Object.entries(m).sort(([a], [b]) => a.localeCompare(b));
 
+/** controllers that were there before this run: never touched by the clean-up */
+const before = new Set((await listControllers()).map((c) => c.name));
 try {
   rig = await startConnectorRig({ stacdConf: '[Global]\n', stafdConf, env: { STAS_FABRICS_DRIVER: 'kernel' }, nameTimeoutMs: 180_000 });
   const r = rig;
@@ -121,10 +136,14 @@ try {
   const linkSignal = signals.find((t) => t >= linkedAt);
   const listed = await waitFor('stacd lists it connected', async () => (await stacdMap(r))[newKey], 20_000);
   assert.equal(listed, newDev);
-  const linkLatency = { linkToSignalMs: linkSignal ? linkSignal - linkedAt : null, linkToConnectedMs: connectedAt - linkedAt };
+  const linkLatency = {
+    linkToSignalMs: linkSignal ? linkSignal - linkedAt : null,
+    linkToStacdConnectMs: logTime(r.stacd.output(), `${NEW}) connect: `) - linkedAt,
+    linkToConnectedMs: connectedAt - linkedAt,
+  };
   step('linkLatency', linkLatency);
   assert.ok(linkSignal !== undefined, 'stafd signalled log_pages_changed after the link (AEN)');
-  assert.ok(linkLatency.linkToConnectedMs < LINK_TO_CONNECTED_BOUND_MS, `link → connected took ${linkLatency.linkToConnectedMs} ms (bound ${LINK_TO_CONNECTED_BOUND_MS} ms)`);
+  assert.ok(linkLatency.linkToConnectedMs < FOLLOW_BOUND_MS, `link → connected took ${linkLatency.linkToConnectedMs} ms (bound ${FOLLOW_BOUND_MS} ms)`);
   assert.deepEqual(sorted(await deviceMap()), sorted({ ...devices, [newKey]: newDev }), 'only the new one was added');
 
   // 3. unlinked: stas made it, disconnect-scope=only-stas-connections (default) → disconnected
@@ -133,6 +152,7 @@ try {
   await waitFor('the unlinked subsystem disconnected', async () => ((await ioControllers()).some((x) => x.subsysnqn === NEW) ? undefined : true), 60_000);
   const unlinkLatencyMs = Date.now() - unlinkedAt;
   step('unlinkToDisconnectedMs', unlinkLatencyMs);
+  assert.ok(unlinkLatencyMs < FOLLOW_BOUND_MS, `unlink → disconnected took ${unlinkLatencyMs} ms (bound ${FOLLOW_BOUND_MS} ms)`);
   assert.match(r.stacd.output(), new RegExp(`${NEW.replace(/\./g, '\\.')}.* disconnect: `), 'stacd disconnected it (not the kernel)');
   assert.equal((await stacdMap(r))[newKey], undefined);
   assert.deepEqual(sorted(await deviceMap()), sorted(devices), 'the others untouched');
@@ -149,6 +169,7 @@ try {
   assert.deepEqual(sorted(await stacdMap(r)), sorted(devices), 'stacd still lists every connection');
   const passesBefore = (await stacdInfo(r)).passes;
   const restartedAt = Date.now();
+  earlierLogs.push(killed.output());
   await r.startStafd();
   // stacd reconfigures ≈10 s after stafd re-appears, or 1.5 s after a signal (§5.2): wait for a pass that asked it
   await waitFor('stacd reconfigured after stafd came back', async () => {
@@ -164,6 +185,7 @@ try {
   step('stafdKillKept', true);
 
   // 5. restart stacd: every connection kept, the same device names
+  earlierLogs.push(r.stacd.output());
   await r.restartStacd();
   await waitFor('stacd back with every connection', async () => {
     const i = await stacdInfo(r);
@@ -171,6 +193,7 @@ try {
     return i.passes > 0 && JSON.stringify(sorted(m)) === JSON.stringify(sorted(devices)) ? true : undefined;
   }, 60_000);
   assert.deepEqual(sorted(await deviceMap()), sorted(devices), 'the kernel controllers are the same after the restart');
+  assert.doesNotMatch(r.stacd.output(), / disconnect: /, 'the new stacd disconnected nothing');
   step('stacdRestartKept', true);
   console.log(JSON.stringify({ ok: true, ...report }));
 } catch (e) {
@@ -178,14 +201,13 @@ try {
   console.log(JSON.stringify({ ok: false, error: (e as Error).message, ...report, ...tail }));
   process.exitCode = 1;
 } finally {
+  if (process.env['STAS_SCENARIO_VERBOSE'] && rig) process.stderr.write(`--- stacd ---\n${earlierLogs.join('\n')}${rig.stacd?.output()}\n--- stafd ---\n${rig.stafd?.output()}\n`);
   await rig?.stop().catch(() => undefined);
-  // every controller of this run: I/O ones stacd made (stop never disconnects) and a discovery controller a
-  // killed stafd may have left
-  if (hostnqn) {
-    for (const c of await listControllers().catch(() => [] as KernelController[])) {
-      if (c.hostnqn !== hostnqn || c.address.traddr !== TRADDR || c.address.trsvcid !== DISC_SVC) continue;
-      await deleteController(c.name).catch((e: unknown) => process.stderr.write(`[scenario] cleanup ${c.name}: ${(e as Error).message}\n`));
-    }
+  // every controller this run made: I/O ones stacd made (stop never disconnects), a discovery controller a killed
+  // stafd left, also when a daemon failed to start
+  for (const c of await listControllers().catch(() => [] as KernelController[])) {
+    if (before.has(c.name) || c.address.traddr !== TRADDR || c.address.trsvcid !== DISC_SVC || (hostnqn && c.hostnqn !== hostnqn)) continue;
+    await deleteController(c.name).catch((e: unknown) => process.stderr.write(`[scenario] cleanup ${c.name}: ${(e as Error).message}\n`));
   }
   await nvmet.removeSubsystem(NEW).catch(() => undefined); // already removed on success
 }
