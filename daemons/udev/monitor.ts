@@ -1,11 +1,14 @@
-// Kernel uevents for the nvme subsystem without a native addon: `udevadm monitor --kernel --property
-// --subsystem-match=nvme` as a child process, parsed into events. (node-udev would need systemd-udevd and a build;
-// it is not a dependency.) The child is restarted with bounded exponential backoff if it dies, and an optional
-// periodic rescan hook lets the owner re-read sysfs to catch anything missed while it was down.
+// Uevents of one subsystem (nvme). When systemd-udevd runs and the optional node-udev module is built, from libudev
+// in-process (libudev-source.ts); otherwise `udevadm monitor --kernel --property --subsystem-match=nvme` as a child
+// process, parsed into events, restarted with bounded exponential backoff if it dies. An optional periodic rescan
+// hook lets the owner re-read sysfs to catch anything missed.
 import { EventEmitter } from 'node:events';
 import { execa, type ResultPromise } from 'execa';
 import { log } from '../common/log.js';
 import { UeventParser, type Uevent } from './uevent-parser.js';
+import { LibudevSource, loadNodeUdev, udevdRunning } from './libudev-source.js';
+
+export type UeventBackend = 'node-udev' | 'udevadm';
 
 export interface UeventMonitorOptions {
   /** udevadm binary, default 'udevadm'. */
@@ -24,6 +27,8 @@ export interface UeventMonitorOptions {
   rescanIntervalMs?: number;
   /** Bound for start() to see udevadm subscribed, default 5 s. */
   startTimeoutMs?: number;
+  /** 'auto' (default): node-udev when udevd runs and the module loads, else udevadm. */
+  backend?: 'auto' | UeventBackend;
 }
 
 export interface UeventMonitorEvents {
@@ -36,6 +41,9 @@ export interface UeventMonitorEvents {
 
 export class UeventMonitor extends EventEmitter<UeventMonitorEvents> {
   private child: ResultPromise | undefined;
+  private libudev: LibudevSource | undefined;
+  /** which backend delivers the events (set by start()) */
+  backend: UeventBackend | undefined;
   private stopped = true;
   private backoff: number;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -55,6 +63,7 @@ export class UeventMonitor extends EventEmitter<UeventMonitorEvents> {
       stableMs: opts.stableMs ?? 10_000,
       rescanIntervalMs: opts.rescanIntervalMs ?? 0,
       startTimeoutMs: opts.startTimeoutMs ?? 5_000,
+      backend: opts.backend ?? 'auto',
     };
     this.backoff = this.o.minBackoffMs;
   }
@@ -67,6 +76,27 @@ export class UeventMonitor extends EventEmitter<UeventMonitorEvents> {
       this.rescanTimer = setInterval(() => this.emit('rescan', 'interval'), this.o.rescanIntervalMs);
       this.rescanTimer.unref();
     }
+    if (this.o.backend !== 'udevadm' && (this.o.backend === 'node-udev' || udevdRunning())) {
+      const { mod, reason } = loadNodeUdev();
+      if (mod) {
+        try {
+          this.libudev = new LibudevSource(mod, this.o.subsystem);
+          this.libudev.on('event', (ev) => this.emit('event', ev));
+          this.backend = 'node-udev';
+          log().info(`uevents: libudev (node-udev), subsystem ${this.o.subsystem}`);
+          return;
+        } catch (e) {
+          if (this.o.backend === 'node-udev') throw new Error(`cannot start uevent monitor: node-udev: ${(e as Error).message}`);
+          log().warn(`uevents: node-udev failed (${(e as Error).message}); using udevadm monitor`);
+        }
+      } else if (this.o.backend === 'node-udev') {
+        this.stopped = true;
+        throw new Error(`cannot start uevent monitor: node-udev is not available (${reason ?? 'not installed'})`);
+      } else {
+        log().debug(`uevents: node-udev not available (${reason ?? 'not installed'}); using udevadm monitor`);
+      }
+    }
+    this.backend = 'udevadm';
     await this.spawn();
   }
 
@@ -77,10 +107,12 @@ export class UeventMonitor extends EventEmitter<UeventMonitorEvents> {
     clearInterval(this.rescanTimer);
     this.child?.kill('SIGTERM');
     this.child = undefined;
+    this.libudev?.close();
+    this.libudev = undefined;
   }
 
   get running(): boolean {
-    return this.child !== undefined;
+    return this.child !== undefined || this.libudev !== undefined;
   }
 
   /** pid of the current udevadm (for tests of the restart path). */

@@ -10,8 +10,8 @@ PKGS=(
   meson ninja-build python3
   # kernel target VM (nvmet in QEMU) and the kernel-host VM
   qemu-system-x86 qemu-utils linux-image-amd64 busybox-static nvme-cli kmod cpio bc xz-utils
-  # mDNS in network namespaces, udev
-  avahi-daemon avahi-utils iproute2 udev libudev-dev
+  # mDNS in network namespaces, udev (libudev-dev + a compiler build the optional node-udev module)
+  avahi-daemon avahi-utils iproute2 udev libudev-dev build-essential
   # volumes: qcow2 and a single-node Ceph cluster for RBD
   qemu-block-extra ceph-mon ceph-osd ceph-mgr ceph-common
   # unprivileged-client tests (runuser)

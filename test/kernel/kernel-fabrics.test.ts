@@ -23,6 +23,7 @@ interface Report {
   refused: { code: string; message: string };
   dcDeleted: boolean;
   eventsSeen: string[];
+  ueventBackend: string;
 }
 
 test('kernel path in the host VM: DC connect, DLP, two AENs, IOC connect/delete', { timeout: 600_000 }, async () => {
@@ -53,6 +54,7 @@ test('kernel path in the host VM: DC connect, DLP, two AENs, IOC connect/delete'
   assert.equal(Number(rep.logAfter2.numrec), Number(rep.log1.numrec) + 2);
   assert.ok(BigInt(rep.logAfter2.genctr) > BigInt(rep.logAfter1.genctr));
   const dc = rep.dcConnect.device;
+  assert.equal(rep.ueventBackend, 'node-udev', 'udevd runs in the VM: uevents through libudev');
   assert.equal(rep.eventsSeen.filter((e) => e === `change:${dc}:0x70f002`).length, 2, rep.eventsSeen.join(' '));
   assert.ok(rep.eventsSeen.includes(`add:${dc}`) && rep.eventsSeen.includes(`remove:${dc}`));
   assert.match(rep.ioc.device, /^nvme\d+$/);

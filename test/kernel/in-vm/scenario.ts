@@ -54,6 +54,8 @@ async function main(): Promise<void> {
   const mon = new UeventMonitor();
   mon.on('event', (e) => events.push(e));
   await mon.start();
+  // the VM runs systemd-udevd: the events come through libudev (node-udev), the path stas takes on a real host
+  step('ueventBackend', mon.backend);
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
     // --- persistent discovery controller through /dev/nvme-fabrics
@@ -155,9 +157,10 @@ async function main(): Promise<void> {
   }
   step('eventsSeen', events.map((e) => `${e.action}:${ueventDeviceName(e)}${e.properties['NVME_AEN'] ? `:${e.properties['NVME_AEN']}` : ''}`));
   process.stdout.write(`SCENARIO-REPORT ${JSON.stringify(report)}\n`);
+  process.exit(0); // node-udev's netlink socket stays open for the life of the process (libudev-source.ts)
 }
 
 main().catch((e: unknown) => {
   process.stdout.write(`SCENARIO-FAILED ${(e as Error).stack ?? String(e)}\n`);
-  process.exitCode = 1;
+  process.exit(1);
 });
