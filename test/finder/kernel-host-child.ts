@@ -22,9 +22,21 @@ try {
   result.before = (await rig.getLogPages(tid)).map((p) => p.subnqn);
   const since = Date.now();
   symlinkSync(`/sys/kernel/config/nvmet/subsystems/${nqn}`, link);
-  const sig = await rig.waitSignal((s) => s.member === 'log_pages_changed', 10_000, since);
-  result.aenLatencyMs = sig.at - since;
-  result.after = (await rig.getLogPages(tid)).map((p) => p.subnqn);
+  // the signal whose log page has the new subsystem: under udevd the DC's NVME_EVENT=connected uevent can arrive
+  // late and cause one more (unchanged) read and signal first
+  const seen = new Set<unknown>();
+  const deadline = since + 10_000;
+  let after: string[] = [];
+  for (;;) {
+    const sig = await rig.waitSignal((s) => s.member === 'log_pages_changed' && !seen.has(s), Math.max(1, deadline - Date.now()), since);
+    seen.add(sig);
+    after = (await rig.getLogPages(tid)).map((p) => p.subnqn);
+    if (after.includes(nqn)) {
+      result.aenLatencyMs = sig.at - since;
+      break;
+    }
+  }
+  result.after = after;
   result.aenLogged = rig.stafd.output().includes('Received AEN: Discovery log page change');
 } catch (e) {
   result.error = (e as Error).message;
