@@ -29,10 +29,7 @@ import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounte
 import { NvmeCliCoexistence } from './nvme-cli-coexistence.js';
 import { kernelDim } from './kernel-dim.js';
 import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.js';
-import { hostIdBytes } from '../nvme/tcp/index.js';
-import { connectHostId, entityVersion } from './userspace-driver.js';
-import { isIPv6 } from 'node:net';
-import os from 'node:os';
+import { connectHostId, dimHostEntry } from './userspace-driver.js';
 
 const NO_SUPPORT: DiscoveryLogSupport = { supported: false, extendedEntries: false, portLocalEntriesOnly: false, allSubsystemEntries: false };
 
@@ -225,17 +222,8 @@ export class KernelDriver implements FabricsDriver {
       device = `nvme${reply.instance}`;
     }
     const attrs = attributesOf(await readController(device));
-    const dimHost: DimHostEntry = {
-      hostnqn: attrs.hostnqn || req.hostnqn,
-      // the host ID the kernel sent in Connect (sysfs), else the one the userspace host would use
-      hostId: hostIdBytes(connectHostId(attrs.hostid || req.hostid, req.hostnqn)),
-      entityName: os.hostname(),
-      entityVersion: entityVersion(),
-      symname: req.symname ?? null,
-      trtype: 3,
-      adrfam: isIPv6(tid.traddr) ? 2 : 1,
-      traddr: '',
-    };
+    // the host ID the kernel sent in Connect (sysfs), else the one the userspace host would use
+    const dimHost = dimHostEntry(attrs.hostnqn || req.hostnqn, connectHostId(attrs.hostid || req.hostid, req.hostnqn), req.symname, tid.traddr);
     const link = new KernelLink(
       device,
       attrs,

@@ -52,6 +52,23 @@ export function entityVersion(): string {
   return [os.type(), os.release(), distro].filter((s) => s !== '').join(' ');
 }
 
+/**
+ * This host as a TP8010 DIM entry (both drivers register the same way). traddr '' = the DC registers the source
+ * address of our connection, whose family is the DC address's family.
+ */
+export function dimHostEntry(hostnqn: string, hostid: string, symname: string | null | undefined, dcTraddr: string): DimHostEntry {
+  return {
+    hostnqn,
+    hostId: hostIdBytes(hostid),
+    entityName: os.hostname(),
+    entityVersion: entityVersion(),
+    symname: symname ?? null,
+    trtype: 3,
+    adrfam: isIPv6(dcTraddr) ? 2 : 1,
+    traddr: '',
+  };
+}
+
 class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
   readonly device = 'nvme?';
   private dead = false;
@@ -151,17 +168,7 @@ export class UserspaceDriver implements FabricsDriver {
         dctype: DCTYPE[id.dctype] ?? String(id.dctype),
         cntrltype: CNTRLTYPE[id.cntrltype] ?? String(id.cntrltype),
       };
-      const dimHost: DimHostEntry = {
-        hostnqn: req.hostnqn,
-        hostId: hostIdBytes(hostid),
-        entityName: os.hostname(),
-        entityVersion: entityVersion(),
-        symname: req.symname ?? null,
-        trtype: 3,
-        // the socket's family is the DC address's family; '' = the DC registers our source address
-        adrfam: isIPv6(tid.traddr) ? 2 : 1,
-        traddr: '',
-      };
+      const dimHost = dimHostEntry(req.hostnqn, hostid, req.symname, tid.traddr);
       const link = new UserspaceLink(session, attributes, this.stats, dimHost);
       this.links.add(link);
       link.on('lost', () => this.links.delete(link));

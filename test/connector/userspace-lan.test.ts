@@ -22,18 +22,6 @@ after(async () => {
   await host?.destroy();
 });
 
-/** Remote IPv4 addresses of the established TCP connections to a local port of the target (its /proc/net/tcp). */
-async function peersOf(port: number): Promise<string[]> {
-  const r = await vm.exec('cat /proc/net/tcp');
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  return r.out.split('\n').flatMap((line) => {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 4 || !f[1]!.endsWith(`:${hexPort}`) || f[3] !== '01') return []; // 01 = ESTABLISHED
-    const hex = f[2]!.split(':')[0]!;
-    return [[3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.')];
-  });
-}
-
 test('nr-io-queues=3 over lan1: an admin queue and 3 I/O queues, all from lan1', { timeout: 120_000 }, async () => {
   const [s1, s2] = vm.defaultSubsystems as [string, string];
   rig = await startConnectorRig({
@@ -47,7 +35,7 @@ test('nr-io-queues=3 over lan1: an admin queue and 3 I/O queues, all from lan1',
     const l = await rig!.list(true);
     return l.length === 2 && l.every((c) => c.connected === 'True') ? true : undefined;
   }, 60_000);
-  const peers = await peersOf(4420);
+  const peers = await vm.tcpPeers(4420);
   // s1: 1 admin + 3 I/O from lan1; s2: 1 admin + 1 I/O (the default) from lan0, the default route
   assert.equal(peers.filter((p) => p === lan1).length, 4, `connections from lan1 (${lan1}): ${peers.join(', ')}`);
   assert.equal(peers.filter((p) => p === host.address).length, 2, `connections from lan0 (${host.address}): ${peers.join(', ')}`);
@@ -55,7 +43,7 @@ test('nr-io-queues=3 over lan1: an admin queue and 3 I/O queues, all from lan1',
   rig = undefined;
   // stacd's userspace sessions end with it: nothing of this host is left on the target
   const left = await waitFor('connections closed', async () => {
-    const p = (await peersOf(4420)).filter((a) => a === lan1 || a === host.address);
+    const p = (await vm.tcpPeers(4420)).filter((a) => a === lan1 || a === host.address);
     return p.length === 0 ? p : undefined;
   }, 15_000);
   assert.deepEqual(left, []);

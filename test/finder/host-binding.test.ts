@@ -46,20 +46,6 @@ after(async () => {
   await host?.destroy();
 });
 
-/** Remote IPv4 addresses of the TCP connections established to a local port of the target (its /proc/net/tcp). */
-async function peersOf(port: number): Promise<string[]> {
-  const r = await vm.exec('cat /proc/net/tcp');
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const peers: string[] = [];
-  for (const line of r.out.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 4 || !f[1]!.endsWith(`:${hexPort}`) || f[3] !== '01') continue; // 01 = ESTABLISHED
-    const hex = f[2]!.split(':')[0]!;
-    peers.push([3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.'));
-  }
-  return peers;
-}
-
 test('the target sees the connections come from the address host-iface / host-traddr name; a missing host-iface is reported', { timeout: 180_000 }, async () => {
   const t = vm.lan.address;
   rig = await startFinderRig({
@@ -76,7 +62,7 @@ test('the target sees the connections come from the address host-iface / host-tr
   }, 60_000);
   assert.equal(list.length, 3);
   assert.equal(list.find((c) => c['host-iface'] === 'nope0')?.connected, 'False');
-  const peers = await peersOf(8009);
+  const peers = await vm.tcpPeers(8009);
   assert.equal(peers.filter((p) => p === lan1).length, 2, `both connections from lan1 (${lan1}), none from lan0 (${host.address}): ${peers.join(', ')}`);
   assert.ok(!peers.includes(host.address), `no connection from the default-route address ${host.address}: ${peers.join(', ')}`);
   await rig.stafd.waitForLog(/host-iface nope0: no such interface/, 10_000);

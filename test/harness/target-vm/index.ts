@@ -122,6 +122,8 @@ export interface TargetVm extends VmBase, NvmetControl {
   readonly lan: { address: string; ns: string };
   /** Takes the target off the LAN (its tap down) or puts it back, without stopping it. */
   setLanLink(up: boolean): Promise<void>;
+  /** Remote IPv4 addresses of the established TCP connections to a guest port (the guest's /proc/net/tcp). */
+  tcpPeers(port: number): Promise<string[]>;
 }
 
 export interface HostVm extends VmBase, NvmetControl {
@@ -347,6 +349,17 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
   async setLanLink(up: boolean): Promise<void> {
     if (!this.st.tap) throw new Error(`VM ${this.name} has no LAN link`);
     await setTapState(this.st.tap, up);
+  }
+
+  async tcpPeers(port: number): Promise<string[]> {
+    const r = await this.exec('cat /proc/net/tcp');
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    return r.out.split('\n').flatMap((line) => {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || !f[1]!.endsWith(`:${hexPort}`) || f[3] !== '01') return []; // 01 = ESTABLISHED
+      const hex = f[2]!.split(':')[0]!; // little-endian IPv4
+      return [[3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.')];
+    });
   }
 
   mapAddress(traddr: string, trsvcid: string | number): { host: string; port: number } | undefined {
