@@ -6,7 +6,7 @@
 // process (a stacd restart re-creates them from its cache at once).
 import { EventEmitter } from 'node:events';
 import { AdminSession, IoQueue, NvmeTcpError, localAddressFor } from '../nvme/tcp/index.js';
-import { connectHostId } from '../finder/userspace-driver.js';
+import { connectHostId, identifyAttributes } from '../finder/userspace-driver.js';
 import { log } from '../common/log.js';
 import type { TID } from '../common/tid.js';
 import type { ForeignIoc } from './planner.js';
@@ -16,8 +16,6 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const COMMAND_TIMEOUT_MS = 10_000;
 /** keep-alive timeout when none is configured (the kernel's NVME_DEFAULT_KATO is 5 s; a TCG VM needs slack) */
 const DEFAULT_KATO_SEC = 15;
-const DCTYPE = ['none', 'ddc', 'cdc'];
-const CNTRLTYPE = ['', 'io', 'discovery', 'admin'];
 
 export const ADDRESS_MAP_ENV = 'STAS_USERSPACE_ADDRESS_MAP';
 
@@ -125,14 +123,7 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
         for (const q of io) q.close();
         throw e;
       }
-      const link = new UserspaceIocLink(session, io, {
-        hostid,
-        hostnqn: req.hostnqn,
-        model: id.mn,
-        serial: id.sn,
-        dctype: DCTYPE[id.dctype] ?? String(id.dctype),
-        cntrltype: CNTRLTYPE[id.cntrltype] ?? String(id.cntrltype),
-      });
+      const link = new UserspaceIocLink(session, io, identifyAttributes(id, hostid, req.hostnqn));
       this.links.add(link);
       link.on('lost', () => this.links.delete(link));
       return link;

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { log } from '../common/log.js';
 import { writeFileDurable, unlinkDurable } from '../common/durable-file.js';
-import { WELL_KNOWN_DISC_NQN } from '../common/tid.js';
-import { readController } from '../nvme/kernel/index.js';
-import { AEN_DISCOVERY_LOG_CHANGE, ueventDeviceName, type Uevent } from '../udev/index.js';
+import { isDiscoveryCandidate, readController } from '../nvme/kernel/index.js';
+import { isDiscoveryLogChange, ueventDeviceName, type Uevent } from '../udev/index.js';
 
 export const UDEV_RULES_DIR_ENV = 'STAS_UDEV_RULES_DIR';
 export const DEFAULT_UDEV_RULES_DIR = '/run/udev/rules.d';
@@ -69,8 +68,7 @@ export function nvmfConnectUnit(device: string, props: Readonly<Record<string, s
 
 /** A `change` uevent nvme-cli's rule would have acted on: discovery log change AEN, or NVME_EVENT=rediscover. */
 export function isNvmeCliTrigger(e: Uevent): boolean {
-  if (e.action !== 'change') return false;
-  return (e.properties['NVME_AEN'] ?? '').toLowerCase() === AEN_DISCOVERY_LOG_CHANGE || e.properties['NVME_EVENT'] === 'rediscover';
+  return isDiscoveryLogChange(e) || (e.action === 'change' && e.properties['NVME_EVENT'] === 'rediscover');
 }
 
 export interface NvmeCliCoexistenceOptions {
@@ -138,8 +136,7 @@ export class NvmeCliCoexistence {
     if (!/^nvme\d+$/.test(device)) return;
     const c = await readController(device).catch(() => undefined);
     if (!c) return;
-    const isDc = c.subsysnqn === WELL_KNOWN_DISC_NQN || c.cntrltype === 'discovery' || c.children.length === 0;
-    if (!isDc) return;
+    if (!isDiscoveryCandidate(c)) return;
     const unit = nvmfConnectUnit(device, e.properties);
     const why = e.properties['NVME_EVENT'] === 'rediscover' ? 'rediscover event' : 'discovery log page change';
     log().info(`nvme-cli coexistence: ${device} (not managed by stafd): ${why}; invoking systemctl restart ${unit}`);

@@ -11,6 +11,7 @@ import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.
 import { LogPageId } from '../nvme/protocol/constants.js';
 import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
 import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
+import type { IdentifyController } from '../nvme/protocol/identify.js';
 import { log } from '../common/log.js';
 import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounters, FabricsDriver } from './driver.js';
 
@@ -50,6 +51,18 @@ export function entityVersion(): string {
     }
   }
   return [os.type(), os.release(), distro].filter((s) => s !== '').join(' ');
+}
+
+/** What a controller says of itself (Identify Controller) in the attribute names both daemons show. */
+export function identifyAttributes(id: IdentifyController, hostid: string, hostnqn: string): DcAttributes {
+  return {
+    hostid,
+    hostnqn,
+    model: id.mn,
+    serial: id.sn,
+    dctype: DCTYPE[id.dctype] ?? String(id.dctype),
+    cntrltype: CNTRLTYPE[id.cntrltype] ?? String(id.cntrltype),
+  };
 }
 
 /**
@@ -160,14 +173,7 @@ export class UserspaceDriver implements FabricsDriver {
     }
     try {
       const id = await session.identifyController();
-      const attributes: DcAttributes = {
-        hostid,
-        hostnqn: req.hostnqn,
-        model: id.mn,
-        serial: id.sn,
-        dctype: DCTYPE[id.dctype] ?? String(id.dctype),
-        cntrltype: CNTRLTYPE[id.cntrltype] ?? String(id.cntrltype),
-      };
+      const attributes = identifyAttributes(id, hostid, req.hostnqn);
       const dimHost = dimHostEntry(req.hostnqn, hostid, req.symname, tid.traddr);
       const link = new UserspaceLink(session, attributes, this.stats, dimHost);
       this.links.add(link);

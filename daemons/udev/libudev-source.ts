@@ -22,20 +22,19 @@ interface NodeUdev {
   monitor(subsystem?: string): NodeUdevMonitor;
 }
 
-let cached: NodeUdev | null | undefined;
+let cached: { mod: NodeUdev | null; reason?: string } | undefined;
 
-/** node-udev if it is installed and its native part loads; null otherwise (the reason is kept for the log). */
+/** node-udev if it is installed and its native part loads; null otherwise, with the reason for the log. */
 export function loadNodeUdev(): { mod: NodeUdev | null; reason?: string } {
-  if (cached !== undefined) return { mod: cached };
+  if (cached) return cached;
   try {
     const mod = createRequire(import.meta.url)('udev') as unknown;
     if (typeof (mod as Partial<NodeUdev>).monitor !== 'function') throw new Error('unexpected module shape');
-    cached = mod as NodeUdev;
-    return { mod: cached };
+    cached = { mod: mod as NodeUdev };
   } catch (e) {
-    cached = null;
-    return { mod: null, reason: (e as Error).message.split('\n')[0] };
+    cached = { mod: null, reason: (e as Error).message.split('\n')[0] };
   }
+  return cached;
 }
 
 const UDEV_ACTIONS = ['add', 'remove', 'change', 'move', 'online', 'offline', 'bind', 'unbind'] as const;

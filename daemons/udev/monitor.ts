@@ -86,11 +86,14 @@ export class UeventMonitor extends EventEmitter<UeventMonitorEvents> {
           log().info(`uevents: libudev (node-udev), subsystem ${this.o.subsystem}`);
           return;
         } catch (e) {
-          if (this.o.backend === 'node-udev') throw new Error(`cannot start uevent monitor: node-udev: ${(e as Error).message}`);
+          if (this.o.backend === 'node-udev') {
+            this.stop();
+            throw new Error(`cannot start uevent monitor: node-udev: ${(e as Error).message}`);
+          }
           log().warn(`uevents: node-udev failed (${(e as Error).message}); using udevadm monitor`);
         }
       } else if (this.o.backend === 'node-udev') {
-        this.stopped = true;
+        this.stop();
         throw new Error(`cannot start uevent monitor: node-udev is not available (${reason ?? 'not installed'})`);
       } else {
         log().debug(`uevents: node-udev not available (${reason ?? 'not installed'}); using udevadm monitor`);

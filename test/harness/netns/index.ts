@@ -61,7 +61,8 @@ export async function netnsPids(ns: string): Promise<number[]> {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
-async function killNetnsProcesses(ns: string): Promise<void> {
+/** SIGTERM, then SIGKILL, every process in the namespace (bounded). */
+export async function killNetnsProcesses(ns: string): Promise<void> {
   for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
     const pids = await netnsPids(ns);
     if (pids.length === 0) return;

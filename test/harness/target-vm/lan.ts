@@ -5,15 +5,13 @@
 // give that: its forwards are host-loopback only and carry no multicast.
 //
 // Addresses: bridge 10.77.0.1/24, target VM 10.77.0.2, attached namespaces 10.77.0.10-250 (allocated under a lock).
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { killNetnsProcesses, sh } from '../netns/index.js';
 import { acquireLock } from './lock.js';
 import { repoRoot, vmStateRoot } from './paths.js';
 
-const run = promisify(execFile);
 
 export const LAN_PREFIX = '10.77.0';
 export const LAN_BRIDGE_IP = `${LAN_PREFIX}.1`;
@@ -26,14 +24,7 @@ export const lanNetns = `stas-lan-${checkoutTag}`;
 /** The target VM's tap (≤ 15 characters); created in the root namespace for QEMU, then moved into the LAN. */
 export const targetTapName = `stap${checkoutTag}`;
 
-async function ip(args: string[], timeoutMs = 10_000): Promise<string> {
-  try {
-    return (await run('ip', args, { timeout: timeoutMs })).stdout;
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`ip ${args.join(' ')}: ${(err.stderr ?? '').trim() || err.message}`);
-  }
-}
+const ip = (args: string[]): Promise<string> => sh('ip', args);
 
 async function netnsExists(ns: string): Promise<boolean> {
   return (await ip(['netns', 'list'])).split('\n').some((l) => l.split(' ')[0] === ns);
@@ -118,23 +109,6 @@ async function allocateHostNumber(): Promise<number> {
   }
 }
 
-async function killAll(ns: string): Promise<void> {
-  for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
-    const pids = (await ip(['netns', 'pids', ns]).catch(() => '')).split('\n').map(Number).filter((n) => n > 0);
-    if (pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        /* gone */
-      }
-    }
-    for (let i = 0; i < 20 && (await ip(['netns', 'pids', ns]).catch(() => '')).trim() !== ''; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 /**
  * A new namespace plugged into the LAN through a veth pair (interface `lan0` inside), lo up, multicast routed to
  * the LAN. `label` (a-z0-9, ≤ 8) only makes the namespace name readable.
@@ -161,7 +135,7 @@ export async function attachToLan(label: string): Promise<LanHost> {
       return `${LAN_PREFIX}.${m}`;
     },
     async destroy() {
-      await killAll(ns);
+      await killNetnsProcesses(ns);
       await ip(['netns', 'del', ns]).catch(() => undefined);
       for (const p of ports) await ip(['-n', lanNetns, 'link', 'del', p]).catch(() => undefined);
     },
