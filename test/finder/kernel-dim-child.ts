@@ -1,4 +1,4 @@
-// Runs INSIDE the kernel-host VM (see kernel-dim.test.ts): the kernel driver makes a discovery controller to the
+// Runs INSIDE the kernel-host VM (see kernel-dim.peers.test.ts): the kernel driver makes a discovery controller to the
 // in-VM nvmet, and KernelLink.register() sends the TP8010 DIM through nvme-cli's admin passthrough. Linux nvmet does
 // not implement DIM (and reports dctype none, so stafd itself would not register): the real controller answers
 // Invalid Command Opcode, which must come back as the same NvmeStatusError the userspace host raises. Prints one

@@ -1,4 +1,4 @@
-// Runs INSIDE the kernel-host VM (see kernel-host.test.ts): the real stafd with the kernel fabrics driver on a
+// Runs INSIDE the kernel-host VM (see kernel-host.peers.test.ts): the real stafd with the kernel fabrics driver on a
 // private bus against the in-VM nvmet target. Prints one JSON line with what it saw; the parent asserts.
 import { execFileSync } from 'node:child_process';
 import { symlinkSync, unlinkSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Runs INSIDE the kernel-host VM (see nvme-cli-foreign-dc.test.ts): a discovery controller made by hand with
+// Runs INSIDE the kernel-host VM (see nvme-cli-foreign-dc.peers.test.ts): a discovery controller made by hand with
 // `nvme connect` (a persistent DC) (not stafd's), the real stafd with the kernel driver not configured for it, and a new
 // subsystem linked to the in-VM nvmet port (a real discovery log change AEN on that DC, a real uevent). stafd must
 // start nvme-cli's nvmf-connect@.service for it. systemd is not PID 1 in the VM, so a recording `systemctl` shim is

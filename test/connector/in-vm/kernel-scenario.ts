@@ -1,4 +1,4 @@
-// Runs INSIDE the kernel-host VM (started by test/connector/kernel-vm.test.ts), as root, against the VM's own
+// Runs INSIDE the kernel-host VM (started by test/connector/kernel-vm.peers.test.ts), as root, against the VM's own
 // nvmet target on 127.0.0.1: the real compiled stacd with the kernel driver on a private bus. Prints one JSON
 // report on the last line; a failed step exits 1 with the reason. Every wait is bounded.
 import assert from 'node:assert/strict';

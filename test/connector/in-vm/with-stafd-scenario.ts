@@ -1,4 +1,4 @@
-// Runs INSIDE the kernel-host VM (started by test/connector/kernel-vm-with-stafd.test.ts), as root, against the
+// Runs INSIDE the kernel-host VM (started by test/connector/kernel-vm-with-stafd.peers.test.ts), as root, against the
 // VM's own nvmet target on 127.0.0.1: the real compiled stafd and stacd, both with the kernel driver, on a private
 // bus; stafd has one controller= line (the discovery port 127.0.0.1:8009), stacd none, so every I/O connection
 // comes from what stafd found (issue #5). Prints one JSON report on the last line; a failed step exits 1 with the
@@ -27,7 +27,7 @@ const STACD_DEBOUNCE_MS = 1_500;
  * stacd pass 0.4-0.6 s: measured 2.7-5.4 s link → connected and 1.9-3.3 s unlink → disconnected (6 runs). The VM
  * bound is therefore 10 s (about twice the worst seen), overridable with STAS_VM_FOLLOW_BOUND_MS (2000 where the
  * VM has KVM); the report carries the measured split (link → stafd signal → stacd connect decision → live).
- * The 2 s bound itself is asserted on the host, against the target VM (userspace-vm.test.ts).
+ * The 2 s bound itself is asserted on the host, against the target VM (userspace-vm.peers.test.ts).
  */
 const FOLLOW_BOUND_MS = Number(process.env['STAS_VM_FOLLOW_BOUND_MS'] ?? 10_000);
 

@@ -1,4 +1,4 @@
-// Runs INSIDE the kernel-host VM (started by test/kernel/kernel-fabrics.test.ts through the harness), as root,
+// Runs INSIDE the kernel-host VM (started by test/kernel/kernel-fabrics.peers.test.ts through the harness), as root,
 // against the VM's own nvmet target on 127.0.0.1. Drives the stas kernel path end to end and prints one JSON
 // report on the last line; any failed step exits 1 with the reason. Every wait is bounded.
 import assert from 'node:assert/strict';

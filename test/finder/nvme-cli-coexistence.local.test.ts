@@ -2,7 +2,7 @@
 // that shadows nvme-cli's 70-nvmf-autoconnect.rules (only the legacy FC rule, systemd-escaped) at start and removes
 // it when it exits; a file already there is left alone, also at exit. The rules directory is a temporary one
 // (STAS_UDEV_RULES_DIR), not the machine's /run/udev/rules.d. With the userspace driver nothing is written.
-// The foreign-DC rediscover half runs against the real kernel in nvme-cli-foreign-dc.test.ts.
+// The foreign-DC rediscover half runs against the real kernel in nvme-cli-foreign-dc.peers.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';

@@ -31,7 +31,7 @@ test('kernel driver: persistent discovery controller, nvme list-subsys, AEN ueve
     assert.ok(!(res.before as string[]).includes(nqn));
     assert.ok((res.after as string[]).includes(nqn), `new subsystem after the AEN: ${JSON.stringify(res.after)}`);
     // Under TCG emulation every nvme-cli run (3 per log read) costs ~1 s; the 2 s bound is asserted on the host
-    // against the VM target (kernel-target.test.ts). Here: the AEN path, not a polling interval (20 s / 60 s).
+    // against the VM target (kernel-target.peers.test.ts). Here: the AEN path, not a polling interval (20 s / 60 s).
     assert.ok((res.aenLatencyMs as number) < 10_000, `AEN -> signal took ${String(res.aenLatencyMs)} ms`);
     assert.equal(res.aenLogged, true);
     assert.doesNotMatch(String(res.afterStop), new RegExp(`${String(res.device)} tcp`), 'persistent-connections=false: removed on stop');
