@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ensureBootArtefacts } from './artefacts.js';
+import { checkKernelSeries, DEFAULT_KERNEL, ensureBootArtefacts, type KernelSeries } from './artefacts.js';
 import { controlExec, type ExecOptions, type ExecResult } from './control.js';
 import { acquireLock } from './lock.js';
 import { NvmetControl, type PortInfo, type PortOptions } from './nvmet.js';
@@ -18,8 +18,9 @@ import { guestDir, repoRoot, vmDir, vmStateRoot } from './paths.js';
 import { createTap, destroyLan, lanNetns, LAN_TARGET_IP, plugTap, setTapState, targetTapName } from './lan.js';
 
 export type { ExecResult, ExecOptions } from './control.js';
-export type { PortInfo, PortOptions, SubsystemOptions } from './nvmet.js';
+export type { HostAuth, PortInfo, PortOptions, SubsystemOptions } from './nvmet.js';
 export { NvmetControl } from './nvmet.js';
+export { type KernelSeries, KERNEL_SERIES, DEFAULT_KERNEL } from './artefacts.js';
 export { attachToLan, type LanHost, LAN_TARGET_IP, lanNetns } from './lan.js';
 
 const LOCALHOST = '127.0.0.1' as const;
@@ -41,6 +42,8 @@ interface VmState {
   forwards: Forward[];
   subsystems: string[];
   kernelRelease: string;
+  /** kernel series booted (absent in state written before the choice existed: 6.1) */
+  kernel?: KernelSeries;
   bootedAt: string;
   /** tap of the second NIC on the test LAN, if any */
   tap?: string;
@@ -49,6 +52,11 @@ interface VmState {
 export interface TargetVmOptions {
   /** State-dir name, default 'target'. A VM with other boot options needs another name. */
   name?: string;
+  /**
+   * Kernel: '6.1' (default, Debian 12's, installed) or '6.12' (Debian 13's, fetched on first use by fetch-kernel.sh;
+   * has NVMe in-band authentication). Only the default 'target' VM sits on the test LAN.
+   */
+  kernel?: KernelSeries;
   /** Guest RAM, default 512 MiB. */
   memMiB?: number;
   /** Subsystems configured at boot (all linked to ports 1 (4420) and 2 (8009)), default 3. */
@@ -64,6 +72,8 @@ export interface TargetVmOptions {
 export interface HostVmOptions {
   /** State-dir name, default 'host'. */
   name?: string;
+  /** Kernel of the VM (and of its in-VM target): '6.1' (default) or '6.12' (see TargetVmOptions.kernel). */
+  kernel?: KernelSeries;
   /** Guest RAM, default 1024 MiB. */
   memMiB?: number;
   /** TCG translation cache, default 128 MiB (keeps QEMU RSS near 420 MiB). */
@@ -96,6 +106,9 @@ interface VmBase {
   readonly ctlPort: number;
   /** NQNs of the subsystems configured at boot. */
   readonly defaultSubsystems: readonly string[];
+  /** Kernel series booted and its release (uname -r). */
+  readonly kernel: KernelSeries;
+  readonly kernelRelease: string;
   /** Runs a shell command in the guest (ash in the target, dash in the host VM); stdout+stderr merged. */
   exec(cmd: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Last lines of the serial console, for failure messages. */
@@ -179,6 +192,7 @@ async function isAlive(dir: string, st: VmState): Promise<boolean> {
 
 interface BootPlan {
   mode: Mode;
+  kernel: KernelSeries;
   memMiB: number;
   tbMiB?: number;
   smp?: number;
@@ -200,11 +214,19 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
   const release = await acquireLock(join(vmStateRoot, `${name}.lock`), plan.timeoutMs + 180_000);
   try {
     const old = readState(dir);
-    if (old && old.mode === plan.mode && old.tap === plan.tap && (await isAlive(dir, old))) return { st: old, reused: true };
+    const sameShape = old && old.mode === plan.mode && old.tap === plan.tap && (old.kernel ?? DEFAULT_KERNEL) === plan.kernel;
+    if (old && sameShape && (await isAlive(dir, old))) return { st: old, reused: true };
     await stopQemu(dir); // a qemu that is there but does not answer
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const art = await ensureBootArtefacts();
+    const art = await ensureBootArtefacts(plan.kernel);
+    // a kernel that is not the installed one: the host VM reads its modules from the unpacked tree (9p "kmods")
+    const shares = [...(plan.shares ?? [])];
+    const guestEnv = { ...plan.guestEnv };
+    if (plan.mode === 'hostroot' && art.modRoot !== '/') {
+      shares.push({ tag: 'kmods', path: join(art.modRoot, 'lib', 'modules', art.kernelRelease), readonly: true });
+      guestEnv['NVT_KMODS'] = '1';
+    }
     const t0 = Date.now();
     let lastErr: unknown;
     // a free port can be taken between our probe and QEMU's bind: one more try with fresh ports
@@ -219,7 +241,7 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
         if (plan.tap) await createTap(plan.tap);
         await launchQemu({
           name, dir, kernel: art.kernel, initramfs: art.initramfs, memMiB: plan.memMiB, tbMiB: plan.tbMiB, smp: plan.smp,
-          guestIp: plan.guestIp, forwards, guestEnv: plan.guestEnv, shares: plan.shares, tap: plan.tap,
+          guestIp: plan.guestIp, forwards, guestEnv, shares, tap: plan.tap,
         });
         // QEMU holds the tap open now; moved into the LAN namespace, it stays attached to the VM
         if (plan.tap) await plugTap(plan.tap);
@@ -240,10 +262,10 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
       if (pid === undefined) throw new Error(`VM ${name}: qemu vanished after boot\n${consoleTail(dir)}`);
       const st: VmState = {
         name, mode: plan.mode, pid, guestIp: plan.guestIp, ctlPort, forwards, subsystems: plan.subsystems,
-        kernelRelease: art.kernelRelease, bootedAt: new Date().toISOString(), ...(plan.tap ? { tap: plan.tap } : {}),
+        kernelRelease: art.kernelRelease, kernel: plan.kernel, bootedAt: new Date().toISOString(), ...(plan.tap ? { tap: plan.tap } : {}),
       };
       writeState(dir, st);
-      process.stderr.write(`[target-vm] booted ${plan.mode} VM '${name}' in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${pid})\n`);
+      process.stderr.write(`[target-vm] booted ${plan.mode} VM '${name}' (kernel ${art.kernelRelease}) in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${pid})\n`);
       return { st, reused: false };
     }
     throw new Error(`VM ${name}: qemu failed to start: ${(lastErr as Error).message}`);
@@ -298,6 +320,8 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
   readonly stateDir: string;
   readonly consoleLog: string;
   readonly defaultSubsystems: readonly string[];
+  readonly kernel: KernelSeries;
+  readonly kernelRelease: string;
 
   get lan(): { address: string; ns: string } {
     if (!this.st.tap) throw new Error(`VM ${this.name} is not on the test LAN (only the default 'target' VM is)`);
@@ -315,6 +339,8 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
     this.stateDir = vmDir(st.name);
     this.consoleLog = consolePath(this.stateDir);
     this.defaultSubsystems = st.subsystems;
+    this.kernel = st.kernel ?? DEFAULT_KERNEL;
+    this.kernelRelease = st.kernelRelease;
   }
 
   exec(cmd: string, opts?: ExecOptions): Promise<ExecResult> {
@@ -385,6 +411,8 @@ class HostVmImpl extends NvmetControl implements HostVm {
   readonly stateDir: string;
   readonly consoleLog: string;
   readonly defaultSubsystems: readonly string[];
+  readonly kernel: KernelSeries;
+  readonly kernelRelease: string;
 
   constructor(st: VmState, readonly reused: boolean) {
     super((cmd, opts) => controlExec(LOCALHOST, st.ctlPort, cmd, opts));
@@ -394,6 +422,8 @@ class HostVmImpl extends NvmetControl implements HostVm {
     this.stateDir = vmDir(st.name);
     this.consoleLog = consolePath(this.stateDir);
     this.defaultSubsystems = st.subsystems;
+    this.kernel = st.kernel ?? DEFAULT_KERNEL;
+    this.kernelRelease = st.kernelRelease;
   }
 
   exec(cmd: string, opts?: ExecOptions): Promise<ExecResult> {
@@ -421,6 +451,7 @@ export function ensureTargetVm(opts: TargetVmOptions = {}): Promise<TargetVm> {
     const guestIp = opts.guestIp ?? '10.0.2.15';
     const { st, reused } = await ensureVm(name, {
       mode: 'target',
+      kernel: checkKernelSeries(opts.kernel ?? DEFAULT_KERNEL),
       memMiB: opts.memMiB ?? 512,
       guestIp,
       guestPorts: [GUEST_IO_PORT, GUEST_DISC_PORT],
@@ -470,6 +501,7 @@ export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
     }
     const { st, reused } = await ensureVm(name, {
       mode: 'hostroot',
+      kernel: checkKernelSeries(opts.kernel ?? DEFAULT_KERNEL),
       memMiB: opts.memMiB ?? 1024,
       tbMiB: opts.tbMiB ?? 128,
       smp: opts.smp ?? 1,

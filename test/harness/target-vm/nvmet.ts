@@ -26,7 +26,27 @@ export interface PortInfo {
   traddr: string;
 }
 
+/**
+ * DH-HMAC-CHAP settings of one host entry (nvmet hosts/<hostnqn>/dhchap_*; kernels with CONFIG_NVME_TARGET_AUTH,
+ * i.e. the '6.12' VMs). Keys in the DHHC-1 representation; hash and group as nvmet names them.
+ */
+export interface HostAuth {
+  /** The host's secret (dhchap_key): the target requires authentication from this host. */
+  key: string;
+  /** The controller's secret (dhchap_ctrl_key): bidirectional authentication. */
+  ctrlKey?: string;
+  /** dhchap_hash, default hmac(sha256). */
+  hash?: 'hmac(sha256)' | 'hmac(sha384)' | 'hmac(sha512)';
+  /** dhchap_dhgroup, default null. */
+  dhgroup?: 'null' | 'ffdhe2048' | 'ffdhe3072' | 'ffdhe4096' | 'ffdhe6144' | 'ffdhe8192';
+}
+
 const CFG = '/sys/kernel/config/nvmet';
+
+function checkKey(k: string): string {
+  if (!/^DHHC-1:0[0-3]:[A-Za-z0-9+/=]+:$/.test(k)) throw new Error('nvmet: a dhchap key must be in the DHHC-1:NN:base64: form');
+  return k;
+}
 
 /** Names go into shell commands and configfs paths: only NQN characters are accepted. */
 function checkNqn(nqn: string): string {
@@ -124,6 +144,59 @@ export class NvmetControl {
     checkNqn(nqn);
     checkPortId(portId);
     await run(this.execFn, `unlinkSubsystem ${nqn} ${portId}`, `rm ${CFG}/ports/${portId}/subsystems/${shq(nqn)}`);
+  }
+
+  /**
+   * Restricts the subsystem to listed hosts (attr_allow_any_host 0) and lets this host in, optionally with
+   * DH-HMAC-CHAP keys (the host entry is shared by every subsystem that lists it: its keys are per host).
+   */
+  async allowHost(nqn: string, hostNqn: string, auth?: HostAuth): Promise<void> {
+    checkNqn(nqn);
+    checkNqn(hostNqn);
+    const s = [
+      'set -e',
+      `H=${CFG}/hosts/${shq(hostNqn)}; S=${CFG}/subsystems/${shq(nqn)}`,
+      '[ -d "$H" ] || mkdir "$H"',
+      // nvmet refuses host links while any host is allowed
+      'echo 0 > "$S/attr_allow_any_host"',
+      `[ -L "$S/allowed_hosts/${hostNqn}" ] || ln -s "$H" "$S/allowed_hosts/${hostNqn}"`,
+    ];
+    await run(this.execFn, `allowHost ${nqn} ${hostNqn}`, s.join('\n'));
+    if (auth) await this.setHostAuth(hostNqn, auth);
+  }
+
+  /** Sets (or replaces) the DH-HMAC-CHAP settings of a host entry; new connections use them. */
+  async setHostAuth(hostNqn: string, auth: HostAuth): Promise<void> {
+    checkNqn(hostNqn);
+    const hash = auth.hash ?? 'hmac(sha256)';
+    const group = auth.dhgroup ?? 'null';
+    if (!/^hmac\(sha(256|384|512)\)$/.test(hash)) throw new Error(`nvmet: invalid dhchap hash '${hash}'`);
+    if (!/^(null|ffdhe(2048|3072|4096|6144|8192))$/.test(group)) throw new Error(`nvmet: invalid dhchap group '${group}'`);
+    const s = [
+      'set -e',
+      `H=${CFG}/hosts/${shq(hostNqn)}`,
+      '[ -e "$H/dhchap_key" ] || { echo "this kernel has no nvmet authentication (dhchap_key missing)"; exit 1; }',
+      `echo ${shq(hash)} > "$H/dhchap_hash"`,
+      `echo ${shq(group)} > "$H/dhchap_dhgroup"`,
+      `echo ${shq(checkKey(auth.key))} > "$H/dhchap_key"`,
+      // an empty write clears the controller key (unidirectional authentication)
+      `echo ${auth.ctrlKey ? shq(checkKey(auth.ctrlKey)) : "''"} > "$H/dhchap_ctrl_key"`,
+    ];
+    await run(this.execFn, `setHostAuth ${hostNqn}`, s.join('\n'));
+  }
+
+  /** Unlists the host from the subsystem (back to allow-any-host when no host is left) and drops unused entries. */
+  async disallowHost(nqn: string, hostNqn: string): Promise<void> {
+    checkNqn(nqn);
+    checkNqn(hostNqn);
+    const s = [
+      `N=${CFG}; S=$N/subsystems/${shq(nqn)}; H=$N/hosts/${shq(hostNqn)}`,
+      `[ -L "$S/allowed_hosts/${hostNqn}" ] && rm "$S/allowed_hosts/${hostNqn}"`,
+      '[ -n "$(ls "$S/allowed_hosts")" ] || echo 1 > "$S/attr_allow_any_host"',
+      // rmdir fails while another subsystem still lists the host: that is fine
+      'rmdir "$H" 2>/dev/null; true',
+    ];
+    await run(this.execFn, `disallowHost ${nqn} ${hostNqn}`, s.join('\n'));
   }
 
   async listSubsystems(): Promise<string[]> {

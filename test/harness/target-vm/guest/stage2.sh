@@ -35,6 +35,11 @@ mkdir -p "$W" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work 
 for d in $(echo "${NVT_WORK_CACHED:-}" | tr , " "); do
   [ -d "/run/nvt-lower/$d" ] && [ -d "$W/$d" ] && mount --bind "/run/nvt-lower/$d" "$W/$d" && log "$W/$d: cached view"
 done
+# NVT_KMODS=1: the kernel is not the host's installed one (fetch-kernel.sh); its module tree is the 9p share "kmods"
+if [ "${NVT_KMODS:-0}" = 1 ]; then
+  K=$(uname -r); mkdir -p "/lib/modules/$K"
+  mount -t 9p -o trans=virtio,version=9p2000.L,ro kmods "/lib/modules/$K" && log "modules of $K from the kmods share"
+fi
 hostname nvt-vm
 log "stage2 start"
 
