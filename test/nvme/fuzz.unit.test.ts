@@ -26,19 +26,7 @@ import {
 import { NvmeTcpError } from '../../daemons/nvme/tcp/errors.js';
 import { NvmeTcpQueue } from '../../daemons/nvme/tcp/queue.js';
 import { identifyControllerCommand } from '../../daemons/nvme/protocol/commands.js';
-
-/** Small deterministic PRNG (xorshift32) so a failure can be reproduced from the seed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { xorshift32 as rng } from '../harness/rng.js';
 
 function onlyTyped(fn: () => unknown, ctx: string): void {
   try {
