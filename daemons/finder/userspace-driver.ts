@@ -124,8 +124,8 @@ class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
       return (await readDiscoveryLog(this.session, { lsp })).entries;
     } catch (e) {
       if (isProtocolFailure(e) || (e instanceof NvmeTcpError && e.kind === 'protocol')) {
-        // a garbled log page: the association cannot be trusted any more
-        this.session.close();
+        // a garbled log page: the association cannot be trusted any more (and the loss says why)
+        this.session.close(e as NvmeTcpError);
       }
       throw e;
     }

@@ -339,10 +339,10 @@ export class AdminSession extends EventEmitter<SessionEvents> {
     return done;
   }
 
-  /** Closes the connection at once (no shutdown handshake). */
-  close(): void {
+  /** Closes the connection at once (no shutdown handshake); `reason` becomes the 'close' event's reason. */
+  close(reason?: NvmeTcpError): void {
     this.closing = true;
     this.stopKeepAlive();
-    this.queue.close();
+    this.queue.close(reason);
   }
 }

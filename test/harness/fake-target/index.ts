@@ -78,6 +78,21 @@ export interface FakeTargetOptions {
   dctype?: number;
   /** called before each discovery log read is answered (e.g. to change the log in the middle of a fetch) */
   onLogRead?: (read: { offset: number; length: number; rae: boolean; lsp: number }, target: FakeTarget) => void;
+  /** every PDU the target sends (ICResp included) passes through this first (the mutation fuzzer, see mutations.ts):
+   *  it returns the bytes to send instead, and whether to close the connection after them */
+  mutatePdu?: (pdu: Buffer, info: PduInfo) => { bytes: Buffer; close?: boolean };
+  /** the whole discovery log page as built, before the read's offset and length cut it (NUMREC, GENCTR, entries) */
+  mutateLog?: (log: Buffer) => Buffer;
+}
+
+export interface PduInfo {
+  /** PDU type of the unmutated PDU (0x01 ICResp, 0x05 CapsuleResp, 0x07 C2HData, 0x09 R2T) */
+  type: number;
+  /** -1 before the Connect command */
+  qid: number;
+  discovery: boolean;
+  /** how many PDUs this connection sent before this one (0: the ICResp) */
+  seq: number;
 }
 
 interface Conn {
@@ -106,6 +121,8 @@ interface Conn {
   /** writes waiting for H2CData, by TTAG */
   r2t: Map<number, { cid: number; nsid: number; slba: number; total: number; got: number; data: Buffer }>;
   nextTtag: number;
+  /** PDUs sent so far */
+  sent: number;
 }
 
 export interface FakeTargetStats {
@@ -292,6 +309,7 @@ export class FakeTarget {
       associated: false,
       r2t: new Map(),
       nextTtag: 1,
+      sent: 0,
     };
     this.conns.add(c);
     // replies are several PDUs written one by one: without this, Nagle + delayed ACK add 40 ms to each
@@ -320,14 +338,14 @@ export class FakeTarget {
     }
   }
 
-  private send(c: Conn, bytes: Buffer): void {
-    if (c.socket.destroyed) return;
+  private send(c: Conn, pdu: Buffer): void {
+    if (c.socket.destroyed || c.socket.writableEnded) return;
+    const m = this.opts.mutatePdu?.(pdu, { type: pdu[0]!, qid: c.qid, discovery: c.discovery, seq: c.sent++ }) ?? { bytes: pdu };
+    const bytes = m.bytes;
     const seg = this.opts.segmentBytes ?? 0;
-    if (seg <= 0) {
-      c.socket.write(bytes);
-      return;
-    }
-    for (let o = 0; o < bytes.length; o += seg) c.socket.write(bytes.subarray(o, o + seg));
+    if (seg <= 0) c.socket.write(bytes);
+    else for (let o = 0; o < bytes.length; o += seg) c.socket.write(bytes.subarray(o, o + seg));
+    if (m.close) c.socket.end();
   }
 
   /** Builds a post-IC PDU: header (hlen bytes, fields filled by caller) + hdgst + data + ddgst. */
@@ -730,7 +748,8 @@ export class FakeTarget {
     if (lid === 0x70 && c.discovery) {
       this.stats.logReads.push({ offset, length, rae, lsp });
       this.opts.onLogRead?.({ offset, length, rae, lsp }, this);
-      const log = encodeDiscoveryLog(this.genctr, this.discoveryEntries);
+      const built = encodeDiscoveryLog(this.genctr, this.discoveryEntries);
+      const log = this.opts.mutateLog ? this.opts.mutateLog(built) : built;
       const out = Buffer.alloc(length);
       if (offset < log.length) log.copy(out, 0, offset, Math.min(log.length, offset + length));
       if (!rae) {
