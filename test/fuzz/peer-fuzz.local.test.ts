@@ -3,7 +3,7 @@
 // large logs) against `stasadm discover` and against stafd's userspace host with one broken DC per mode beside a
 // healthy one. stasadm must end with a documented exit code and a one-line reason; stafd must stay on the bus
 // within an RSS bound, keep serving the healthy DC, and report every DC that can never be read as failed, with the
-// reason. STAS_FUZZ_SEED replays a run; STAS_FUZZ_COUNT sets the stasadm cases (default 24) and, per 24, one more
+// reason. STAS_FUZZ_SEED replays a run; STAS_FUZZ_COUNT sets the stasadm cases (default 12) and, per 12, one more
 // broken DC per mode; STAS_FUZZ_MODES=mode,... picks modes (default: all but numrec-huge, issue #17 defect 5).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ const MODES: MutationMode[] = (process.env.STAS_FUZZ_MODES?.split(',').map((m) =
   if (!(MUTATION_MODES as readonly string[]).includes(m)) throw new Error(`STAS_FUZZ_MODES: unknown mode "${m}" (known: ${MUTATION_MODES.join(', ')})`);
   return m as MutationMode;
 });
-const COUNT = fuzzCount(24);
+const COUNT = fuzzCount(12);
 const SEED = fuzzSeed('peer fuzz');
 /** stafd's resident memory after the run: it idles near 70 MiB; the largest log here is ~3.5 MiB */
 const RSS_LIMIT = 300 * 1024 * 1024;
@@ -67,7 +67,7 @@ let healthy: FakeTarget | undefined;
 
 before(async () => {
   const master = rng((SEED ^ 0x2545f491) >>> 0 || 1);
-  const perMode = Math.max(1, Math.floor(COUNT / 24));
+  const perMode = Math.max(1, Math.floor(COUNT / 12));
   for (let k = 0; k < perMode; k++)
     for (const mode of MODES) {
       const m = mutation(mode, master.fork());

@@ -1,6 +1,6 @@
-// Seeds and bounds of the fuzz tier. Every fuzz test draws its cases from one seed, printed at the start so that a
-// failure is replayed with STAS_FUZZ_SEED=<seed>; STAS_FUZZ_COUNT scales the number of cases (the default keeps the
-// suite fast; `npm run test:fuzz` raises it).
+// Seeds and bounds of the fuzz tests (test/fuzz/). Every fuzz test draws its cases from one seed, printed at the
+// start so that a failure is replayed with STAS_FUZZ_SEED=<seed>. STAS_FUZZ_COUNT sets a test's number of cases;
+// STAS_FUZZ_SCALE multiplies every test's default (the suite runs scale 1; `npm run test:fuzz` raises it).
 import { readFileSync } from 'node:fs';
 
 function envInt(name: string): number | undefined {
@@ -18,9 +18,9 @@ export function fuzzSeed(what: string): number {
   return seed;
 }
 
-/** How many cases to run: STAS_FUZZ_COUNT, else `dflt`. */
+/** How many cases to run: STAS_FUZZ_COUNT, else `dflt` times STAS_FUZZ_SCALE (default 1). */
 export function fuzzCount(dflt: number): number {
-  return envInt('STAS_FUZZ_COUNT') ?? dflt;
+  return envInt('STAS_FUZZ_COUNT') ?? dflt * Math.max(1, envInt('STAS_FUZZ_SCALE') ?? 1);
 }
 
 /** Resident set size of a process in bytes (VmRSS), undefined when it is gone. */
