@@ -26,6 +26,8 @@ export interface FuzzPlan {
   objects: FuzzObject[];
   /** names of volumes, snapshots, schedules that exist */
   names: string[];
+  /** send signals too (forged NameOwnerChanged, stafd's signals, random ones), to the daemons' unique names */
+  signals: boolean;
 }
 
 export interface FuzzCall {
@@ -40,7 +42,8 @@ export interface FuzzCall {
 }
 
 export interface FuzzResult extends FuzzCall {
-  outcome: 'reply' | 'error' | 'timeout' | 'client-error';
+  /** 'sent': a signal, which has no answer */
+  outcome: 'reply' | 'error' | 'timeout' | 'client-error' | 'sent';
   ms: number;
   error?: string;
   /** the start of the error text */
@@ -129,7 +132,7 @@ export function makeCase(r: Rng, i: number, plan: FuzzPlan, ifaces: Map<string, 
     const member = r.chance(0.4) && known.length ? r.pick(known) : memberName(r);
     return { ...base, path, kind: 'unknown-member', interface: interfaceName(r, allNames), member, signature: sig, body: values(r, sig, ctx) };
   }
-  if (k < 92) {
+  if (k < 90) {
     // a real member on an object that does not implement it
     const all = [...ifaces.values()].filter((s) => s.methods.length);
     const s = r.pick(all);
@@ -137,6 +140,7 @@ export function makeCase(r: Rng, i: number, plan: FuzzPlan, ifaces: Map<string, 
     const path = r.chance(0.5) ? r.pick(plan.objects).path : randomObjectPath(r, ctx.paths);
     return { ...base, path, kind: 'wrong-object', interface: s.name, member: m.name, signature: m.inSignature, body: values(r, m.inSignature, ctx) };
   }
+  if (k < 98 && plan.signals) return signalCase(r, i, ctx);
   const std = r.pick([
     ['org.freedesktop.DBus.Peer', 'Ping'],
     ['org.freedesktop.DBus.Peer', 'GetMachineId'],
@@ -144,6 +148,43 @@ export function makeCase(r: Rng, i: number, plan: FuzzPlan, ifaces: Map<string, 
   ] as const);
   const path = r.chance(0.5) ? obj.path : randomObjectPath(r, ctx.paths);
   return { ...base, path, kind: 'standard', interface: std[0], member: std[1], signature: '', body: [] };
+}
+
+const BUS_NAMES = ['org.nvmexpress.staf', 'org.nvmexpress.stac', 'org.freedesktop.Avahi', 'org.freedesktop.DBus'];
+
+/** A signal as anyone on the bus may send one: forged bus/stafd/Avahi signals or random ones. Its destination is
+ *  resolved to the daemon's unique name when sent (a directed signal reaches it whatever its match rules). */
+function signalCase(r: Rng, i: number, ctx: ValueContext): FuzzCall & { body: unknown[] } {
+  const destination = r.pick(['org.nvmexpress.staf', 'org.nvmexpress.stac']);
+  const base = { i, destination, kind: 'signal' };
+  switch (r.int(4)) {
+    case 0: {
+      const name = r.chance(0.8) ? r.pick(BUS_NAMES) : randomString(r);
+      const owner = (): string => r.pick(['', `:1.${r.int(1000)}`, randomString(r)]);
+      return { ...base, path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', signature: 'sss', body: [name, owner(), owner()] };
+    }
+    case 1: {
+      const tid = Array.from({ length: 8 }, () => randomString(r, ctx.names));
+      return { ...base, path: '/org/nvmexpress/staf', interface: 'org.nvmexpress.staf', member: 'log_pages_changed', signature: 'ssssssss', body: tid };
+    }
+    case 2:
+      return { ...base, path: '/org/nvmexpress/staf', interface: 'org.nvmexpress.staf', member: 'dc_removed', signature: '', body: [] };
+    default: {
+      const sig = randomSignature(r, 3);
+      return { ...base, path: randomObjectPath(r, ctx.paths), interface: `${memberName(r, true)}.${memberName(r, true)}`, member: memberName(r), signature: sig, body: values(r, sig, ctx) };
+    }
+  }
+}
+
+async function sendSignal(bus: dbus.MessageBus, c: FuzzCall & { body: unknown[] }, owners: Map<string, string>): Promise<FuzzResult> {
+  const { body, ...call } = c;
+  try {
+    const destination = owners.get(c.destination);
+    bus.send(new dbus.Message({ type: dbus.MessageType.SIGNAL, destination, path: c.path, interface: c.interface, member: c.member, signature: c.signature, body }));
+    return { ...call, outcome: 'sent', ms: 0 };
+  } catch (e) {
+    return { ...call, outcome: 'client-error', ms: 0, text: e instanceof Error ? `${e.name}: ${e.message}`.slice(0, 300) : String(e).slice(0, 300) };
+  }
 }
 
 async function callOne(bus: dbus.MessageBus, c: FuzzCall & { body: unknown[] }, timeoutMs: number): Promise<FuzzResult> {
@@ -175,13 +216,18 @@ async function main(): Promise<void> {
   const bus = dbus.systemBus();
   let lost = '';
   bus.on('error', (e: Error) => (lost = e.message));
+  const owners = new Map<string, string>();
+  for (const name of ['org.nvmexpress.staf', 'org.nvmexpress.stac']) {
+    const reply = await bus.call(new dbus.Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetNameOwner', signature: 's', body: [name] }));
+    owners.set(name, String(reply?.body[0]));
+  }
   const master = rng(plan.seed);
   const cases = Array.from({ length: plan.count }, () => master.fork()).map((r, i) => () => makeCase(r, i, plan, ifaces));
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < cases.length && !lost) {
       const c = cases[next++]!();
-      const res = await callOne(bus, c, plan.timeoutMs);
+      const res = c.kind === 'signal' ? await sendSignal(bus, c, owners) : await callOne(bus, c, plan.timeoutMs);
       process.stdout.write(JSON.stringify(res) + '\n');
     }
   };

@@ -144,6 +144,17 @@ before(async () => {
   daemons.stacd = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env });
   client = dbus.sessionBus({ busAddress: bus.address });
   await waitConnected(client);
+  // stacd owns its name before its storage objects are exported (journal replay): wait for Storage1 to answer
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'ListVolumes');
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`stacd's Storage1 did not answer within 30 s: ${(e as Error).message}\n${daemons.stacd.output().slice(-3000)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
   // something to aim at: a volume with a protected snapshot, a clone of it, a schedule; stacd connected to the DC's subsystem
   const [vol] = (await call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'CreateVolume', 'sta{sv}', ['fz0', 1n << 30n, {}])) as [string];
   const [snap] = (await call(STAC, vol, 'org.nvmexpress.stac.Volume1', 'CreateSnapshot', 's', ['s0'])) as [string];
@@ -162,7 +173,7 @@ after(async () => {
 
 test(`as nobody: ${COUNT} random calls are all answered, none changes storage, none harms a daemon`, async () => {
   const { objects, names } = await fuzzObjects();
-  const plan: FuzzPlan = { seed: SEED, count: COUNT, concurrency: 4, timeoutMs: CALL_TIMEOUT_MS, objects, names };
+  const plan: FuzzPlan = { seed: SEED, count: COUNT, concurrency: 4, timeoutMs: CALL_TIMEOUT_MS, objects, names, signals: true };
   const before = await storageState();
   const t0 = Date.now();
   const results = await runFuzzer(plan, 'nobody');
@@ -176,7 +187,7 @@ test(`as nobody: ${COUNT} random calls are all answered, none changes storage, n
 
 test(`as root: ${COUNT} random calls are all answered without a stack trace, both daemons keep running`, async () => {
   const { objects, names } = await fuzzObjects();
-  const plan: FuzzPlan = { seed: (SEED ^ 0x5bd1e995) >>> 0 || 1, count: COUNT, concurrency: 4, timeoutMs: CALL_TIMEOUT_MS, objects, names };
+  const plan: FuzzPlan = { seed: (SEED ^ 0x5bd1e995) >>> 0 || 1, count: COUNT, concurrency: 4, timeoutMs: CALL_TIMEOUT_MS, objects, names, signals: false };
   const t0 = Date.now();
   const results = await runFuzzer(plan);
   console.log(`# root: ${summary(results)}, ${Date.now() - t0} ms`);

@@ -148,7 +148,13 @@ test('stafd with one broken DC per mode: stays up, serves the healthy DC, report
       };
       throw new Error(`no reason shown for:\n${missing.map(about).join('\n')}\n${replay()}\n${e.message.split('\n')[0]}`);
     });
-    for (const [b, why] of reasons) console.log(`# ${b.mutation.mode} (${b.mutation.what}): ${why.slice(0, 200)}`);
+    // one example per mode (at larger counts there are many of each)
+    const shown = new Set<string>();
+    for (const [b, why] of reasons) {
+      if (shown.has(b.mutation.mode)) continue;
+      shown.add(b.mutation.mode);
+      console.log(`# ${b.mutation.mode} (${b.mutation.what}): ${why.slice(0, 200)}`);
+    }
     // at least 20 s of log changes before judging the survivors
     while (Date.now() - t0 < 20_000) await new Promise((res) => setTimeout(res, 500));
   } finally {
