@@ -7,7 +7,7 @@ import { writeFileDurable } from '../common/durable-file.js';
 import { join } from 'node:path';
 import { SECRET_KEYS, TID, type Cid, type CidValue, type TidContext } from '../common/tid.js';
 import type { DesiredOrigin } from './planner.js';
-import type { Dlpe } from './desired-state.js';
+import type { Dlpe } from '../controllers/dlpe.js';
 
 export const CACHE_FILE_NAME = 'last-known-config.json';
 const FORMAT = 'stas-stacd-last-known-config';

@@ -17,7 +17,7 @@ import { log } from '../common/log.js';
 import { ExportedObject, type InterfaceImpl } from '../dbus/exported-object.js';
 import { interfaceFile } from '../dbus/interfaces-dir.js';
 import { hostInterfaces } from '../nvme/kernel/match.js';
-import { chooseDriverKind, kernelFabricsUsable, DRIVER_ENV } from '../finder/select-driver.js';
+import { chooseDriverKind, kernelFabricsUsable, DRIVER_ENV } from '../controllers/driver-kind.js';
 import { computeDesiredState, type DesiredResult } from './desired-state.js';
 import { planReconcile, planSummary, type DesiredIoc, type ReconcilePlan, type TrackedIoc } from './planner.js';
 import { IoController, type IocServices } from './io-controller.js';

@@ -6,10 +6,8 @@ import { isIP } from 'node:net';
 import { TID, type TidContext } from '../common/tid.js';
 import { isExcluded, type ExcludeEntry } from '../common/exclude.js';
 import { configuredTid, type ControllerSpec } from '../config/controllers.js';
-import { nccOf, type DesiredIoc, type DesiredState, type DiscoveryKnowledge } from './planner.js';
-
-/** One DLPE dict as stafd serves it (§1.7): every value a string. */
-export type Dlpe = Record<string, string>;
+import { nccOf, type Dlpe } from '../controllers/dlpe.js';
+import type { DesiredIoc, DesiredState, DiscoveryKnowledge } from './planner.js';
 
 /** An IOC learned from a discovery log page. */
 export interface LearnedIoc {

@@ -6,17 +6,13 @@ import type { TID } from '../common/tid.js';
 import type { FabricsConnectOptions } from '../nvme/kernel/fabrics-device.js';
 import type { ForeignIoc } from './planner.js';
 
-export type DriverKind = 'kernel' | 'userspace';
+import type { DriverKind } from '../controllers/driver-kind.js';
+import type { ControllerAttributes } from '../controllers/identity.js';
+
+export type { DriverKind };
 
 /** sysfs / Identify attributes of the details dict (each '' when unknown). */
-export interface IocAttributes {
-  hostid: string;
-  hostnqn: string;
-  model: string;
-  serial: string;
-  dctype: string;
-  cntrltype: string;
-}
+export type IocAttributes = ControllerAttributes;
 
 export interface IocLinkEvents {
   /** the connection is gone (kernel device removed, session closed); the link is dead */

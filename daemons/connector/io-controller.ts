@@ -5,9 +5,9 @@ import { Timer } from '../common/timer.js';
 import { log } from '../common/log.js';
 import { pyRepr, type PyValue } from '../common/pyfmt.js';
 import type { TID } from '../common/tid.js';
-import { Operation } from '../finder/operation.js';
+import { Operation } from '../controllers/operation.js';
 import { shouldRetry, type DesiredOrigin, type TrackedIoc, type TrackedState } from './planner.js';
-import type { Dlpe } from './desired-state.js';
+import type { Dlpe } from '../controllers/dlpe.js';
 import type { IocConnectRequest, IocDriver, IocLink } from './driver.js';
 
 export const RETRY_FIRST_SEC = 3;

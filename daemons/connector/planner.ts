@@ -10,7 +10,7 @@
 import type { TID } from '../common/tid.js';
 import type { DisconnectScope } from '../config/options.js';
 import { canonicalIp, connectionMatches, type DeviceConnection, type InterfaceInfo } from '../nvme/kernel/match.js';
-import type { Dlpe } from './desired-state.js';
+import type { Dlpe } from '../controllers/dlpe.js';
 
 /** Why stacd wants an IOC. */
 export type DesiredOrigin = 'configured' | 'discovered';
@@ -97,15 +97,6 @@ export interface ReconcilePlan {
   disconnectTrtypes: readonly string[];
   discovery: DiscoveryKnowledge;
   steps: PlanStep[];
-}
-
-/** NCC is bit 2 of the DLPE EFLAGS field. */
-export const EFLAGS_NCC = 1 << 2;
-
-export function nccOf(dlpe: Dlpe | undefined): boolean {
-  if (!dlpe) return false;
-  const n = Number(dlpe.eflags ?? '0');
-  return Number.isInteger(n) && (n & EFLAGS_NCC) !== 0;
 }
 
 /**

@@ -6,7 +6,7 @@
 // process (a stacd restart re-creates them from its cache at once).
 import { EventEmitter } from 'node:events';
 import { AdminSession, IoQueue, NvmeTcpError, localAddressFor } from '../nvme/tcp/index.js';
-import { connectHostId, identifyAttributes } from '../finder/userspace-driver.js';
+import { connectHostId, identifyAttributes } from '../controllers/identity.js';
 import { log } from '../common/log.js';
 import type { TID } from '../common/tid.js';
 import type { ForeignIoc } from './planner.js';

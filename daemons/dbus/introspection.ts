@@ -41,7 +41,7 @@ export interface IntrospectionFile {
 interface XmlAttrs {
   $?: Record<string, string>;
 }
-interface XmlArg extends XmlAttrs {}
+type XmlArg = XmlAttrs;
 interface XmlMember extends XmlAttrs {
   arg?: XmlArg[];
 }

@@ -12,7 +12,7 @@ import { DiscoveryLsp } from '../nvme/protocol/log-pages.js';
 import { NvmeStatusError } from '../nvme/tcp/errors.js';
 import type { DcAttributes, DcConnectRequest, DcLink, FabricsDriver } from './driver.js';
 import { filterDiscoveryEntries, referralEntries, type Dlpe } from './dlpe.js';
-import { Operation } from './operation.js';
+import { Operation } from '../controllers/operation.js';
 
 export type Origin = 'configured' | 'discovered' | 'referral';
 

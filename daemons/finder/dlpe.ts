@@ -6,8 +6,9 @@
 import { isIP } from 'node:net';
 import { dlpeDict, type DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
 
-/** One DLPE dict: every value a string, keys in libnvme order. */
-export type Dlpe = Record<string, string>;
+import type { Dlpe } from '../controllers/dlpe.js';
+
+export type { Dlpe };
 
 export interface DlpeFilterResult {
   entries: Dlpe[];

@@ -5,20 +5,13 @@ import type { EventEmitter } from 'node:events';
 import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
 import type { DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
 import type { TID } from '../common/tid.js';
+import type { DriverKind } from '../controllers/driver-kind.js';
+import type { ControllerAttributes } from '../controllers/identity.js';
 
-export type DriverKind = 'kernel' | 'userspace';
+export type { DriverKind };
 
-/** Identify/sysfs attributes shown in the details dict (each '' when unknown). */
-export interface DcAttributes {
-  hostid: string;
-  hostnqn: string;
-  model: string;
-  serial: string;
-  /** none | ddc | cdc | '' */
-  dctype: string;
-  /** discovery | io | admin | '' */
-  cntrltype: string;
-}
+/** sysfs / Identify attributes of a DC's details dict (each '' when unknown). */
+export type DcAttributes = ControllerAttributes;
 
 export interface DcLinkEvents {
   /** a Discovery Log Page Change notice (AEN 0x70f002) */

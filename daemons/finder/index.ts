@@ -180,7 +180,7 @@ export class Finder implements Engine<ServiceConfig> {
     await this.saveCache();
     await this.zeroconf?.stop();
     const keep = this.config.persistentConnections;
-    for (const dc of this.dcs.values()) this.terminate(dc, keep);
+    for (const dc of this.dcs.values()) void this.terminate(dc, keep);
     this.dcs.clear();
     await this.drainTerminations();
     await this.driver.stop();

@@ -29,7 +29,8 @@ import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounte
 import { NvmeCliCoexistence } from './nvme-cli-coexistence.js';
 import { kernelDim } from './kernel-dim.js';
 import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.js';
-import { connectHostId, dimHostEntry } from './userspace-driver.js';
+import { dimHostEntry } from './userspace-driver.js';
+import { connectHostId } from '../controllers/identity.js';
 
 const NO_SUPPORT: DiscoveryLogSupport = { supported: false, extendedEntries: false, portLocalEntriesOnly: false, allSubsystemEntries: false };
 

@@ -2,7 +2,6 @@
 // (daemons/nvme/tcp). No kernel module, no root. The session keeps itself alive at KATO/2 and keeps one AER
 // outstanding; a Discovery Log Page Change notice becomes a 'logChange' event at once.
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import os from 'node:os';
@@ -11,15 +10,12 @@ import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.
 import { LogPageId } from '../nvme/protocol/constants.js';
 import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
 import type { DiscoveryLogEntry } from '../nvme/protocol/discovery-log.js';
-import type { IdentifyController } from '../nvme/protocol/identify.js';
 import { log } from '../common/log.js';
+import { connectHostId, identifyAttributes } from '../controllers/identity.js';
 import type { DcAttributes, DcConnectRequest, DcLink, DcLinkEvents, DriverCounters, FabricsDriver } from './driver.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const COMMAND_TIMEOUT_MS = 10_000;
-
-const DCTYPE = ['none', 'ddc', 'cdc'];
-const CNTRLTYPE = ['', 'io', 'discovery', 'admin'];
 
 /** Whether a failure means the peer broke the protocol (counted in process_info), not just "went away". */
 export function isProtocolFailure(e: unknown): boolean {
@@ -27,14 +23,6 @@ export function isProtocolFailure(e: unknown): boolean {
   if (e.kind === 'protocol' || e.kind === 'term-req' || e.kind === 'not-nvme') return true;
   return e.kind === 'closed' && e.message.includes('in the middle of a PDU');
 }
-
-/** A UUID for the Connect command: the sys.conf host ID, else the UUID in a uuid-form host NQN, else a random one. */
-export function connectHostId(hostid: string, hostnqn: string): string {
-  if (/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(hostid)) return hostid;
-  const m = /uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(hostnqn);
-  return m ? m[1]! : processHostId;
-}
-const processHostId = randomUUID();
 
 /** TP8010 EVER: `<ostype> <osrelease> <distro PRETTY_NAME>`, e.g. `Linux 6.1.0-18-amd64 Debian GNU/Linux 12 (bookworm)`. */
 export function entityVersion(): string {
@@ -51,18 +39,6 @@ export function entityVersion(): string {
     }
   }
   return [os.type(), os.release(), distro].filter((s) => s !== '').join(' ');
-}
-
-/** What a controller says of itself (Identify Controller) in the attribute names both daemons show. */
-export function identifyAttributes(id: IdentifyController, hostid: string, hostnqn: string): DcAttributes {
-  return {
-    hostid,
-    hostnqn,
-    model: id.mn,
-    serial: id.sn,
-    dctype: DCTYPE[id.dctype] ?? String(id.dctype),
-    cntrltype: CNTRLTYPE[id.cntrltype] ?? String(id.cntrltype),
-  };
 }
 
 /**

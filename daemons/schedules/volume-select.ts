@@ -32,7 +32,7 @@ export function parseVolumeSelector(text: string): VolumeSelector {
     const body = text.slice('label:'.length);
     const eq = body.indexOf('=');
     const key = eq < 0 ? body : body.slice(0, eq);
-    if (!/^[A-Za-z0-9_.\/-]+$/.test(key)) throw new ValueError(`"${text}": label key "${key}" is empty or has invalid characters`);
+    if (!/^[A-Za-z0-9_./-]+$/.test(key)) throw new ValueError(`"${text}": label key "${key}" is empty or has invalid characters`);
     return { kind: 'label', text, key, value: eq < 0 ? undefined : body.slice(eq + 1) };
   }
   if (/[*?[]/.test(text)) return { kind: 'glob', text, re: globToRegExp(text) };

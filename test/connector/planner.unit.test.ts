@@ -8,7 +8,6 @@ import type { DeviceConnection, InterfaceInfo } from '../../daemons/nvme/kernel/
 import {
   planReconcile,
   shouldRetry,
-  nccOf,
   disconnectsOnRemoval,
   planSummary,
   type DesiredIoc,
@@ -17,6 +16,7 @@ import {
   type PlanInput,
   type StepKind,
 } from '../../daemons/connector/planner.js';
+import { nccOf } from '../../daemons/controllers/dlpe.js';
 
 const HOST = 'nqn.2014-08.org.nvmexpress:uuid:0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
 const ctx: TidContext = { ignoreIface: false, hostNqn: HOST };
