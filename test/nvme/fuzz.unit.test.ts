@@ -55,8 +55,6 @@ function validPdus(): Buffer[] {
 describe('fuzz: codecs', () => {
   it('random, truncated and bit-flipped PDUs → only ProtocolError', () => {
     const r = rng(0xc0ffee);
-    const t0 = Date.now();
-    let n = 0;
     for (const pdu of validPdus()) {
       for (const o of OPTS) {
         for (let cut = 0; cut <= pdu.length; cut++) onlyTyped(() => decodePdu(pdu.subarray(0, cut), o), `truncated at ${cut}`);
@@ -69,7 +67,6 @@ describe('fuzz: codecs', () => {
             if (len >= 0 && len <= m.length) decodePdu(m.subarray(0, len), o);
             else decodePdu(m, o);
           }, `bit flips of ${pdu[0]}`);
-          n++;
         }
       }
     }
@@ -81,10 +78,7 @@ describe('fuzz: codecs', () => {
       if (len > 2 && r() % 2) b[2] = b[0] === 0 || b[0] === 1 ? 128 : b[0] === 4 ? 72 : 24;
       onlyTyped(() => decodePdu(b, OPTS[r() % 3]!), 'random bytes');
       onlyTyped(() => pduLength(b), 'random framing');
-      n++;
     }
-    assert.ok(n > 50000);
-    assert.ok(Date.now() - t0 < 8000, 'fuzzing stays fast');
   });
 
   it('random and corrupted log pages / identify data → only ProtocolError', () => {
@@ -115,7 +109,6 @@ describe('fuzz: codecs', () => {
 describe('fuzz: queue receive path', () => {
   it('garbage after a valid ICResp closes the queue with a typed error, never a hang or a throw', async () => {
     const r = rng(7);
-    const t0 = Date.now();
     for (let round = 0; round < 40; round++) {
       const pdus = validPdus().slice(2);
       const garbage = Buffer.from(pdus[r() % pdus.length]!);
@@ -155,6 +148,5 @@ describe('fuzz: queue receive path', () => {
         await new Promise<void>((res) => server.close(() => res()));
       }
     }
-    assert.ok(Date.now() - t0 < 9000, `queue fuzz took ${Date.now() - t0} ms`);
   });
 });
