@@ -4,6 +4,7 @@
 // (3 s, then 60 s). Used where the kernel path is absent (containers, CI, no root). host-traddr/host-iface pick the
 // source address (nvme/tcp/host-binding.ts). Limits (documented): no DH-HMAC-CHAP, and the sessions live in this
 // process (a stacd restart re-creates them from its cache at once).
+import { resolveDhchapKeys } from '../common/dhchap-keys.js';
 import { EventEmitter } from 'node:events';
 import { AdminSession, IoQueue, NvmeTcpError, localAddressFor } from '../nvme/tcp/index.js';
 import { connectHostId, identifyAttributes } from '../controllers/identity.js';
@@ -87,7 +88,7 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
   async connect(req: IocConnectRequest): Promise<IocLink> {
     const { tid, options: o } = req;
     if (tid.transport !== 'tcp') throw new Error(`the userspace driver only speaks tcp (transport ${tid.transport})`);
-    if (req.dhchapSecret || req.dhchapCtrlSecret) throw new Error('the userspace driver does not implement DH-HMAC-CHAP (dhchap-secret is set)');
+    const dhchap = resolveDhchapKeys(req.dhchapSecret, req.dhchapCtrlSecret);
     const mapped = this.addressMap.get(`${tid.traddr}:${tid.trsvcid}`);
     const target = mapped ?? { host: tid.traddr, port: Number(tid.trsvcid) };
     // a mapped address is a stand-in reached some other way (a loopback forward): no binding to the LAN side then
@@ -108,6 +109,7 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
       icTimeoutMs: CONNECT_TIMEOUT_MS,
       commandTimeoutMs: COMMAND_TIMEOUT_MS,
       label: `${tid.traddr}:${tid.trsvcid} ${tid.subsysnqn}`,
+      ...(dhchap ? { dhchap } : {}),
     });
     try {
       const id = await session.identifyController();

@@ -1,6 +1,7 @@
 // The userspace fabrics driver: one admin session per discovery controller over stas's own NVMe/TCP host
 // (daemons/nvme/tcp). No kernel module, no root. The session keeps itself alive at KATO/2 and keeps one AER
 // outstanding; a Discovery Log Page Change notice becomes a 'logChange' event at once.
+import { resolveDhchapKeys } from '../common/dhchap-keys.js';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
@@ -126,6 +127,7 @@ export class UserspaceDriver implements FabricsDriver {
     // a bad host-traddr/host-iface fails this connect with its reason (HostBindingError), retried like any other
     const localAddress = localAddressFor({ hostTraddr: tid.hostTraddr, hostIface: tid.hostIface, traddr: tid.traddr });
     const hostid = connectHostId(req.hostid, req.hostnqn);
+    const dhchap = resolveDhchapKeys(req.dhchapSecret, req.dhchapCtrlSecret);
     let session: AdminSession;
     try {
       session = await AdminSession.connect({
@@ -142,6 +144,7 @@ export class UserspaceDriver implements FabricsDriver {
         icTimeoutMs: CONNECT_TIMEOUT_MS,
         commandTimeoutMs: COMMAND_TIMEOUT_MS,
         label: `${tid.traddr}:${tid.trsvcid}`,
+        ...(dhchap ? { dhchap } : {}),
       });
     } catch (e) {
       if (isProtocolFailure(e)) this.stats.protocolErrors++;

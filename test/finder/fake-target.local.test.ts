@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeTarget, DISCOVERY_NQN } from '../harness/fake-target/index.js';
 import { startFinderRig, dcTuple, type FinderRig } from './rig.js';
+import { formatDhchapSecret, generateDhchapSecret } from '../../daemons/nvme/protocol/index.js';
 import type { DiscoveryLogEntryFields } from '../../daemons/nvme/protocol/discovery-log.js';
 
 const ID_KEYS = ['traddr', 'trsvcid', 'transport', 'subsysnqn', 'host-iface', 'host-traddr', 'host-nqn', 'device'];
@@ -163,7 +164,8 @@ test('referrals become DCs (origin referral); self-referrals are ignored; a remo
 test('SIGHUP adds and removes a DC; dhchap secrets never reach D-Bus, the log or the cache file', async () => {
   const other = await FakeTarget.start();
   try {
-    const secret = 'DHHC-1:00:c2VjcmV0LXNob3VsZC1uZXZlci1sZWFr';
+    // a valid key: the userspace host parses it (the fake target does not ask for authentication)
+    const secret = formatDhchapSecret(generateDhchapSecret(0));
     rig.etc.write('stafd.conf', conf(target.port) + `controller=transport=tcp;traddr=127.0.0.1;trsvcid=${other.port};kato=17;dhchap-secret=${secret}\n`);
     const since = Date.now();
     rig.stafd.signal('SIGHUP');

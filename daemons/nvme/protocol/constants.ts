@@ -81,6 +81,8 @@ export const FabricsType = {
   PropertySet: 0x00,
   Connect: 0x01,
   PropertyGet: 0x04,
+  AuthenticationSend: 0x05,
+  AuthenticationReceive: 0x06,
 } as const;
 
 export const Register = {

@@ -20,6 +20,8 @@ export type FailureKind =
   | 'protocol'
   /** the peer sent a C2HTermReq */
   | 'term-req'
+  /** DH-HMAC-CHAP authentication failed (refused by the controller, or the controller not authenticated) */
+  | 'auth'
   /** too many outstanding commands, or a bad argument */
   | 'usage';
 
@@ -130,6 +132,7 @@ export function exitCodeFor(err: unknown): number {
     case 'protocol':
       return EXIT_CODES.notNvme;
     case 'status':
+    case 'auth':
       return EXIT_CODES.status;
     case 'usage':
       return EXIT_CODES.usage;

@@ -6,3 +6,4 @@ export * from './discovery.js';
 export * from './io-queue.js';
 export * from './host-identity.js';
 export * from './host-binding.js';
+export * from './auth.js';

@@ -5,6 +5,7 @@ import { inlineDataLimit, type IdentifyController } from '../protocol/identify.j
 import { NvmeTcpError } from './errors.js';
 import { NvmeTcpQueue } from './queue.js';
 import { hostIdBytes, type AdminSession } from './session.js';
+import { authenticateIfRequired } from './auth.js';
 
 export interface IoQueueOptions {
   qid?: number;
@@ -33,7 +34,7 @@ export class IoQueue {
     const qid = opts.qid ?? 1;
     const queue = await NvmeTcpQueue.open({ ...o, inlineDataLimit: inlineDataLimit(idc), commandTimeoutMs: opts.commandTimeoutMs ?? o.commandTimeoutMs, label: `${admin.label} qid ${qid}` });
     try {
-      await queue.submit(
+      const r = await queue.submit(
         connectCommand({
           qid,
           sqsize: opts.sqsize ?? 127,
@@ -44,6 +45,7 @@ export class IoQueue {
           hostnqn: o.hostnqn,
         }),
       );
+      await authenticateIfRequired(queue, r.cqe.dw0, { qid, hostnqn: o.hostnqn, subnqn: o.subnqn, keys: o.dhchap });
     } catch (e) {
       queue.close();
       throw e;

@@ -41,6 +41,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { dimCommand, type DimTaskCode } from '../protocol/dim.js';
 import { NvmeStatusError, NvmeTcpError, TimeoutError, TransportProtocolError } from './errors.js';
 import { NvmeTcpQueue, type CommandResult, type QueueOptions, type SubmitOptions } from './queue.js';
+import { authenticateIfRequired, type AuthOutcome, type DhchapKeys } from './auth.js';
 
 export interface HostIdentity {
   hostnqn: string;
@@ -60,6 +61,8 @@ export interface SessionOptions extends QueueOptions, HostIdentity {
   readyTimeoutMs?: number;
   /** 0's based admin SQ size; default 31 */
   sqsize?: number;
+  /** DH-HMAC-CHAP secrets, used on every queue whose Connect asks for authentication */
+  dhchap?: DhchapKeys;
 }
 
 export interface SessionEvents {
@@ -92,6 +95,8 @@ export class AdminSession extends EventEmitter<SessionEvents> {
   readonly options: SessionOptions;
   /** controller ID assigned by Connect */
   cntlid = 0;
+  /** how the admin queue authenticated (undefined: the controller did not ask) */
+  auth: AuthOutcome | undefined;
   cap = 0n;
   vs = 0;
   /** Keep Alive commands completed (tests and diagnostics) */
@@ -134,6 +139,7 @@ export class AdminSession extends EventEmitter<SessionEvents> {
         }),
       );
       s.cntlid = r.cqe.dw0 & 0xffff;
+      s.auth = await authenticateIfRequired(queue, r.cqe.dw0, { qid: 0, hostnqn: opts.hostnqn, subnqn: opts.subnqn, keys: opts.dhchap });
       await s.enable();
       s.startKeepAlive();
       return s;

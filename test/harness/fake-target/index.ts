@@ -76,6 +76,11 @@ export interface FakeTargetOptions {
   connectDelayMs?: number;
   /** TP8010 DCTYPE reported by discovery controllers in Identify Controller: 0 none (default), 1 DDC, 2 CDC */
   dctype?: number;
+  /**
+   * DH-HMAC-CHAP script: Connect asks for authentication (AUTHREQ.ATR), every Authentication Send is accepted and
+   * each Authentication Receive returns the next of these messages (zero-padded to its allocation length).
+   */
+  authMessages?: Buffer[];
   /** called before each discovery log read is answered (e.g. to change the log in the middle of a fetch) */
   onLogRead?: (read: { offset: number; length: number; rae: boolean; lsp: number }, target: FakeTarget) => void;
   /** every PDU the target sends (ICResp included) passes through this first (the mutation fuzzer, see mutations.ts):
@@ -137,6 +142,8 @@ export interface FakeTargetStats {
   commands: number;
   /** connections closed (by either side) after their Connect was answered */
   associationsClosed: number;
+  /** Authentication Send payloads received (authMessages) */
+  authSent: Buffer[];
 }
 
 export interface FakeDim {
@@ -203,7 +210,8 @@ export class FakeTarget {
   readonly host = '127.0.0.1';
   port = 0;
   readonly subsystems: FakeSubsystem[];
-  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0, associationsClosed: 0 };
+  private authReceives = 0;
+  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0, associationsClosed: 0, authSent: [] };
   genctr: bigint;
   discoveryEntries: DiscoveryLogEntryFields[];
   opts: FakeTargetOptions;
@@ -537,6 +545,16 @@ export class FakeTarget {
         else return fail(1, 0x82);
         return ok(Number(v & 0xffffffffn), attrib ? Number(v >> 32n) : 0);
       }
+      if (fctype === 0x05 && this.opts.authMessages) {
+        this.stats.authSent.push(Buffer.from(data));
+        return ok();
+      }
+      if (fctype === 0x06 && this.opts.authMessages) {
+        const msg = this.opts.authMessages[this.authReceives++] ?? Buffer.alloc(0);
+        const out = Buffer.alloc(this.transferLength(sqe));
+        msg.copy(out);
+        return reply(out);
+      }
       if (fctype === 0x00) {
         if (ofst !== 0x14) return fail(1, 0x82);
         c.cc = Number(sqe.readBigUInt64LE(48) & 0xffffffffn);
@@ -671,7 +689,7 @@ export class FakeTarget {
         c.cntlid = u16(data, 16);
       }
       c.associated = true;
-      this.send(c, this.respond(c, cid, { dw0: c.cntlid }));
+      this.send(c, this.respond(c, cid, { dw0: c.cntlid | (this.opts.authMessages ? 1 << 17 : 0) }));
     };
     const delayMs = this.opts.connectDelayMs ?? 0;
     if (delayMs > 0) setTimeout(answer, delayMs);

@@ -33,7 +33,7 @@ export interface PortInfo {
 export interface HostAuth {
   /** The host's secret (dhchap_key): the target requires authentication from this host. */
   key: string;
-  /** The controller's secret (dhchap_ctrl_key): bidirectional authentication. */
+  /** The controller's secret (dhchap_ctrl_key): bidirectional authentication. Cannot be cleared once set. */
   ctrlKey?: string;
   /** dhchap_hash, default hmac(sha256). */
   hash?: 'hmac(sha256)' | 'hmac(sha384)' | 'hmac(sha512)';
@@ -179,9 +179,9 @@ export class NvmetControl {
       `echo ${shq(hash)} > "$H/dhchap_hash"`,
       `echo ${shq(group)} > "$H/dhchap_dhgroup"`,
       `echo ${shq(checkKey(auth.key))} > "$H/dhchap_key"`,
-      // an empty write clears the controller key (unidirectional authentication)
-      `echo ${auth.ctrlKey ? shq(checkKey(auth.ctrlKey)) : "''"} > "$H/dhchap_ctrl_key"`,
     ];
+    // nvmet refuses an empty key: a controller key, once set, goes away with the host entry (disallowHost)
+    if (auth.ctrlKey) s.push(`echo ${shq(checkKey(auth.ctrlKey))} > "$H/dhchap_ctrl_key"`);
     await run(this.execFn, `setHostAuth ${hostNqn}`, s.join('\n'));
   }
 
