@@ -267,11 +267,13 @@ export class SnapshotScheduler {
   /** Newest snapshot of every volume (or the named ones), for `check snapshots`. */
   async freshness(volumes?: readonly string[]): Promise<{ now: number; volumes: VolumeFreshness[]; unknown: string[] }> {
     const all = await this.store.listVolumes();
-    const names = volumes && volumes.length > 0 ? volumes : all.map((v) => v.name);
-    const unknown = names.filter((n) => !all.some((v) => v.name === n));
+    const known = new Set(all.map((v) => v.name));
+    // each volume once: a caller (anyone may call) that names one volume 5000 times must not cost 5000 listings
+    const names = [...new Set(volumes && volumes.length > 0 ? volumes : known)];
+    const unknown = names.filter((n) => !known.has(n));
     const out: VolumeFreshness[] = [];
     for (const name of names) {
-      if (unknown.includes(name)) continue;
+      if (!known.has(name)) continue;
       const snaps = await this.store.listSnapshots(name);
       out.push({ volume: name, count: snaps.length, newest: snaps.length ? Math.max(...snaps.map((s) => s.createdAt)) : null });
     }

@@ -7,6 +7,8 @@ export class MemoryStore implements SnapshotStore {
   readonly volumes = new Map<string, { labels: Record<string, string>; snaps: Map<string, SnapshotRef> }>();
   created = 0;
   deleted = 0;
+  /** listSnapshots calls */
+  listed = 0;
   /** pool space per volume (bytes); each snapshot uses `snapshotBytes` */
   totalBytes = 1000;
   baseUsedBytes = 0;
@@ -43,6 +45,7 @@ export class MemoryStore implements SnapshotStore {
   }
 
   async listSnapshots(volume: string): Promise<SnapshotRef[]> {
+    this.listed++;
     return [...this.vol(volume).snaps.values()].map((s) => ({ ...s, meta: { ...s.meta } }));
   }
 

@@ -279,3 +279,17 @@ test('schedules added at run time are persisted and survive a restart; config sc
   assert.deepEqual(s3.list().map((s) => s.def.name), []);
   await s3.stop();
 });
+
+test('freshness lists each volume once, however often the caller names it', async (t) => {
+  const r = rig(t, Date.parse('2024-05-01T00:00:00Z'), []);
+  r.store.addVolume('vol1');
+  r.store.addVolume('vol2');
+  r.store.put('vol1', 's1', Date.parse('2024-04-30T00:00:00Z'));
+  const f = await r.scheduler.freshness([...Array<string>(5000).fill('vol1'), 'nope', 'nope']);
+  assert.equal(r.store.listed, 1);
+  assert.deepEqual(f.volumes, [{ volume: 'vol1', count: 1, newest: Date.parse('2024-04-30T00:00:00Z') }]);
+  assert.deepEqual(f.unknown, ['nope']);
+  r.store.listed = 0;
+  assert.deepEqual((await r.scheduler.freshness()).volumes.map((v) => v.volume), ['vol1', 'vol2']);
+  assert.equal(r.store.listed, 2);
+});
