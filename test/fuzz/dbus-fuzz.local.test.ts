@@ -36,7 +36,14 @@ let target: FakeTarget;
 let client: dbus.MessageBus;
 const daemons: Record<'stafd' | 'stacd', RunningDaemon | undefined> = { stafd: undefined, stacd: undefined };
 
-function call(destination: string, path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
+function call(
+  destination: string,
+  path: string,
+  iface: string,
+  member: string,
+  signature = '',
+  body: unknown[] = [],
+): Promise<unknown[]> {
   return callMethod(client, { destination, path, interface: iface, member, signature, body }, CALL_TIMEOUT_MS);
 }
 
@@ -50,7 +57,19 @@ async function managedObjects(): Promise<Managed> {
 async function storageState(): Promise<unknown> {
   const objects = await managedObjects();
   const keep: Record<string, string[]> = {
-    'org.nvmexpress.stac.Volume1': ['Name', 'Id', 'Pool', 'Size', 'Parent', 'SnapshotCount', 'QosIops', 'QosIopsBurst', 'QosBps', 'QosBpsBurst', 'PerformancePriority'],
+    'org.nvmexpress.stac.Volume1': [
+      'Name',
+      'Id',
+      'Pool',
+      'Size',
+      'Parent',
+      'SnapshotCount',
+      'QosIops',
+      'QosIopsBurst',
+      'QosBps',
+      'QosBpsBurst',
+      'PerformancePriority',
+    ],
     'org.nvmexpress.stac.Snapshot1': ['Name', 'VolumeName', 'Size', 'Protected'],
   };
   const state: Record<string, Record<string, unknown>> = {};
@@ -60,10 +79,23 @@ async function storageState(): Promise<unknown> {
       state[path] = Object.fromEntries(keep[iface]!.map((p) => [p, props[p]?.value]));
     }
   }
-  const schedules = ((await call(STAC, '/org/nvmexpress/stac/schedules', 'org.nvmexpress.stac.Schedule1', 'ListSchedules'))[0] as Record<string, dbus.Variant>[]).map((s) =>
-    Object.fromEntries(Object.entries(s).filter(([k]) => !/run|last/.test(k)).map(([k, v]) => [k, JSON.stringify(v.value, (_, x: unknown) => (typeof x === 'bigint' ? String(x) : x))])),
+  const schedules = (
+    (await call(STAC, '/org/nvmexpress/stac/schedules', 'org.nvmexpress.stac.Schedule1', 'ListSchedules'))[0] as Record<
+      string,
+      dbus.Variant
+    >[]
+  ).map((s) =>
+    Object.fromEntries(
+      Object.entries(s)
+        .filter(([k]) => !/run|last/.test(k))
+        .map(([k, v]) => [k, JSON.stringify(v.value, (_, x: unknown) => (typeof x === 'bigint' ? String(x) : x))]),
+    ),
   );
-  return { objects: state, schedules, files: readdirSync(join(etc.dir, 'volumes'), { recursive: true }).map(String).sort() };
+  return {
+    objects: state,
+    schedules,
+    files: readdirSync(join(etc.dir, 'volumes'), { recursive: true }).map(String).sort(),
+  };
 }
 
 /** The objects to aim at: the daemons' roots, stacd's children and every storage object there is now. */
@@ -73,11 +105,19 @@ async function fuzzObjects(): Promise<{ objects: FuzzObject[]; names: string[] }
     { destination: STAC, path: '/org/nvmexpress/stac', interfaces: [STAC, `${STAC}.debug`] },
     { destination: STAC, path: '/org/nvmexpress/stac/connector', interfaces: ['org.nvmexpress.stac.Connector1'] },
     { destination: STAC, path: '/org/nvmexpress/stac/schedules', interfaces: ['org.nvmexpress.stac.Schedule1'] },
-    { destination: STAC, path: STORAGE, interfaces: ['org.nvmexpress.stac.Storage1', 'org.freedesktop.DBus.ObjectManager'] },
+    {
+      destination: STAC,
+      path: STORAGE,
+      interfaces: ['org.nvmexpress.stac.Storage1', 'org.freedesktop.DBus.ObjectManager'],
+    },
   ];
   const names = new Set<string>(['fz0', 's0', 'fzsched']);
   for (const [path, ifaces] of Object.entries(await managedObjects())) {
-    objects.push({ destination: STAC, path, interfaces: Object.keys(ifaces).filter((i) => i.startsWith('org.nvmexpress.')) });
+    objects.push({
+      destination: STAC,
+      path,
+      interfaces: Object.keys(ifaces).filter((i) => i.startsWith('org.nvmexpress.')),
+    });
     for (const props of Object.values(ifaces)) if (typeof props.Name?.value === 'string') names.add(props.Name.value);
   }
   return { objects, names: [...names] };
@@ -91,7 +131,10 @@ async function runFuzzer(plan: FuzzPlan, user?: string): Promise<FuzzResult[]> {
   // bound on the whole run: every call may use its timeout, `concurrency` at a time, plus start-up
   const boundMs = Math.ceil(plan.count / plan.concurrency) * plan.timeoutMs + 30_000;
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, {
+      env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -103,25 +146,43 @@ async function runFuzzer(plan: FuzzPlan, user?: string): Promise<FuzzResult[]> {
     p.on('exit', (code) => {
       clearTimeout(t);
       if (code !== 0) return reject(new Error(`the fuzzing client exited with ${code} (seed ${plan.seed}):\n${err}`));
-      resolve(out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as FuzzResult));
+      resolve(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as FuzzResult),
+      );
     });
   });
 }
 
 function summary(results: FuzzResult[]): string {
   const by = new Map<string, number>();
-  for (const r of results) by.set(r.outcome === 'error' ? r.error! : r.outcome, (by.get(r.outcome === 'error' ? r.error! : r.outcome) ?? 0) + 1);
+  for (const r of results)
+    by.set(
+      r.outcome === 'error' ? r.error! : r.outcome,
+      (by.get(r.outcome === 'error' ? r.error! : r.outcome) ?? 0) + 1,
+    );
   const slowest = results.reduce((a, b) => (b.ms > a.ms ? b : a), results[0]!);
-  return `${results.length} calls: ${[...by].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}; slowest ${slowest.ms} ms (${slowest.interface}.${slowest.member})`;
+  return `${results.length} calls: ${[...by]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')}; slowest ${slowest.ms} ms (${slowest.interface}.${slowest.member})`;
 }
 
 function assertAnswered(results: FuzzResult[], plan: FuzzPlan, who: string): void {
   const replay = `(replay: STAS_FUZZ_SEED=${SEED} STAS_FUZZ_COUNT=${COUNT}; case seed ${plan.seed})`;
   assert.equal(results.length, plan.count, `${who}: ${results.length} of ${plan.count} calls reported ${replay}`);
   const bad = results.filter((r) => r.outcome === 'timeout' || r.outcome === 'client-error' || r.stack);
-  assert.deepEqual(bad, [], `${who}: calls not answered in ${plan.timeoutMs} ms, refused by the client library, or answered with a stack trace ${replay}`);
+  assert.deepEqual(
+    bad,
+    [],
+    `${who}: calls not answered in ${plan.timeoutMs} ms, refused by the client library, or answered with a stack trace ${replay}`,
+  );
   // the daemons answer; the bus itself refuses nothing but policy (AccessDenied) and size limits
-  const noDaemon = results.filter((r) => r.error === 'org.freedesktop.DBus.Error.NoReply' || r.error === 'org.freedesktop.DBus.Error.ServiceUnknown');
+  const noDaemon = results.filter(
+    (r) => r.error === 'org.freedesktop.DBus.Error.NoReply' || r.error === 'org.freedesktop.DBus.Error.ServiceUnknown',
+  );
   assert.deepEqual(noDaemon, [], `${who}: a daemon did not answer ${replay}`);
 }
 
@@ -151,15 +212,25 @@ before(async () => {
       await call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'ListVolumes');
       break;
     } catch (e) {
-      if (Date.now() > deadline) throw new Error(`stacd's Storage1 did not answer within 30 s: ${(e as Error).message}\n${daemons.stacd.output().slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `stacd's Storage1 did not answer within 30 s: ${(e as Error).message}\n${daemons.stacd.output().slice(-3000)}`,
+        );
       await new Promise((res) => setTimeout(res, 100));
     }
   }
   // something to aim at: a volume with a protected snapshot, a clone of it, a schedule; stacd connected to the DC's subsystem
-  const [vol] = (await call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'CreateVolume', 'sta{sv}', ['fz0', 1n << 30n, {}])) as [string];
+  const [vol] = (await call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'CreateVolume', 'sta{sv}', [
+    'fz0',
+    1n << 30n,
+    {},
+  ])) as [string];
   const [snap] = (await call(STAC, vol, 'org.nvmexpress.stac.Volume1', 'CreateSnapshot', 's', ['s0'])) as [string];
   await call(STAC, snap, 'org.nvmexpress.stac.Snapshot1', 'Protect');
-  await call(STAC, '/org/nvmexpress/stac/schedules', 'org.nvmexpress.stac.Schedule1', 'AddSchedule', 'sa{ss}', ['fzsched', { volumes: 'fz0', interval: '1d', 'keep-daily': '2' }]);
+  await call(STAC, '/org/nvmexpress/stac/schedules', 'org.nvmexpress.stac.Schedule1', 'AddSchedule', 'sa{ss}', [
+    'fzsched',
+    { volumes: 'fz0', interval: '1d', 'keep-daily': '2' },
+  ]);
   await daemons.stacd.waitForLog(/nqn\.2024-01\.io\.example:fake1.*(onnected|established)/i, 30_000);
 });
 
@@ -173,39 +244,79 @@ after(async () => {
 
 test(`as nobody: ${COUNT} random calls are all answered, none changes storage, none harms a daemon`, async () => {
   const { objects, names } = await fuzzObjects();
-  const plan: FuzzPlan = { seed: SEED, count: COUNT, concurrency: 4, timeoutMs: CALL_TIMEOUT_MS, objects, names, signals: true };
+  const plan: FuzzPlan = {
+    seed: SEED,
+    count: COUNT,
+    concurrency: 4,
+    timeoutMs: CALL_TIMEOUT_MS,
+    objects,
+    names,
+    signals: true,
+  };
   const before = await storageState();
   const t0 = Date.now();
   const results = await runFuzzer(plan, 'nobody');
   console.log(`# nobody: ${summary(results)}, ${Date.now() - t0} ms`);
   assertAnswered(results, plan, 'nobody');
   assertRunning();
-  assert.ok(results.some((r) => r.error === 'org.freedesktop.DBus.Error.AccessDenied'), 'the policy refused something (the calls reached the bus as nobody)');
-  assert.ok(results.some((r) => r.outcome === 'reply'), 'some calls were answered with a reply');
-  assert.deepEqual(await storageState(), before, `a call by nobody changed volumes, snapshots, schedules or files (seed ${SEED})`);
+  assert.ok(
+    results.some((r) => r.error === 'org.freedesktop.DBus.Error.AccessDenied'),
+    'the policy refused something (the calls reached the bus as nobody)',
+  );
+  assert.ok(
+    results.some((r) => r.outcome === 'reply'),
+    'some calls were answered with a reply',
+  );
+  assert.deepEqual(
+    await storageState(),
+    before,
+    `a call by nobody changed volumes, snapshots, schedules or files (seed ${SEED})`,
+  );
 });
 
 test(`as root: ${COUNT} random calls are all answered without a stack trace, both daemons keep running`, async () => {
   const { objects, names } = await fuzzObjects();
-  const plan: FuzzPlan = { seed: (SEED ^ 0x5bd1e995) >>> 0 || 1, count: COUNT, concurrency: 4, timeoutMs: CALL_TIMEOUT_MS, objects, names, signals: false };
+  const plan: FuzzPlan = {
+    seed: (SEED ^ 0x5bd1e995) >>> 0 || 1,
+    count: COUNT,
+    concurrency: 4,
+    timeoutMs: CALL_TIMEOUT_MS,
+    objects,
+    names,
+    signals: false,
+  };
   const t0 = Date.now();
   const results = await runFuzzer(plan);
   console.log(`# root: ${summary(results)}, ${Date.now() - t0} ms`);
   assertAnswered(results, plan, 'root');
   assertRunning();
-  assert.ok(results.some((r) => r.outcome === 'reply'), 'some calls were answered with a reply');
+  assert.ok(
+    results.some((r) => r.outcome === 'reply'),
+    'some calls were answered with a reply',
+  );
 });
 
 test('after the fuzzing both daemons answer, and their resident memory is bounded', async () => {
   assertRunning();
-  for (const [name, dest, path] of [['stafd', STAF, '/org/nvmexpress/staf'], ['stacd', STAC, '/org/nvmexpress/stac']] as const) {
+  for (const [name, dest, path] of [
+    ['stafd', STAF, '/org/nvmexpress/staf'],
+    ['stacd', STAC, '/org/nvmexpress/stac'],
+  ] as const) {
     await call(dest, path, 'org.freedesktop.DBus.Peer', 'Ping');
-    const info = JSON.parse((await call(dest, path, `${dest}.debug`, 'process_info'))[0] as string) as Record<string, unknown>;
+    const info = JSON.parse((await call(dest, path, `${dest}.debug`, 'process_info'))[0] as string) as Record<
+      string,
+      unknown
+    >;
     assert.equal(info.hostnqn, etc.hostnqn);
     const rss = rssBytes(daemons[name]!.proc.pid!);
     assert.ok(rss !== undefined, `${name}: no /proc status`);
-    console.log(`# ${name}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB after the fuzzing (bound ${RSS_LIMIT / 2 ** 20} MiB)`);
-    assert.ok(rss < RSS_LIMIT, `${name}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB exceeds ${RSS_LIMIT / 2 ** 20} MiB (seed ${SEED})`);
+    console.log(
+      `# ${name}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB after the fuzzing (bound ${RSS_LIMIT / 2 ** 20} MiB)`,
+    );
+    assert.ok(
+      rss < RSS_LIMIT,
+      `${name}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB exceeds ${RSS_LIMIT / 2 ** 20} MiB (seed ${SEED})`,
+    );
     assert.doesNotMatch(daemons[name]!.output(), /uncaught|unhandled/i, `${name} logged an uncaught error`);
   }
 });

@@ -59,7 +59,14 @@ export function randomSignature(r: Rng, max = 5): string {
 function randomChar(r: Rng): string {
   for (;;) {
     const range = r.int(4);
-    const cp = range === 0 ? 1 + r.int(0x7f) : range === 1 ? 0x80 + r.int(0x780) : range === 2 ? 0x800 + r.int(0xf800) : 0x10000 + r.int(0x100000);
+    const cp =
+      range === 0
+        ? 1 + r.int(0x7f)
+        : range === 1
+          ? 0x80 + r.int(0x780)
+          : range === 2
+            ? 0x800 + r.int(0xf800)
+            : 0x10000 + r.int(0x100000);
     if (cp >= 0xd800 && cp <= 0xdfff) continue;
     if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) continue;
     return String.fromCodePoint(cp);
@@ -87,7 +94,8 @@ export function randomString(r: Rng, known: readonly string[] = [], budget: Budg
       const unit = r.pick(['x', 'é', '𝄞', 'a;b=c']);
       const n = r.chance(0.1) ? 1 << 20 : 1 + r.int(1 << 18);
       const bytes = Buffer.byteLength(unit) * n;
-      if (bytes > budget.bytes) return unit.repeat(Math.max(1, Math.floor(budget.bytes / Buffer.byteLength(unit) / 64)));
+      if (bytes > budget.bytes)
+        return unit.repeat(Math.max(1, Math.floor(budget.bytes / Buffer.byteLength(unit) / 64)));
       budget.bytes -= bytes;
       return unit.repeat(n);
     }
@@ -95,17 +103,84 @@ export function randomString(r: Rng, known: readonly string[] = [], budget: Budg
     case 3:
       return randomText(r, 64);
     case 4:
-      return r.pick(['.', '..', '../../etc/passwd', '/', 'a/b', '-rf', '--help', ' ', ' lead', 'trail ', 'a\nb', '\t', '*', '?', '@', 'v@s', '%s%n', '${HOME}', '`id`', '$(id)', "'", '"', '\\']);
+      return r.pick([
+        '.',
+        '..',
+        '../../etc/passwd',
+        '/',
+        'a/b',
+        '-rf',
+        '--help',
+        ' ',
+        ' lead',
+        'trail ',
+        'a\nb',
+        '\t',
+        '*',
+        '?',
+        '@',
+        'v@s',
+        '%s%n',
+        '${HOME}',
+        '`id`',
+        '$(id)',
+        "'",
+        '"',
+        '\\',
+      ]);
     case 5:
-      return r.pick(['-1', '0', '18446744073709551616', '1e309', 'NaN', 'Infinity', '0x10', '1.5GiB', '512TiB', '-0', '9'.repeat(400)]);
+      return r.pick([
+        '-1',
+        '0',
+        '18446744073709551616',
+        '1e309',
+        'NaN',
+        'Infinity',
+        '0x10',
+        '1.5GiB',
+        '512TiB',
+        '-0',
+        '9'.repeat(400),
+      ]);
     case 6:
-      return r.pick(['tcp', 'rdma', 'fc', 'loop', '127.0.0.1', '::1', 'fe80::1%lo', '8009', '4420', 'nqn.2014-08.org.nvmexpress.discovery', 'lo', 'qcow2', 'rbd', 'default']);
+      return r.pick([
+        'tcp',
+        'rdma',
+        'fc',
+        'loop',
+        '127.0.0.1',
+        '::1',
+        'fe80::1%lo',
+        '8009',
+        '4420',
+        'nqn.2014-08.org.nvmexpress.discovery',
+        'lo',
+        'qcow2',
+        'rbd',
+        'default',
+      ]);
     case 7:
     case 8:
       if (known.length) return r.pick(known);
       return 'fz' + r.int(100);
     case 9:
-      return r.pick(['tron', 'log_level', 'Name', 'Size', 'Pools', 'State', 'qos_iops', 'performance_priority', 'pool', 'parent', 'calendar', 'retention', 'volumes', 'hourly', 'keep-hourly']);
+      return r.pick([
+        'tron',
+        'log_level',
+        'Name',
+        'Size',
+        'Pools',
+        'State',
+        'qos_iops',
+        'performance_priority',
+        'pool',
+        'parent',
+        'calendar',
+        'retention',
+        'volumes',
+        'hourly',
+        'keep-hourly',
+      ]);
     case 10:
       return 'a'.repeat(1 + r.int(300));
     default:
@@ -139,7 +214,20 @@ const INT_EDGES: Record<string, number[]> = {
 };
 // dbus-next refuses the exact minimum of int64 (its bound is off by one) and doubles that are NaN or infinite
 const X_EDGES = [-(2n ** 63n) + 1n, -1n, 0n, 1n, 2n ** 31n, 2n ** 53n + 1n, 2n ** 63n - 1n];
-const T_EDGES = [0n, 1n, 511n, 512n, 4096n, 2n ** 30n, 2n ** 40n, 512n * 2n ** 40n, 512n * 2n ** 40n + 512n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n];
+const T_EDGES = [
+  0n,
+  1n,
+  511n,
+  512n,
+  4096n,
+  2n ** 30n,
+  2n ** 40n,
+  512n * 2n ** 40n,
+  512n * 2n ** 40n + 512n,
+  2n ** 53n + 1n,
+  2n ** 63n,
+  2n ** 64n - 1n,
+];
 
 export interface ValueContext {
   /** strings that name existing things (volumes, snapshots, schedules) */
@@ -166,9 +254,13 @@ export function randomValue(r: Rng, t: string, ctx: ValueContext, depth = 0): un
       return lo + Math.floor((r.u32() / 0x1_0000_0000) * (hi - lo + 1));
     }
     case 'x':
-      return r.chance(0.6) ? r.pick(X_EDGES) : BigInt.asIntN(64, (BigInt(r.u32() & 0x7fffffff) << 32n) | BigInt(r.u32())) * (r.chance(0.5) ? -1n : 1n);
+      return r.chance(0.6)
+        ? r.pick(X_EDGES)
+        : BigInt.asIntN(64, (BigInt(r.u32() & 0x7fffffff) << 32n) | BigInt(r.u32())) * (r.chance(0.5) ? -1n : 1n);
     case 't':
-      return r.chance(0.6) ? r.pick(T_EDGES) : BigInt.asUintN(64, (BigInt(r.u32()) << BigInt(r.int(33))) | BigInt(r.u32()));
+      return r.chance(0.6)
+        ? r.pick(T_EDGES)
+        : BigInt.asUintN(64, (BigInt(r.u32()) << BigInt(r.int(33))) | BigInt(r.u32()));
     case 'b':
       return r.chance(0.5);
     case 'd':
@@ -190,7 +282,8 @@ export function randomValue(r: Rng, t: string, ctx: ValueContext, depth = 0): un
       if (elem[0] === '{') {
         const [k, v] = completeTypes(elem.slice(1, -1)) as [string, string];
         const obj: Record<string, unknown> = {};
-        for (let i = 0; i < n; i++) obj[randomValue(r, k, ctx, depth + 1) as string] = randomValue(r, v, ctx, depth + 1);
+        for (let i = 0; i < n; i++)
+          obj[randomValue(r, k, ctx, depth + 1) as string] = randomValue(r, v, ctx, depth + 1);
         return obj;
       }
       return Array.from({ length: n }, () => randomValue(r, elem, ctx, depth + 1));

@@ -16,8 +16,12 @@ import { fuzzCount, fuzzSeed, rssBytes } from './seed.js';
 
 /** left out by default until stafd caps what a DC may make it allocate (issue #17, defect 5) */
 const KNOWN_FAILING: MutationMode[] = ['numrec-huge'];
-const MODES: MutationMode[] = (process.env.STAS_FUZZ_MODES?.split(',').map((m) => m.trim()) ?? MUTATION_MODES.filter((m) => !KNOWN_FAILING.includes(m))).map((m) => {
-  if (!(MUTATION_MODES as readonly string[]).includes(m)) throw new Error(`STAS_FUZZ_MODES: unknown mode "${m}" (known: ${MUTATION_MODES.join(', ')})`);
+const MODES: MutationMode[] = (
+  process.env.STAS_FUZZ_MODES?.split(',').map((m) => m.trim()) ??
+  MUTATION_MODES.filter((m) => !KNOWN_FAILING.includes(m))
+).map((m) => {
+  if (!(MUTATION_MODES as readonly string[]).includes(m))
+    throw new Error(`STAS_FUZZ_MODES: unknown mode "${m}" (known: ${MUTATION_MODES.join(', ')})`);
   return m as MutationMode;
 });
 const COUNT = fuzzCount(12);
@@ -28,7 +32,8 @@ const RSS_LIMIT = 300 * 1024 * 1024;
 const PEER_EXIT_CODES = [0, 1, 3, 5, 6];
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
-const replay = (extra = ''): string => `(replay: STAS_FUZZ_SEED=${SEED} STAS_FUZZ_COUNT=${COUNT} STAS_FUZZ_MODES=${MODES.join(',')}${extra})`;
+const replay = (extra = ''): string =>
+  `(replay: STAS_FUZZ_SEED=${SEED} STAS_FUZZ_COUNT=${COUNT} STAS_FUZZ_MODES=${MODES.join(',')}${extra})`;
 
 test(`stasadm discover against ${COUNT} broken peers: a documented exit code and a one-line reason, in time`, async () => {
   const master = rng(SEED);
@@ -39,7 +44,11 @@ test(`stasadm discover against ${COUNT} broken peers: a documented exit code and
     const target = await FakeTarget.start(m.options);
     try {
       const t0 = Date.now();
-      const res = await runCli('stasadm', ['discover', '-a', '127.0.0.1', '-s', String(target.port), '--timeout', '3000'], { timeoutMs: 60_000 });
+      const res = await runCli(
+        'stasadm',
+        ['discover', '-a', '127.0.0.1', '-s', String(target.port), '--timeout', '3000'],
+        { timeoutMs: 60_000 },
+      );
       const ctx = `case ${i} (${m.mode}: ${m.what}), exit ${res.code} after ${Date.now() - t0} ms ${replay()}\nstdout: ${res.stdout.slice(0, 500)}\nstderr: ${res.stderr.slice(0, 2000)}`;
       seen.set(res.code, (seen.get(res.code) ?? 0) + 1);
       assert.ok(PEER_EXIT_CODES.includes(res.code), `undocumented exit code: ${ctx}`);
@@ -53,7 +62,12 @@ test(`stasadm discover against ${COUNT} broken peers: a documented exit code and
       await target.stop();
     }
   }
-  console.log(`# stasadm discover: ${COUNT} broken peers, exit codes ${[...seen].sort().map(([c, n]) => `${c}×${n}`).join(' ')}`);
+  console.log(
+    `# stasadm discover: ${COUNT} broken peers, exit codes ${[...seen]
+      .sort()
+      .map(([c, n]) => `${c}×${n}`)
+      .join(' ')}`,
+  );
 });
 
 interface BrokenDc {
@@ -75,7 +89,8 @@ before(async () => {
     }
   healthy = await FakeTarget.start();
   // host-traddr: a mutated log that still makes a referral cannot send stafd off the loopback interface
-  const line = (t: FakeTarget): string => `controller=transport=tcp;traddr=127.0.0.1;trsvcid=${t.port};host-traddr=127.0.0.1\n`;
+  const line = (t: FakeTarget): string =>
+    `controller=transport=tcp;traddr=127.0.0.1;trsvcid=${t.port};host-traddr=127.0.0.1\n`;
   rig = await startFinderRig({
     conf: `[Global]\n[Service Discovery]\nzeroconf=disabled\n[Controllers]\n${[healthy, ...broken.map((b) => b.target)].map(line).join('')}`,
   });
@@ -94,14 +109,20 @@ after(async () => {
  */
 function failureReason(d: Record<string, string> | undefined, stafdLog: string): string | undefined {
   if (!d) return undefined;
-  for (const op of ['connect operation', 'get log page operation', 'get supported log page operation', 'register operation']) {
+  for (const op of [
+    'connect operation',
+    'get log page operation',
+    'get supported log page operation',
+    'register operation',
+  ]) {
     const m = /'error': (['"])(.+)\1\}$/.exec(d[op] ?? '');
     if (m) return `${op}: ${m[2]}`;
   }
   if (d.connected === 'True') return undefined;
   const mine = stafdLog.split('\n').filter((l) => l.includes(`, ${d.trsvcid}, `));
   for (const l of mine.reverse()) {
-    const m = /Connection lost: (.*); reconnecting|Failed to (?:connect to|retrieve)[^.]*\. (.*?)(?: \(retrying|"\})/.exec(l);
+    const m =
+      /Connection lost: (.*); reconnecting|Failed to (?:connect to|retrieve)[^.]*\. (.*?)(?: \(retrying|"\})/.exec(l);
     if (m) {
       const why = (m[1] ?? m[2])!;
       return /connection closed by host$/.test(why) ? undefined : `log: ${why}`;
@@ -120,34 +141,60 @@ test('stafd with one broken DC per mode: stays up, serves the healthy DC, report
   }, 1000);
   try {
     const hostnqn = r.etc.hostnqn;
-    const tidOf = (t: FakeTarget): string[] => [...dcTuple('127.0.0.1', String(t.port), hostnqn).slice(0, 4), '127.0.0.1', '', hostnqn];
+    const tidOf = (t: FakeTarget): string[] => [
+      ...dcTuple('127.0.0.1', String(t.port), hostnqn).slice(0, 4),
+      '127.0.0.1',
+      '',
+      hostnqn,
+    ];
     // the healthy DC is read despite its broken neighbours
-    await r.waitFor('the healthy DC log page', async () => ((await r.getLogPages(tidOf(healthy!))).length === healthy!.discoveryEntries.length ? true : undefined), 30_000);
+    await r.waitFor(
+      'the healthy DC log page',
+      async () =>
+        (await r.getLogPages(tidOf(healthy!))).length === healthy!.discoveryEntries.length ? true : undefined,
+      30_000,
+    );
     // every DC that can never be read shows why (connect failures retry after 3 s, then every 60 s)
     const fatal = broken.filter((b) => b.mutation.fatal);
-    const reasons = await r.waitFor(
-      'a reason for every unreadable DC',
-      async () => {
+    const reasons = await r
+      .waitFor(
+        'a reason for every unreadable DC',
+        async () => {
+          const list = await r.listControllers(true);
+          const out = new Map<BrokenDc, string>();
+          for (const b of fatal) {
+            const why = failureReason(
+              list.find((c) => c.trsvcid === String(b.target.port)),
+              r.stafd.output(),
+            );
+            if (!why) return undefined;
+            out.set(b, why);
+          }
+          return out;
+        },
+        60_000,
+      )
+      .catch(async (e: Error) => {
         const list = await r.listControllers(true);
-        const out = new Map<BrokenDc, string>();
-        for (const b of fatal) {
-          const why = failureReason(list.find((c) => c.trsvcid === String(b.target.port)), r.stafd.output());
-          if (!why) return undefined;
-          out.set(b, why);
-        }
-        return out;
-      },
-      60_000,
-    ).catch(async (e: Error) => {
-      const list = await r.listControllers(true);
-      const missing = fatal.filter((b) => !failureReason(list.find((c) => c.trsvcid === String(b.target.port)), r.stafd.output()));
-      const about = (b: BrokenDc): string => {
-        const port = String(b.target.port);
-        const lines = r.stafd.output().split('\n').filter((l) => l.includes(port) && !l.includes('AEN'));
-        return `${port} ${b.mutation.mode} (${b.mutation.what}): ${JSON.stringify(list.find((c) => c.trsvcid === port))}\nstafd about it:\n${lines.slice(0, 12).join('\n')}`;
-      };
-      throw new Error(`no reason shown for:\n${missing.map(about).join('\n')}\n${replay()}\n${e.message.split('\n')[0]}`);
-    });
+        const missing = fatal.filter(
+          (b) =>
+            !failureReason(
+              list.find((c) => c.trsvcid === String(b.target.port)),
+              r.stafd.output(),
+            ),
+        );
+        const about = (b: BrokenDc): string => {
+          const port = String(b.target.port);
+          const lines = r.stafd
+            .output()
+            .split('\n')
+            .filter((l) => l.includes(port) && !l.includes('AEN'));
+          return `${port} ${b.mutation.mode} (${b.mutation.what}): ${JSON.stringify(list.find((c) => c.trsvcid === port))}\nstafd about it:\n${lines.slice(0, 12).join('\n')}`;
+        };
+        throw new Error(
+          `no reason shown for:\n${missing.map(about).join('\n')}\n${replay()}\n${e.message.split('\n')[0]}`,
+        );
+      });
     // one example per mode (at larger counts there are many of each)
     const shown = new Set<string>();
     for (const [b, why] of reasons) {
@@ -165,11 +212,16 @@ test('stafd with one broken DC per mode: stays up, serves the healthy DC, report
   assert.equal(list.length, broken.length + 1, `every configured DC is still listed ${replay()}`);
   assert.equal(list.find((c) => c.trsvcid === String(healthy!.port))?.connected, 'True');
   const info = await r.processInfo();
-  console.log(`# stafd: protocol errors ${String(info['stas.protocol errors'])}, malformed entries ${String(info['stas.malformed dlp entries'])}, ${broken.reduce((n, b) => n + b.target.stats.connections, 0)} connections to the broken DCs`);
+  console.log(
+    `# stafd: protocol errors ${String(info['stas.protocol errors'])}, malformed entries ${String(info['stas.malformed dlp entries'])}, ${broken.reduce((n, b) => n + b.target.stats.connections, 0)} connections to the broken DCs`,
+  );
   const rss = rssBytes(pid);
   assert.ok(rss !== undefined, 'stafd has no /proc status');
   console.log(`# stafd: RSS ${(rss / 2 ** 20).toFixed(1)} MiB after the run (bound ${RSS_LIMIT / 2 ** 20} MiB)`);
-  assert.ok(rss < RSS_LIMIT, `stafd RSS ${(rss / 2 ** 20).toFixed(1)} MiB exceeds ${RSS_LIMIT / 2 ** 20} MiB ${replay()}`);
+  assert.ok(
+    rss < RSS_LIMIT,
+    `stafd RSS ${(rss / 2 ** 20).toFixed(1)} MiB exceeds ${RSS_LIMIT / 2 ** 20} MiB ${replay()}`,
+  );
   assert.doesNotMatch(r.stafd.output(), /uncaught|unhandled/i, 'stafd logged an uncaught error');
 });
 
@@ -177,4 +229,3 @@ function rigOrFail(): FinderRig {
   assert.ok(rig, 'stafd started');
   return rig;
 }
-

@@ -46,7 +46,8 @@ function atNth(nth: number, fn: (pdu: Buffer) => { bytes: Buffer; close?: boolea
 /** Entries whose subtype says "referral" or "this discovery subsystem" made NVM subsystems: a mutated log must not
  *  send the host to an address nobody chose (referrals are followed). */
 function noReferrals(log: Buffer): Buffer {
-  for (let o = LOG_HEADER; o + ENTRY <= log.length; o += ENTRY) if (log[o + 2] === 1 || log[o + 2] === 3) log[o + 2] = 2;
+  for (let o = LOG_HEADER; o + ENTRY <= log.length; o += ENTRY)
+    if (log[o + 2] === 1 || log[o + 2] === 3) log[o + 2] = 2;
   return log;
 }
 
