@@ -7,7 +7,8 @@ import { loadSysConfig } from './config/sys-config.js';
 import { describeChanges } from './config/reload.js';
 import { createConnectorEngine } from './connector/index.js';
 import { StacdStorage, withStorage } from './volumes/stacd-storage.js';
-import { stateDir } from './common/state-dirs.js';
+import { stateDir, runtimeDir } from './common/state-dirs.js';
+import { join } from 'node:path';
 
 await runDaemon<ServiceConfig>({
   prog: 'stacd',
@@ -29,7 +30,7 @@ await runDaemon<ServiceConfig>({
     } catch {
       hostId = undefined;
     }
-    const storage = new StacdStorage({ bus: ctx.bus, confFile: ctx.confFile, stateDir: stateDir('stacd'), ...(hostId ? { hostId } : {}) });
+    const storage = new StacdStorage({ bus: ctx.bus, confFile: ctx.confFile, stateDir: stateDir('stacd'), runDir: join(runtimeDir('stacd'), 'storage-daemon'), ...(hostId ? { hostId } : {}) });
     return withStorage(createConnectorEngine(ctx, { sys }), storage);
   },
 });

@@ -98,6 +98,14 @@ export interface Backend {
   setMeta(name: string, meta: VolumeMeta): Promise<void>;
   /** true while a consumer (QEMU, librbd client) has the image open */
   isAttached(name: string): Promise<boolean>;
+  /** true while stas's own storage daemon holds the volume open: online operations go through it */
+  heldByEngine?(name: string): boolean;
+  /** opens the volume in the storage daemon and gives nvmet a block device or file to serve */
+  exportVolume?(name: string): Promise<{ devicePath: string }>;
+  /** opens the volume in the storage daemon for userspace NBD clients */
+  openVolume?(name: string): Promise<{ nbdUri: string }>;
+  /** closes what exportVolume/openVolume opened: the volume is offline again */
+  closeVolume?(name: string): Promise<void>;
 
   listSnapshots(name: string): Promise<SnapshotInfo[]>;
   createSnapshot(name: string, snap: string, ctx?: OpContext): Promise<void>;

@@ -7,25 +7,59 @@ import { JobRunner } from '../jobs/runner.js';
 import { VolumeService } from './service.js';
 import { backendsFor, type VolumesConfig } from './config.js';
 import { StorageDBus } from './dbus/storage-objects.js';
+import { Qcow2Backend } from './qcow2-backend.js';
+import { StorageEngine } from './storage-daemon/engine.js';
 
 export { parseVolumesConfig, VolumesConfigError, type VolumesConfig, type PoolConfig } from './config.js';
 export { VolumeService } from './service.js';
 export { StorageDBus, MUTATING_MEMBERS } from './dbus/storage-objects.js';
 export { parseSize, formatSize } from './size.js';
+export { StorageEngine } from './storage-daemon/engine.js';
 
 export interface Storage {
   service: VolumeService;
   jobs: JobRunner;
   /** what start-up recovery finished or undid (one line per interrupted operation) */
   recovered: string[];
+  /** the storage daemon holding open qcow2 volumes; undefined without qcow2 pools or when it cannot start */
+  engine: StorageEngine | undefined;
+  /** what attaching to the storage daemon found and repaired, or why it is unavailable */
+  engineReport: string[];
 }
 
-/** Opens every configured pool and replays the journal under `<stateDir>/volumes-journal`. */
-export async function openStorage(cfg: VolumesConfig, stateDir: string): Promise<Storage> {
+export interface OpenStorageOptions {
+  /** where the storage daemon's sockets live; without it open volumes are unavailable */
+  runDir?: string;
+  qsdBinary?: string;
+}
+
+/** Opens every configured pool and replays the journal under `<stateDir>/volumes-journal`. The storage daemon
+ *  is attached first (started when none runs, reconciled with `<stateDir>/storage-daemon.json`), so that
+ *  recovery of an operation on an open volume goes through it. */
+export async function openStorage(cfg: VolumesConfig, stateDir: string, opts: OpenStorageOptions = {}): Promise<Storage> {
   const jobs = new JobRunner({ maxParallel: cfg.maxJobs });
-  const service = new VolumeService(backendsFor(cfg), new Journal(join(stateDir, 'volumes-journal')), jobs);
-  const recovered = await service.open();
-  return { service, jobs, recovered };
+  const backends = backendsFor(cfg);
+  const qcow2 = backends.filter((b): b is Qcow2Backend => b instanceof Qcow2Backend);
+  let engine: StorageEngine | undefined;
+  let engineReport: string[] = [];
+  if (qcow2.length > 0 && opts.runDir) {
+    try {
+      const r = await StorageEngine.attach({ runDir: opts.runDir, stateFile: join(stateDir, 'storage-daemon.json'), binary: opts.qsdBinary });
+      engine = r.engine;
+      engineReport = r.report;
+      for (const b of qcow2) b.useEngine(engine);
+    } catch (e) {
+      engineReport = [`storage daemon unavailable: ${(e as Error).message}; volumes work offline only (no export, no online snapshot)`];
+    }
+  }
+  const service = new VolumeService(backends, new Journal(join(stateDir, 'volumes-journal')), jobs);
+  try {
+    const recovered = await service.open();
+    return { service, jobs, recovered, engine, engineReport };
+  } catch (e) {
+    engine?.detach();
+    throw e;
+  }
 }
 
 /** Exports Storage1 (+ ObjectManager) at /org/nvmexpress/stac/storage and one object per volume/snapshot/job. */

@@ -22,6 +22,7 @@ import { AlreadyExistsError, BusyError, NotFoundError, NotSupportedError, Backen
 import { writeFileDurable, unlinkDurable, fsyncFile, fsyncDir } from '../common/durable-file.js';
 import type { JournalEntry } from '../jobs/journal.js';
 import { log } from '../common/log.js';
+import type { StorageEngine } from './storage-daemon/engine.js';
 
 export interface Qcow2Options {
   pool: string;
@@ -91,6 +92,8 @@ export class Qcow2Backend implements Backend {
   /** name → sidecar; the sidecar files are the truth, this is their in-memory copy */
   private readonly byName = new Map<string, Qcow2Sidecar>();
   private readonly byId = new Map<string, Qcow2Sidecar>();
+  /** holds the volumes that are open (exported); online operations on those go through it */
+  private engine: StorageEngine | undefined;
 
   constructor(opts: Qcow2Options) {
     this.pool = opts.pool;
@@ -101,6 +104,44 @@ export class Qcow2Backend implements Backend {
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.longTimeoutMs = opts.longTimeoutMs ?? 12 * 3600_000;
     this.qemuImg = opts.qemuImg ?? 'qemu-img';
+  }
+
+  /** Online operations on open volumes go through the storage daemon from now on. */
+  useEngine(engine: StorageEngine): void {
+    this.engine = engine;
+  }
+
+  /** the engine holding this volume open, or undefined when it is offline */
+  private online(id: string): StorageEngine | undefined {
+    return this.engine?.isOpen(id) ? this.engine : undefined;
+  }
+
+  heldByEngine(name: string): boolean {
+    return this.online(this.side(name).id) !== undefined;
+  }
+
+  private needEngine(): StorageEngine {
+    if (!this.engine) throw new NotSupportedError(`pool "${this.pool}": the storage daemon (qemu-storage-daemon) is not running`);
+    return this.engine;
+  }
+
+  /** Opens the volume in the storage daemon and exports it for nvmet (a FUSE file). Idempotent. */
+  async exportVolume(name: string): Promise<{ devicePath: string }> {
+    const side = this.side(name);
+    return this.needEngine().exportKernel(side.id, this.volumePath(side.id));
+  }
+
+  /** Opens the volume in the storage daemon (NBD export); returns the NBD URI of userspace clients. */
+  async openVolume(name: string): Promise<{ nbdUri: string }> {
+    const side = this.side(name);
+    const engine = this.needEngine();
+    await engine.open(side.id, this.volumePath(side.id));
+    return { nbdUri: engine.nbdUri(side.id) };
+  }
+
+  /** Closes the volume in the storage daemon (every export goes): it is offline again. Idempotent. */
+  async closeVolume(name: string): Promise<void> {
+    await this.engine?.close(this.side(name).id);
   }
 
   // ---- paths -------------------------------------------------------------------------------------
@@ -284,6 +325,8 @@ export class Qcow2Backend implements Backend {
   async resizeVolume(name: string, size: number, allowShrink: boolean, ctx: OpContext = {}): Promise<void> {
     const side = this.side(name);
     await ctx.step?.('resize', { id: side.id });
+    const engine = this.online(side.id);
+    if (engine) return engine.resize(side.id, size);
     await this.qemu(['resize', '-q', '-f', 'qcow2', ...(allowShrink ? ['--shrink'] : []), this.volumePath(side.id), String(size)], {
       signal: ctx.signal,
     });
@@ -310,6 +353,7 @@ export class Qcow2Backend implements Backend {
   /** QEMU-family consumers hold an OFD write lock; `qemu-img info` without -U fails while they do. */
   async isAttached(name: string): Promise<boolean> {
     const side = this.side(name);
+    if (this.online(side.id)) return true;
     try {
       await this.info(this.volumePath(side.id), false);
       return false;
@@ -342,7 +386,9 @@ export class Qcow2Backend implements Backend {
     const qi = await this.info(this.volumePath(side.id));
     if ((qi.snapshots ?? []).some((s) => s.name === snap))
       throw new AlreadyExistsError(`snapshot "${name}@${snap}" already exists`);
-    await this.qemu(['snapshot', '-q', '-c', snap, this.volumePath(side.id)]);
+    const engine = this.online(side.id);
+    if (engine) await engine.snapshot(side.id, snap);
+    else await this.qemu(['snapshot', '-q', '-c', snap, this.volumePath(side.id)]);
     const next = structuredClone(this.side(name));
     next.snapshots[snap] = { size: qi['virtual-size'], createdAt: Math.floor(Date.now() / 1000) };
     await this.saveSide(next);
@@ -353,7 +399,9 @@ export class Qcow2Backend implements Backend {
   async deleteSnapshot(name: string, snap: string, ctx: OpContext = {}): Promise<void> {
     const side = this.side(name);
     await ctx.step?.('snapshot-delete', { id: side.id });
-    await this.qemu(['snapshot', '-q', '-d', snap, this.volumePath(side.id)]);
+    const engine = this.online(side.id);
+    if (engine) await engine.deleteSnapshot(side.id, snap);
+    else await this.qemu(['snapshot', '-q', '-d', snap, this.volumePath(side.id)]);
     const next = structuredClone(this.side(name));
     delete next.snapshots[snap];
     await this.saveSide(next);
@@ -497,7 +545,9 @@ export class Qcow2Backend implements Backend {
         `volume "${name}" has ${qi.snapshots?.length} snapshot(s): a qcow2 clone can only be flattened without snapshots; delete them first`,
       );
     await ctx.step?.('rebase', { id: side.id });
-    await this.rebaseToNothing(side.id, ctx);
+    const engine = this.online(side.id);
+    if (engine) await engine.stream(side.id, ctx);
+    else await this.rebaseToNothing(side.id, ctx);
     await this.clearParent(side.name);
   }
 
@@ -519,6 +569,8 @@ export class Qcow2Backend implements Backend {
   async rollbackVolume(name: string, snap: string, ctx: OpContext = {}): Promise<void> {
     const side = this.side(name);
     await ctx.step?.('apply', { id: side.id });
+    const engine = this.online(side.id);
+    if (engine) return engine.rollback(side.id, snap, ctx);
     await this.qemu(['snapshot', '-q', '-a', snap, this.volumePath(side.id)], { signal: ctx.signal });
   }
 
@@ -530,7 +582,7 @@ export class Qcow2Backend implements Backend {
     for (const s of qi.snapshots ?? []) {
       // what a standalone copy of the snapshot needs: its own share of the data
       const m = JSON.parse(
-        await this.qemu(['measure', '--output=json', '-O', 'qcow2', '-f', 'qcow2', '-l', `snapshot.name=${s.name}`, path]),
+        await this.qemu(['measure', '-U', '--output=json', '-O', 'qcow2', '-f', 'qcow2', '-l', `snapshot.name=${s.name}`, path]),
       ) as { required: number };
       entries.push({ snapshot: s.name, provisioned: side.snapshots[s.name]?.size ?? qi['virtual-size'], allocated: m.required });
     }
@@ -564,6 +616,12 @@ export class Qcow2Backend implements Backend {
       }
     }
     if (!(await exists(image))) return [...did, `volume "${entry.volume}" no longer exists`].join('; ');
+    const engine = this.online(id);
+    if (engine) {
+      did.push(...(await this.recoverOnline(engine, id, entry)));
+      await this.reconcileSnapshots(id);
+      return did.join('; ');
+    }
     // any metadata op may have been cut: check repairs leaks and refcount mismatches (recipe §2.4)
     await this.qemu(['check', '-q', '-r', 'all', '-f', 'qcow2', image], { timeoutMs: this.longTimeoutMs }).catch((e: unknown) => {
       // exit 2/3 = errors found and/or fixed; the repair ran, the re-check below shows what is left
@@ -594,6 +652,30 @@ export class Qcow2Backend implements Backend {
     }
     await this.reconcileSnapshots(id);
     return did.join('; ');
+  }
+
+  /** An operation on an open volume was cut: QEMU kept the image consistent (no qemu-img check, which
+   *  could not take the lock anyway); only what the operation left half-done is finished. */
+  private async recoverOnline(engine: StorageEngine, id: string, entry: JournalEntry): Promise<string[]> {
+    const did = ['open in the storage daemon'];
+    if (entry.op === 'flatten') {
+      if (await engine.streaming(id)) did.push(`flatten of "${entry.volume}" still runs in the storage daemon; parent kept until a flatten succeeds`);
+      else if (!(await this.info(this.volumePath(id)))['backing-filename']) {
+        const s = this.byId.get(id);
+        if (s?.parent) await this.clearParent(s.name);
+        did.push(`finished: flatten of "${entry.volume}"`);
+      } else did.push(`flatten of "${entry.volume}" was interrupted; the volume still has its parent`);
+    }
+    if (entry.op === 'rollback') {
+      const backup = String(entry.data.backup ?? '');
+      const target = String(entry.args.snapshot ?? '');
+      const snaps = (await this.info(this.volumePath(id))).snapshots ?? [];
+      if (backup && snaps.some((s) => s.name === backup) && snaps.some((s) => s.name === target)) {
+        await engine.rollback(id, target);
+        did.push(`finished: rollback of "${entry.volume}" to "${target}" (backup "${backup}" kept)`);
+      } else did.push(`undone: rollback of "${entry.volume}" never took its backup, volume unchanged`);
+    }
+    return did;
   }
 
   private forget(id: string): void {

@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   LimitExceededError,
   NotFoundError,
+  NotSupportedError,
   VolumeError,
 } from './errors.js';
 import type { Journal, JournalRecord, JournalValue } from '../jobs/journal.js';
@@ -361,7 +362,9 @@ export class VolumeService extends EventEmitter {
         throw new LimitExceededError(
           `volume "${volume}" has ${snaps.length} snapshots: no room for the backup snapshot a rollback takes first (at most ${MAX_SNAPSHOTS_PER_VOLUME})`,
         );
-      if (await b.isAttached(volume)) throw new BusyError(`volume "${volume}" is attached: detach it before a rollback`);
+      // an open volume held by stas's storage daemon rolls back through it; a foreign consumer's lock refuses
+      if ((await b.isAttached(volume)) && !b.heldByEngine?.(volume))
+        throw new BusyError(`volume "${volume}" is attached: detach it before a rollback`);
     };
     await check();
     return this.submit(b, 'rollback', `${volume}@${snap}`, [volume], false, async (ctx) => {
@@ -395,6 +398,51 @@ export class VolumeService extends EventEmitter {
       cancellable,
       run: (jc: JobContext) => run({ signal: jc.signal, onProgress: (p) => jc.progress(p) }),
     });
+  }
+
+  // ---- open volumes (the storage daemon) -----------------------------------------------------------
+  private engineBackend(volume: string, what: string): Backend & Required<Pick<Backend, 'exportVolume' | 'openVolume' | 'closeVolume'>> {
+    const b = this.backendOf(volume);
+    if (!b.exportVolume || !b.openVolume || !b.closeVolume)
+      throw new NotSupportedError(`${what}: pool "${b.pool}" (${b.kind}) has no storage-daemon export`);
+    return b as Backend & Required<Pick<Backend, 'exportVolume' | 'openVolume' | 'closeVolume'>>;
+  }
+
+  /** Opens the volume in the storage daemon and returns what nvmet serves (a FUSE file of the volume).
+   *  From then on snapshot, resize, flatten and rollback of the volume work while hosts write. Idempotent. */
+  async exportVolume(volume: string): Promise<{ devicePath: string }> {
+    const b = this.engineBackend(volume, 'export');
+    const release = this.jobs.tryLock([volume], 'export');
+    try {
+      const r = await b.exportVolume(volume);
+      log().info({ volume, devicePath: r.devicePath }, 'volume exported');
+      return r;
+    } finally {
+      release();
+    }
+  }
+
+  /** Opens the volume in the storage daemon for userspace NBD clients; returns their URI. Idempotent. */
+  async openVolume(volume: string): Promise<{ nbdUri: string }> {
+    const b = this.engineBackend(volume, 'open');
+    const release = this.jobs.tryLock([volume], 'open');
+    try {
+      return await b.openVolume(volume);
+    } finally {
+      release();
+    }
+  }
+
+  /** Closes the volume in the storage daemon (every export goes, clients are disconnected). Idempotent. */
+  async unexportVolume(volume: string): Promise<void> {
+    const b = this.engineBackend(volume, 'unexport');
+    const release = this.jobs.tryLock([volume], 'unexport');
+    try {
+      await b.closeVolume(volume);
+      log().info({ volume }, 'volume unexported');
+    } finally {
+      release();
+    }
   }
 
   // ---- snapshots ---------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ export interface StacdStorageOptions {
   bus: MessageBus;
   confFile: string;
   stateDir: string;
+  /** the storage daemon's socket directory (stacd: <runtime>/storage-daemon) */
+  runDir?: string;
   /** mixed into the schedules' jitter so that hosts do not all fire at once */
   hostId?: string;
 }
@@ -37,7 +39,10 @@ export class StacdStorage {
       const doc = new IniDocument();
       for (const f of readConfigFiles(this.opts.confFile)) parseIniText(doc, f.text, f.path);
       const cfg = parseVolumesConfig(doc);
-      this.storage = await openStorage(cfg, this.opts.stateDir);
+      this.storage = await openStorage(cfg, this.opts.stateDir, { runDir: this.opts.runDir });
+      for (const line of this.storage.engineReport)
+        if (this.storage.engine) log().info(`volumes: storage daemon: ${line}`);
+        else log().error(`volumes: ${line}`);
       for (const line of this.storage.recovered) log().warn(`volumes: recovered after a crash: ${line}`);
       this.dbus = await exportStorage(this.opts.bus, this.storage);
       this.status = `${cfg.pools.length} pool(s): ${cfg.pools.map((p) => `${p.name} (${p.backend})`).join(', ')}`;
@@ -78,6 +83,11 @@ export class StacdStorage {
     log().info(`schedules: ${loaded.schedules.length} from the configuration; [Volumes] changes take effect when stacd restarts`);
   }
 
+  /** the volumes (for the access paths: exportVolume / unexportVolume), once started */
+  get service(): Storage['service'] | undefined {
+    return this.storage?.service;
+  }
+
   processInfo(): Record<string, PyValue> {
     return { 'stas.volumes': this.status, 'stas.schedules': this.scheduler ? this.scheduler.list().length : 0 };
   }
@@ -85,6 +95,8 @@ export class StacdStorage {
   async stop(): Promise<void> {
     await this.scheduler?.stop();
     this.dbus?.stop();
+    // the storage daemon and its exports outlive stacd: only our connection to it goes
+    this.storage?.engine?.detach();
   }
 }
 

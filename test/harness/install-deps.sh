@@ -12,8 +12,8 @@ PKGS=(
   qemu-system-x86 qemu-utils linux-image-amd64 busybox-static nvme-cli kmod cpio bc xz-utils
   # mDNS in network namespaces, udev (libudev-dev + a compiler build the optional node-udev module)
   avahi-daemon avahi-utils iproute2 udev libudev-dev build-essential
-  # volumes: qcow2 and a single-node Ceph cluster for RBD
-  qemu-block-extra ceph-mon ceph-osd ceph-mgr ceph-common
+  # volumes: qcow2 (qemu-storage-daemon, in qemu-system-common, holds open volumes) and a single-node Ceph for RBD
+  qemu-system-common qemu-block-extra ceph-mon ceph-osd ceph-mgr ceph-common
   # unprivileged-client tests (runuser)
   util-linux
 )
