@@ -3,6 +3,7 @@ import dbus from 'dbus-next';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
 import { startDaemon, nameOwned, type RunningDaemon } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
+import { waitFor as waitUntil } from '../harness/wait.js';
 import { callMethod } from '../../daemons/dbus/bus.js';
 import type { PlanJson } from '../../daemons/connector/plan-json.js';
 
@@ -117,21 +118,9 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
   return rig;
 }
 
-/** Polls `check` every 100 ms until it returns a value other than undefined (a DaemonGone ends the wait at once). */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      if (e instanceof DaemonGone) throw new Error(`while waiting for ${what}: ${e.message}`);
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** The harness's waitFor, ended at once when a daemon of the rig has exited (DaemonGone). */
+export function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  return waitUntil(what, check, { timeoutMs, fatal: (e) => e instanceof DaemonGone });
 }
 
 export const connectedNqns = (l: Record<string, string>[]): string[] => l.filter((c) => c.connected === 'True').map((c) => c.subsysnqn!).sort();

@@ -70,10 +70,12 @@ describe('stacd (userspace driver) following stafd against the kernel target', {
   it('killing stafd disconnects nothing, even across a reload; restarting stacd keeps every connection', async () => {
     const before = connectedNqns(await rig.list(true));
     assert.ok(before.length >= 3);
+    const mark = rig.stacd.mark();
     rig.stafd!.signal('SIGKILL');
-    await new Promise((r) => setTimeout(r, 2500));
+    await rig.stacd.waitForLog('stafd left the bus', 10_000, mark);
+    const beforeReload = rig.stacd.mark();
     rig.stacd.signal('SIGHUP'); // a pass while stafd is gone
-    await new Promise((r) => setTimeout(r, 2500));
+    await rig.stacd.waitForLog(/^.*reconcile: /, 15_000, beforeReload);
     assert.deepEqual(connectedNqns(await rig.list(true)), before);
     const plan = await rig.plan();
     assert.equal(plan.steps.filter((s) => s.action === 'disconnect').length, 0);

@@ -3,17 +3,15 @@
 // without harming the daemon, SIGHUP reloads and SIGTERM stops cleanly.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
 import { startDaemon, runCli, type RunningDaemon } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
 import { repoRoot } from '../harness/repo.js';
+import { runProcess, type ProcessResult } from '../harness/process.js';
 import { parseIntrospection } from '../../daemons/dbus/introspection.js';
 
-const run = promisify(execFile);
 
 interface Svc {
   prog: 'stafd' | 'stacd';
@@ -31,15 +29,8 @@ let bus: PrivateBus;
 let etc: TestEtc;
 const daemons = new Map<string, RunningDaemon>();
 
-async function sh(cmd: string, args: string[], opts: { user?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [c, a] = opts.user ? ['runuser', ['-u', opts.user, '--', cmd, ...args]] : [cmd, args];
-  try {
-    const r = await run(c, a, { timeout: 15_000, maxBuffer: 64 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
+function sh(cmd: string, args: string[], opts: { user?: string } = {}): Promise<ProcessResult> {
+  return runProcess(cmd, args, { timeoutMs: 15_000, ...opts });
 }
 
 /** Members of an introspection document, normalised for comparison (child nodes and standard interfaces aside). */

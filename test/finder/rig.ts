@@ -2,9 +2,9 @@
 // that records stafd's signals. Shared by the finder tests and the finder bench.
 import dbus from 'dbus-next';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
-import { spawn } from 'node:child_process';
-import { startDaemon, runCli, scriptPath, type RunningDaemon, type CliResult } from '../harness/daemons.js';
+import { startDaemon, runCli, type RunningDaemon, type CliResult } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
+import { waitFor } from '../harness/wait.js';
 import { callMethod, getNameOwner, subscribeSignals } from '../../daemons/dbus/bus.js';
 
 export const STAF = { name: 'org.nvmexpress.staf', path: '/org/nvmexpress/staf', iface: 'org.nvmexpress.staf', debug: 'org.nvmexpress.staf.debug' };
@@ -56,17 +56,26 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
   // the name is watched through our own connection (busctl is not usable everywhere, e.g. in the kernel-host VM)
   const client = dbus.sessionBus({ busAddress: bus.address });
   const launch = async (): Promise<RunningDaemon> => {
-    const d = opts.wrap
-      ? spawnWrapped(opts.wrap, [scriptPath('stafd'), '-f', etc.stafdConf, '--tron'], { ...env, DBUS_SYSTEM_BUS_ADDRESS: bus.address })
-      : await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env, args: ['--tron'], waitName: false });
-    const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
-    while (!(await getNameOwner(client, STAF.name).catch(() => undefined))) {
-      if (d.proc.exitCode !== null) throw new Error(`stafd exited with ${d.proc.exitCode} before owning its name:\n${d.output()}`);
-      if (Date.now() > deadline) {
-        d.proc.kill('SIGKILL');
-        throw new Error(`stafd did not own ${STAF.name} within ${opts.startTimeoutMs ?? 20_000} ms:\n${d.output()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    const d = await startDaemon('stafd', {
+      busAddress: bus.address,
+      confFile: etc.stafdConf,
+      env,
+      args: ['--tron'],
+      waitName: false,
+      ...(opts.wrap ? { wrap: opts.wrap } : {}),
+    });
+    try {
+      await waitFor(
+        () => `stafd to own ${STAF.name}; output:\n${d.output()}`,
+        async () => {
+          if (d.proc.exitCode !== null) throw new Error(`stafd exited with ${d.proc.exitCode} before owning its name`);
+          return getNameOwner(client, STAF.name);
+        },
+        { timeoutMs: opts.startTimeoutMs ?? 20_000, fatal: () => d.proc.exitCode !== null },
+      );
+    } catch (e) {
+      d.proc.kill('SIGKILL');
+      throw e;
     }
     return d;
   };
@@ -103,20 +112,8 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
         tick();
       });
     },
-    async waitFor(what, check, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      let last: unknown;
-      for (;;) {
-        try {
-          const v = await check();
-          if (v !== undefined) return v;
-        } catch (e) {
-          last = e;
-        }
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}\nstafd output:\n${stafd.output().slice(-4000)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitFor: (what, check, timeoutMs) =>
+      waitFor(() => `${what}; stafd output:\n${stafd.output().slice(-4000)}`, check, { timeoutMs, intervalMs: 50 }),
     stafctl: (args) => runCli('stafctl', args, { busAddress: bus.address, env: etc.env }),
     async restart() {
       const code = await stafd.stop();
@@ -136,37 +133,4 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
 
 export function dcTuple(traddr: string, trsvcid: string, hostnqn: string, subsysnqn = DISC_NQN): string[] {
   return ['tcp', traddr, trsvcid, subsysnqn, '', '', hostnqn];
-}
-
-/** The compiled stafd started through a command prefix (a network namespace), with the harness's daemon interface. */
-function spawnWrapped(wrap: string[], args: string[], env: Record<string, string>): RunningDaemon {
-  const proc = spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  return {
-    proc,
-    output: () => out,
-    async waitForLog(text, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = out.split('\n').find((l) => (typeof text === 'string' ? l.includes(text) : text.test(l)));
-        if (hit !== undefined) return hit;
-        if (Date.now() > deadline) throw new Error(`stafd: no log line matching ${String(text)} within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    signal: (sig) => proc.kill(sig),
-    async stop(timeoutMs = 15_000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs))]);
-      if (code === 'timeout') {
-        proc.kill('SIGKILL');
-        throw new Error(`stafd did not stop within ${timeoutMs} ms after SIGTERM`);
-      }
-      return code;
-    },
-  };
 }

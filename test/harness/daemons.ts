@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './repo.js';
+import { runProcess } from './process.js';
+import { waitFor } from './wait.js';
 import { execFileSync } from 'node:child_process';
 
 export type Prog = 'stafd' | 'stacd' | 'stafctl' | 'stacctl' | 'stasadm';
@@ -23,7 +25,10 @@ export interface RunningDaemon {
   /** everything the daemon printed so far (pino JSON lines) */
   output(): string;
   /** resolves when a log line containing `text` appears (bounded) */
-  waitForLog(text: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** a line of output matching `text`, among the lines written after `since` (a `mark()`; default: all) */
+  waitForLog(text: string | RegExp, timeoutMs?: number, since?: number): Promise<string>;
+  /** the current end of the output, for waitForLog(…, since) */
+  mark(): number;
   signal(sig: NodeJS.Signals): void;
   /** SIGTERM and wait for exit; returns the exit code */
   stop(timeoutMs?: number): Promise<number | null>;
@@ -75,10 +80,11 @@ export async function startDaemon(prog: 'stafd' | 'stacd', opts: DaemonOptions):
   const d: RunningDaemon = {
     proc,
     output: () => out,
-    waitForLog(text, timeoutMs = 10_000) {
+    mark: () => out.length,
+    waitForLog(text, timeoutMs = 10_000, since = 0) {
       return new Promise((resolve, reject) => {
         const check = (): boolean => {
-          const lines = out.split('\n');
+          const lines = out.slice(since).split('\n');
           const hit = lines.find((l) => (typeof text === 'string' ? l.includes(text) : text.test(l)));
           if (hit !== undefined) {
             waiters.delete(check as () => void);
@@ -108,14 +114,18 @@ export async function startDaemon(prog: 'stafd' | 'stacd', opts: DaemonOptions):
     },
   };
   if (opts.waitName !== false) {
-    const deadline = Date.now() + 20_000;
-    while (!nameOwned(opts.busAddress, BUS_NAMES[prog])) {
-      if (proc.exitCode !== null) throw new Error(`${prog} exited with ${proc.exitCode} before owning its name:\n${out}`);
-      if (Date.now() > deadline) {
-        proc.kill('SIGKILL');
-        throw new Error(`${prog} did not own ${BUS_NAMES[prog]} within 20 s:\n${out}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      await waitFor(
+        () => `${prog} to own ${BUS_NAMES[prog]}; output:\n${out}`,
+        () => {
+          if (proc.exitCode !== null) throw new Error(`${prog} exited with ${proc.exitCode} before owning its name`);
+          return nameOwned(opts.busAddress, BUS_NAMES[prog]);
+        },
+        { timeoutMs: 20_000, fatal: () => proc.exitCode !== null },
+      );
+    } catch (e) {
+      proc.kill('SIGKILL');
+      throw e;
     }
   }
   return d;
@@ -127,25 +137,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs a CLI (compiled JS) synchronously-in-a-child with the bus address set. */
+/** Runs a CLI (compiled JS) with the bus address set (as `user` through runuser). */
 export async function runCli(prog: Prog, args: string[], opts: { busAddress?: string; env?: Record<string, string>; user?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   const env = { ...process.env, ...(opts.busAddress ? { DBUS_SYSTEM_BUS_ADDRESS: opts.busAddress } : {}), ...opts.env };
-  const [cmd, argv] = opts.user
-    ? ['runuser', ['-u', opts.user, '--', process.execPath, scriptPath(prog), ...args]]
-    : [process.execPath, [scriptPath(prog), ...args]];
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd as string, argv as string[], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`${prog} ${args.join(' ')} did not finish within ${opts.timeoutMs ?? 30_000} ms`));
-    }, opts.timeoutMs ?? 30_000);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  const r = await runProcess(process.execPath, [scriptPath(prog), ...args], { env, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.user ? { user: opts.user } : {}) });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }

@@ -23,6 +23,7 @@ import {
   type SessionOptions,
 } from '../../daemons/nvme/tcp/index.js';
 import { FakeTarget, type FakeTargetOptions } from '../harness/fake-target/index.js';
+import { within } from '../harness/wait.js';
 
 const HOSTID = '6e1ff0a8-9b0e-4c8f-a2a4-1d2b3c4d5e6f';
 const HOSTNQN = `nqn.2014-08.org.nvmexpress:uuid:${HOSTID}`;
@@ -42,17 +43,8 @@ function opts(t: FakeTarget, extra: Partial<SessionOptions> = {}): SessionOption
   return { host: t.host, port: t.port, subnqn: DISCOVERY_NQN, hostnqn: HOSTNQN, hostid: HOSTID, commandTimeoutMs: 3000, ...extra };
 }
 
-function waitFor<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
-const nextAen = (s: AdminSession, ms: number): Promise<AsyncEvent> => waitFor(new Promise<AsyncEvent>((res) => s.once('aen', res)), ms, 'AEN');
+const nextAen = (s: AdminSession, ms: number): Promise<AsyncEvent> => within(new Promise<AsyncEvent>((res) => s.once('aen', res)), ms, 'AEN');
 
 describe('discovery against the fake target', () => {
   for (const [name, extra] of [
@@ -263,7 +255,7 @@ describe('keep-alive', () => {
   it('(control) without keep-alives the target drops the association and the session reports it', async () => {
     const t = await target({ enforceKato: true });
     const s = await AdminSession.connect(opts(t, { katoMs: 300, keepAliveIntervalMs: 60_000 }));
-    const reason = await waitFor(new Promise<NvmeTcpError>((r) => s.once('close', r)), 3000, 'close');
+    const reason = await within(new Promise<NvmeTcpError>((r) => s.once('close', r)), 3000, 'close');
     assert.ok(reason instanceof ConnectionClosedError);
     assert.match(reason.message, /closed by the target/);
   });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
 import { startDaemon, runCli, type RunningDaemon } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
+import { nextSecond } from '../harness/wait.js';
 
 let bus: PrivateBus;
 let etc: TestEtc;
@@ -45,7 +46,7 @@ test('hold keeps a snapshot through gc (reason shown), release lets retention pr
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `held held-vol@${older}: ticket 4711\n`);
   // schedule names carry a UTC timestamp to the second: let the next one differ
-  await new Promise((res) => setTimeout(res, 1100));
+  await nextSecond();
   await runOnce();
   assert.equal(names.length, 2);
 

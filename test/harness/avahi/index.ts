@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../wait.js';
 
 export interface AvahiOptions {
   ns: string;
@@ -93,14 +94,6 @@ publish-workstation=no
 `;
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(what());
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -163,9 +156,9 @@ export async function startAvahi(o: AvahiOptions): Promise<AvahiDaemon> {
     log: readLog,
     async waitForLog(re, timeoutMs = 10_000) {
       await waitFor(
+        () => `a line matching ${re} in the log of avahi-daemon in ${o.ns}; log:\n${readLog().slice(-3000)}`,
         () => re.test(readLog()),
-        timeoutMs,
-        () => `avahi-daemon in ${o.ns}: no log line matching ${re} within ${timeoutMs} ms; log:\n${readLog().slice(-3000)}`,
+        { timeoutMs, intervalMs: 50 },
       );
     },
     addService(file, xml) {
@@ -187,9 +180,9 @@ export async function startAvahi(o: AvahiOptions): Promise<AvahiDaemon> {
       p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
       try {
         await waitFor(
+          () => `avahi-publish-service ${name} to be established: ${out}`,
           () => /Established under name/.test(out) || p.exitCode !== null,
-          10_000,
-          () => `avahi-publish-service ${name}: not established within 10 s: ${out}`,
+          { timeoutMs: 10_000, intervalMs: 50 },
         );
         if (p.exitCode !== null) throw new Error(`avahi-publish-service ${name} exited ${p.exitCode}: ${out}`);
       } catch (e) {
@@ -217,9 +210,9 @@ export async function startAvahi(o: AvahiOptions): Promise<AvahiDaemon> {
   };
   try {
     await waitFor(
+      () => `avahi-daemon in ${o.ns} to start; log:\n${readLog().slice(-3000)}`,
       () => spawnError !== undefined || child.exitCode !== null || /Server startup complete/.test(readLog()),
-      15_000,
-      () => `avahi-daemon in ${o.ns} did not start within 15 s; log:\n${readLog().slice(-3000)}`,
+      { timeoutMs: 15_000, intervalMs: 50 },
     );
     if (spawnError) throw new Error(`cannot run avahi-daemon (package avahi-daemon, iproute2): ${spawnError.message}`);
     if (child.exitCode !== null) throw new Error(`avahi-daemon in ${o.ns} exited with ${child.exitCode}; log:\n${readLog().slice(-3000)}`);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { execa } from 'execa';
 import { testStateDir } from '../repo.js';
+import { runChecked } from '../process.js';
 
 export interface CephCluster {
   conf: string;
@@ -132,10 +133,8 @@ osd crush update on start = true
 `;
 }
 
-async function run(cmd: string, args: string[], timeoutMs = 60_000, input?: string): Promise<string> {
-  const r = await execa(cmd, args, { timeout: timeoutMs, input, reject: false });
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}: ${String(r.stderr).trim().slice(-800)}`);
-  return String(r.stdout);
+function run(cmd: string, args: string[], timeoutMs = 60_000, input?: string): Promise<string> {
+  return runChecked(cmd, args, { timeoutMs, ...(input !== undefined ? { input } : {}) });
 }
 
 async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {

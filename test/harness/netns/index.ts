@@ -1,21 +1,13 @@
 // Two network namespaces joined by a veth pair, for mDNS tests that must not touch the host's networks.
 // Names are unique per run; destroy() always deletes both namespaces (which also removes the veth pair)
 // and kills what is still running inside them (only ever processes this test started: the namespaces are new).
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-
-const run = promisify(execFile);
+import { runChecked } from '../process.js';
 
 /** Runs a command, bounded; rejects with its stderr in the message. */
-export async function sh(cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
-  try {
-    const { stdout } = await run(cmd, args, { timeout: timeoutMs, maxBuffer: 4 << 20 });
-    return stdout;
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')}: ${(err.stderr ?? '').trim() || err.message}`);
-  }
+export function sh(cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  return runChecked(cmd, args, { timeoutMs });
 }
 
 export interface NetnsEnd {

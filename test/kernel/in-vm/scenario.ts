@@ -11,6 +11,7 @@ import { getKernelDiscoveryLog } from '../../../daemons/nvme/kernel/discovery-lo
 import { FabricsError } from '../../../daemons/nvme/kernel/errors.js';
 import { detectKernelFeatures } from '../../../daemons/nvme/kernel/features.js';
 import { UeventMonitor, waitForUevent } from '../../../daemons/udev/monitor.js';
+import { waitFor } from '../../harness/wait.js';
 import { isDiscoveryLogChange, ueventDeviceName, type Uevent } from '../../../daemons/udev/uevent-parser.js';
 import { NvmetControl } from '../../harness/target-vm/nvmet.js';
 
@@ -32,16 +33,6 @@ const nvmet = new NvmetControl(async (cmd) => {
   const r = await execa('sh', ['-c', cmd], { reject: false, all: true, timeout: 30_000 });
   return { code: r.exitCode ?? 255, out: r.all ?? '' };
 });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function main(): Promise<void> {
   const supported = await readSupportedOptions();
