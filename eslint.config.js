@@ -43,6 +43,15 @@ const boundaries = [
     [{ group: ['../finder/*', '**/daemons/finder/**'], message: 'stafd (finder) and stacd (connector) share code through daemons/controllers/, not each other.' }],
   ],
   [
+    ['daemons/jobs/**/*.ts', 'daemons/schedules/**/*.ts'],
+    [
+      {
+        group: ['../volumes/*', '**/daemons/volumes/**'],
+        message: 'jobs/ and schedules/ are generic engines: stacd wires them to volumes in daemons/volumes/, not the other way.',
+      },
+    ],
+  ],
+  [
     ['daemons/common/**/*.ts', 'daemons/dbus/**/*.ts', 'daemons/config/**/*.ts'],
     [
       {

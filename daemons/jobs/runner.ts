@@ -4,7 +4,8 @@
 // with tryLock and are refused (Busy) while anything holds or waits for them.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { BusyError, NotFoundError, toVolumeError, type VolumeErrorCode } from '../volumes/errors.js';
+import { codeOf } from '../common/coded-error.js';
+import { JobError } from './errors.js';
 import { log } from '../common/log.js';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -36,7 +37,7 @@ export interface JobSnapshot {
   progress: number;
   cancellable: boolean;
   result: string;
-  errorCode: VolumeErrorCode | '';
+  errorCode: string;
   error: string;
   createdAt: number;
   startedAt: number;
@@ -53,7 +54,7 @@ export class Job extends EventEmitter {
   state: JobState = 'queued';
   progress = 0;
   result = '';
-  errorCode: VolumeErrorCode | '' = '';
+  errorCode = '';
   error = '';
   readonly createdAt = Date.now();
   startedAt = 0;
@@ -109,7 +110,7 @@ export class Job extends EventEmitter {
   }
 
   /** @internal */
-  finish(state: 'succeeded' | 'failed' | 'cancelled', result = '', err?: { code: VolumeErrorCode; message: string }): void {
+  finish(state: 'succeeded' | 'failed' | 'cancelled', result = '', err?: { code: string; message: string }): void {
     this.state = state;
     this.result = result;
     if (state === 'succeeded') this.progress = 100;
@@ -168,7 +169,8 @@ export class JobRunner extends EventEmitter {
     const busy = keys.find((k) => this.isBusy(k));
     if (busy !== undefined) {
       const job = [...this.jobs.values()].find((j) => !j.finished && j.keys.includes(busy));
-      throw new BusyError(
+      throw new JobError(
+        'Busy',
         `"${busy}" is busy${job ? ` with job ${job.id} (${job.operation}, ${job.state})` : ''}; ${what} refused, try again later`,
       );
     }
@@ -195,7 +197,7 @@ export class JobRunner extends EventEmitter {
   /** Cancels a queued job at once, or aborts a running cancellable one (its child process is killed). */
   cancel(id: string): Job {
     const job = this.jobs.get(id);
-    if (!job) throw new NotFoundError(`job ${id} not found`);
+    if (!job) throw new JobError('NotFound', `job ${id} not found`);
     if (job.finished) return job;
     if (job.state === 'queued') {
       this.queue.splice(this.queue.indexOf(job), 1);
@@ -204,7 +206,7 @@ export class JobRunner extends EventEmitter {
       this.pump();
       return job;
     }
-    if (!job.cancellable) throw new BusyError(`job ${id} (${job.operation}) cannot be cancelled once started`);
+    if (!job.cancellable) throw new JobError('Busy', `job ${id} (${job.operation}) cannot be cancelled once started`);
     job.abort.abort();
     return job;
   }
@@ -235,11 +237,12 @@ export class JobRunner extends EventEmitter {
         const result = await job.spec.run(ctx);
         job.finish('succeeded', result);
       } catch (e) {
-        const ve = toVolumeError(e);
-        if (ve.code === 'Cancelled' || job.abort.signal.aborted) job.finish('cancelled', '', { code: 'Cancelled', message: ve.message });
+        const code = codeOf(e);
+        const message = e instanceof Error ? e.message : String(e);
+        if (code === 'Cancelled' || job.abort.signal.aborted) job.finish('cancelled', '', { code: 'Cancelled', message });
         else {
-          log().warn({ job: job.id, op: job.operation, object: job.object, err: ve.message }, 'job failed');
-          job.finish('failed', '', { code: ve.code, message: ve.message });
+          log().warn({ job: job.id, op: job.operation, object: job.object, err: message }, 'job failed');
+          job.finish('failed', '', { code, message });
         }
       } finally {
         this.running--;

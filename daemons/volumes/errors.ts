@@ -1,5 +1,6 @@
 // Typed errors of the volume layer. Each class carries a stable `code` that the D-Bus adapter maps to
 // `org.nvmexpress.stac.Error.<code>` and the CLI prints; messages name the volume/snapshot/field concerned.
+import { CodedError } from '../common/coded-error.js';
 
 export type VolumeErrorCode =
   | 'NotFound'
@@ -13,18 +14,8 @@ export type VolumeErrorCode =
 
 export const STORAGE_ERROR_PREFIX = 'org.nvmexpress.stac.Error.';
 
-export class VolumeError extends Error {
-  readonly code: VolumeErrorCode;
-  constructor(code: VolumeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = `${code}Error`;
-  }
-
-  /** the D-Bus error name (daemons/dbus maps any error carrying `dbusName` to it) */
-  get dbusName(): string {
-    return `${STORAGE_ERROR_PREFIX}${this.code}`;
-  }
+export class VolumeError extends CodedError<VolumeErrorCode> {
+  protected readonly dbusPrefix = STORAGE_ERROR_PREFIX;
 }
 
 export class NotFoundError extends VolumeError {

@@ -1,10 +1,10 @@
-// Adapts the VolumeService (daemons/volumes/) to the schedules' SnapshotStore through its public API
-// only, with snapshot metadata in a sidecar file (qcow2 has no place for it).
+// Part of stacd's storage assembly: adapts the VolumeService to the schedules' SnapshotStore through its public
+// API only, with snapshot metadata in a sidecar file (qcow2 has no place for it). Schedules know no volumes.
 import { statfsSync } from 'node:fs';
-import type { VolumeService } from '../volumes/service.js';
-import type { SnapshotStore, VolumeRef, SnapshotRef, SnapshotMeta, PoolSpace } from './snapshot-store.js';
-import type { Clock } from './clock.js';
-import { SnapshotMetaSidecar } from './meta-sidecar.js';
+import type { VolumeService } from './service.js';
+import type { SnapshotStore, VolumeRef, SnapshotRef, SnapshotMeta, PoolSpace } from '../schedules/snapshot-store.js';
+import type { Clock } from '../schedules/clock.js';
+import { SnapshotMetaSidecar } from '../schedules/meta-sidecar.js';
 
 export class VolumeServiceStore implements SnapshotStore {
   private readonly sidecar: SnapshotMetaSidecar;

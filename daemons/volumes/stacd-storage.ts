@@ -10,7 +10,7 @@ import { openStorage, exportStorage, parseVolumesConfig, type Storage, type Stor
 import { SnapshotScheduler } from '../schedules/scheduler.js';
 import { loadScheduleConfig } from '../schedules/config.js';
 import { exportScheduleObject, type ScheduleObject } from '../schedules/dbus/schedule-object.js';
-import { VolumeServiceStore } from '../schedules/volume-store.js';
+import { VolumeServiceStore } from './schedule-snapshot-store.js';
 import { systemClock } from '../schedules/clock.js';
 import type { PyValue } from '../common/pyfmt.js';
 import type { Engine } from '../common/daemon-runtime.js';

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { openQcow2 } from '../volumes/helpers.js';
 import { ManualClock, flushAsync } from '../../daemons/schedules/clock.js';
 import { SnapshotScheduler } from '../../daemons/schedules/scheduler.js';
-import { VolumeServiceStore } from '../../daemons/schedules/volume-store.js';
+import { VolumeServiceStore } from '../../daemons/volumes/schedule-snapshot-store.js';
 import { def, HOUR } from './helpers.js';
 
 /** Internal snapshot names of a qcow2 file, as qemu-img lists them. */
