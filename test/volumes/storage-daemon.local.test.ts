@@ -11,7 +11,7 @@ import { openQcow2, qemuWrite, qemuReads, tempDir, succeeded, finished } from '.
 import { StorageEngine } from '../../daemons/volumes/storage-daemon/engine.js';
 import { MiB } from '../../daemons/volumes/size.js';
 import { startPrivateBus } from '../harness/bus.js';
-import { startDaemon } from '../harness/daemons.js';
+import { startDaemon, runCli } from '../harness/daemons.js';
 import { makeTestEtc } from '../harness/env.js';
 
 async function nbdIo(uri: string, cmds: string[]): Promise<{ ok: boolean; out: string }> {
@@ -204,6 +204,18 @@ test('stacd SIGKILLed and restarted: the storage daemon and its exports stay, st
   await again.waitForLog('attached to qemu-storage-daemon', 60_000);
   assert.doesNotMatch(again.output(), /removed orphan|re-opened|re-exported/, 'nothing had to be rebuilt');
   assert.ok((await nbdIo(nbdUri, ['read -P 0x46 8M 4M'])).ok);
+  // a scheduled snapshot of the exported volume succeeds (it used to fail with "Failed to get write lock")
+  const ctl = (args: string[]) => runCli('stacctl', args, { busAddress: bus.address, env, timeoutMs: 120_000 });
+  let r = await ctl(['schedule', 'add', 'often', 'volumes=live', 'interval=1h', 'keep-hourly=2']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await ctl(['schedule', 'run-now', 'often', '--json']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const snaps = JSON.parse((await ctl(['snapshot', 'ls', 'live', '--json'])).stdout) as { Name: string }[];
+  assert.ok(
+    snaps.some((x) => x.Name.startsWith('auto-often-')),
+    `scheduled snapshot listed: ${JSON.stringify(snaps)}`,
+  );
+  assert.ok((await nbdIo(nbdUri, ['read -P 0x46 8M 4M'])).ok, 'the export served on through the snapshot');
   assert.equal(await again.stop(), 0);
 
   const back = await StorageEngine.attach(engineOpts);
