@@ -7,7 +7,6 @@
 // STAS_FUZZ_SEED replays a run, STAS_FUZZ_COUNT sets the calls per user (default 250).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,8 @@ import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
 import { startDaemon, type RunningDaemon } from '../harness/daemons.js';
 import { makeTestEtc, type TestEtc } from '../harness/env.js';
 import { FakeTarget } from '../harness/fake-target/index.js';
+import { runProcess } from '../harness/process.js';
+import { waitFor } from '../harness/wait.js';
 import { callMethod, waitConnected } from '../../daemons/dbus/bus.js';
 import { fuzzCount, fuzzSeed, rssBytes } from './seed.js';
 import type { FuzzObject, FuzzPlan, FuzzResult } from './dbus-fuzz-child.js';
@@ -126,34 +127,19 @@ async function fuzzObjects(): Promise<{ objects: FuzzObject[]; names: string[] }
 /** Runs the fuzzing client (as `user` when given) and returns one result per call. */
 async function runFuzzer(plan: FuzzPlan, user?: string): Promise<FuzzResult[]> {
   const child = join(dirname(fileURLToPath(import.meta.url)), 'dbus-fuzz-child.js');
-  const argv = [process.execPath, child, JSON.stringify(plan)];
-  const [cmd, ...args] = (user ? ['runuser', '-u', user, '--', ...argv] : argv) as [string, ...string[]];
   // bound on the whole run: every call may use its timeout, `concurrency` at a time, plus start-up
-  const boundMs = Math.ceil(plan.count / plan.concurrency) * plan.timeoutMs + 30_000;
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, {
-      env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`the fuzzing client did not finish within ${boundMs} ms (seed ${plan.seed}); stderr:\n${err}`));
-    }, boundMs);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      if (code !== 0) return reject(new Error(`the fuzzing client exited with ${code} (seed ${plan.seed}):\n${err}`));
-      resolve(
-        out
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as FuzzResult),
-      );
-    });
+  const timeoutMs = Math.ceil(plan.count / plan.concurrency) * plan.timeoutMs + 30_000;
+  const r = await runProcess(process.execPath, [child, JSON.stringify(plan)], {
+    timeoutMs,
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+    ...(user ? { user } : {}),
   });
+  if (r.code !== 0)
+    throw new Error(`the fuzzing client exited with ${r.signal ?? r.code} (seed ${plan.seed}):\n${r.stderr}`);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as FuzzResult);
 }
 
 function summary(results: FuzzResult[]): string {
@@ -206,19 +192,11 @@ before(async () => {
   client = dbus.sessionBus({ busAddress: bus.address });
   await waitConnected(client);
   // stacd owns its name before its storage objects are exported (journal replay): wait for Storage1 to answer
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'ListVolumes');
-      break;
-    } catch (e) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `stacd's Storage1 did not answer within 30 s: ${(e as Error).message}\n${daemons.stacd.output().slice(-3000)}`,
-        );
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  }
+  await waitFor(
+    () => `stacd's Storage1 answering; stacd output:\n${daemons.stacd!.output().slice(-3000)}`,
+    () => call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'ListVolumes').then(() => true),
+    30_000,
+  );
   // something to aim at: a volume with a protected snapshot, a clone of it, a schedule; stacd connected to the DC's subsystem
   const [vol] = (await call(STAC, STORAGE, 'org.nvmexpress.stac.Storage1', 'CreateVolume', 'sta{sv}', [
     'fz0',
