@@ -1,7 +1,7 @@
 // What stafd and stacd share as processes: command line, logging, config load/reload, the D-Bus object
 // with its .debug interface, signals (SIGHUP reload, SIGTERM/SIGINT clean stop).
 import { Command, Option } from 'commander';
-import { connectSystemBus, requestBusName, waitConnected, type MessageBus } from '../dbus/bus.js';
+import { connectSystemBus, onConnectionLost, requestBusName, waitConnected, type MessageBus } from '../dbus/bus.js';
 import { ExportedObject, type InterfaceImpl } from '../dbus/exported-object.js';
 import { interfaceFile } from '../dbus/interfaces-dir.js';
 import { debugInterface, type DebugSource } from './debug-interface.js';
@@ -98,8 +98,12 @@ D-Bus: ${spec.busName} at ${spec.objectPath} on the system bus ($DBUS_SYSTEM_BUS
   log().info(`${spec.prog} (stas ${stasVersion()}) starting, config ${opts.confFile}`);
 
   const bus = connectSystemBus();
-  bus.on('error', (e: unknown) => {
-    log().fatal(`lost the D-Bus connection: ${(e as Error)?.message ?? String(e)}`);
+  let stoppingOnPurpose = false;
+  onConnectionLost(bus, (reason) => {
+    if (stoppingOnPurpose) return;
+    // without the bus the daemon cannot be reached nor follow stafd/Avahi: exit non-zero so that systemd
+    // (Restart=on-failure) starts it again on a fresh connection
+    log().fatal(`lost the D-Bus connection: ${reason}; exiting (status 1) for the service manager to restart ${spec.prog}`);
     process.exit(1);
   });
   try {
@@ -166,6 +170,7 @@ D-Bus: ${spec.busName} at ${spec.objectPath} on the system bus ($DBUS_SYSTEM_BUS
       .catch((e: unknown) => log().error(`stop: ${(e as Error).message}`))
       .finally(() => {
         exported?.unexport();
+        stoppingOnPurpose = true;
         bus.disconnect();
         clearTimeout(hardStop);
         log().info(`${spec.prog} stopped`);

@@ -3,7 +3,12 @@
 
 export type PyValue = string | number | boolean | null | undefined | PyValue[] | { [k: string]: PyValue };
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 function jsonString(s: string): string {
+  // printable ASCII (nearly every value): JSON.stringify escapes exactly " and \ there, as Python does, and is ~20x
+  // faster than the loop below (a 90,000-entry log page is dumped in under a second)
+  if (PRINTABLE_ASCII.test(s)) return JSON.stringify(s);
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;

@@ -5,6 +5,7 @@ import type { IniValue } from './ini.js';
 import { checkText, describeValue, fallbackValue, isOptionKey, OPTION_SPECS, SEC_CONTROLLERS, type OptionKey, type ServiceKind } from './options.js';
 import { TID, WELL_KNOWN_DISC_NQN, type Cid, type CidValue, type TidContext } from '../common/tid.js';
 import type { ExcludeEntry } from '../common/exclude.js';
+import { echoValue } from '../common/echo.js';
 
 /** One configured controller (a `controller=` value). */
 export interface ControllerSpec {
@@ -37,7 +38,7 @@ export function tokenizeControllerText(text: string, ref: SourceRef, where: stri
     if (token === '') continue;
     const parts = token.split(/\s*=\s*/);
     if (parts.length !== 2) {
-      const shown = redactSecrets(token);
+      const shown = echoValue(redactSecrets(token));
       const why = parts.length < 2 ? 'has no "="' : 'has more than one "="';
       const hint = /^\s*dhchap-/i.test(token) ? ' (a secret containing "=" cannot be given on a controller= line)' : '';
       warnings.push(new ConfigWarning(ref, `${where}: token "${shown}" ${why}; dropped${hint}`, SEC_CONTROLLERS));
@@ -69,7 +70,7 @@ export function parseControllerValue(kind: ServiceKind, value: IniValue, warning
     const spec = OPTION_SPECS[key as OptionKey];
     const fallback = fallbackValue(kind, key as OptionKey);
     const fallbackText =
-      fallback === null ? `keeping the text "${v}" unconverted (as nvme-stas does)` : `using [Global] default (${describeValue(fallback)})`;
+      fallback === null ? `keeping the text "${echoValue(v)}" unconverted (as nvme-stas does)` : `using [Global] default (${describeValue(fallback)})`;
     const r = checkText<unknown>(spec as never, v, fallback, value.ref, warnings, `${where}: ${k}`, fallbackText);
     if (r.ok) m.set(k, r.value as CidValue);
     else if (fallback !== null) m.set(k, fallback as CidValue);

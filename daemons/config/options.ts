@@ -3,6 +3,7 @@
 // warning naming file:line and the value used instead, and falls back to the daemon's default.
 import { ConfigWarning, type SourceRef } from './errors.js';
 import { parseTimeSpan, timeSpanRepr, type TimeSpan } from './timespan.js';
+import { echoValue } from '../common/echo.js';
 
 export type ServiceKind = 'stafd' | 'stacd';
 /** `ip-family` as nvme-stas holds it: (4, 6), (6, 4), (4,) or (6,) */
@@ -37,6 +38,12 @@ export interface OptionTypes {
   'I/O controller connection management/disconnect-scope': DisconnectScope;
   'I/O controller connection management/disconnect-trtypes': readonly string[];
   'I/O controller connection management/connect-attempts-on-ncc': number;
+  // stas resource caps against hostile or broken peers (not in nvme-stas)
+  'Discovery controller connection management/max-log-entries': number;
+  'Discovery controller connection management/max-referrals-per-controller': number;
+  'Discovery controller connection management/max-referrals': number;
+  'I/O controller connection management/max-controllers': number;
+  'I/O controller connection management/max-connects-in-flight': number;
 }
 export type OptionKey = keyof OptionTypes;
 export type OptionValue = OptionTypes[OptionKey];
@@ -80,6 +87,16 @@ const intSpec = (name: string, range?: readonly [number, number]): OptionSpec<nu
   section: SEC_GLOBAL,
   name,
   default: null,
+  convert: toInt,
+  convertError: 'is not an integer',
+  range,
+});
+
+/** A resource cap: an integer within `range`, `dflt` when absent or invalid. */
+const capSpec = (section: string, name: string, dflt: number, range: readonly [number, number]): OptionSpec<number> => ({
+  section,
+  name,
+  default: dflt,
   convert: toInt,
   convertError: 'is not an integer',
   range,
@@ -145,6 +162,11 @@ export const OPTION_SPECS: { readonly [K in OptionKey]: OptionSpec<OptionTypes[K
     },
     convertError: 'is not an integer',
   },
+  'Discovery controller connection management/max-log-entries': capSpec(SEC_DCCM, 'max-log-entries', 16384, [1, 262144]),
+  'Discovery controller connection management/max-referrals-per-controller': capSpec(SEC_DCCM, 'max-referrals-per-controller', 64, [0, 262144]),
+  'Discovery controller connection management/max-referrals': capSpec(SEC_DCCM, 'max-referrals', 1024, [0, 262144]),
+  'I/O controller connection management/max-controllers': capSpec(SEC_IOCCM, 'max-controllers', 1024, [1, 1048576]),
+  'I/O controller connection management/max-connects-in-flight': capSpec(SEC_IOCCM, 'max-connects-in-flight', 16, [1, 1024]),
 };
 
 /** Multi-valued options (every occurrence, in order). */
@@ -175,6 +197,9 @@ export const KIND_DEFAULTS: { readonly [K in ServiceKind]: KindDefaults } = {
     'Global/ip-family': [4, 6],
     'Global/pleo': true,
     'Service Discovery/zeroconf': true,
+    'Discovery controller connection management/max-log-entries': 16384,
+    'Discovery controller connection management/max-referrals-per-controller': 64,
+    'Discovery controller connection management/max-referrals': 1024,
   },
   stacd: {
     'Global/tron': false,
@@ -193,6 +218,8 @@ export const KIND_DEFAULTS: { readonly [K in ServiceKind]: KindDefaults } = {
     'I/O controller connection management/disconnect-scope': 'only-stas-connections',
     'I/O controller connection management/disconnect-trtypes': ['tcp'],
     'I/O controller connection management/connect-attempts-on-ncc': 0,
+    'I/O controller connection management/max-controllers': 1024,
+    'I/O controller connection management/max-connects-in-flight': 16,
   },
 };
 
@@ -264,10 +291,10 @@ export function checkText<T>(
     return { ok: false, value: fallback };
   };
   if (spec.textCheck && !spec.textCheck.accepts(text)) {
-    return fail(`"${text}" is not one of ${spec.textCheck.expected}`);
+    return fail(`"${echoValue(text)}" is not one of ${spec.textCheck.expected}`);
   }
   const converted = spec.convert(text);
-  if (converted === INVALID) return fail(`"${text}" ${spec.convertError ?? 'is not valid'}`);
+  if (converted === INVALID) return fail(`"${echoValue(text)}" ${spec.convertError ?? 'is not valid'}`);
   if (spec.range && typeof converted === 'number') {
     const [lo, hi] = spec.range;
     if (converted < lo || converted > hi) return fail(`"${converted}" is not within range ${lo}..${hi}`);
@@ -280,14 +307,14 @@ export function checkText<T>(
         warnings.push(
           new ConfigWarning(
             ref,
-            `${where}: invalid item "${item}" ignored (valid items: ${spec.listCheck.join(', ')}, joined with "+")`,
+            `${where}: invalid item "${echoValue(item)}" ignored (valid items: ${spec.listCheck.join(', ')}, joined with "+")`,
             spec.section,
             spec.name,
           ),
         );
       }
     }
-    if (accepted.length === 0) return fail(`no valid item in "${text}"`);
+    if (accepted.length === 0) return fail(`no valid item in "${echoValue(text)}"`);
     return { ok: true, value: accepted as T };
   }
   return { ok: true, value: converted };

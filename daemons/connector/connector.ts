@@ -24,6 +24,7 @@ import { IoController, type IocServices } from './io-controller.js';
 import { IocCache } from './cache.js';
 import { StafdFollower } from './stafd-follower.js';
 import { buildConnectRequest } from './connect-request.js';
+import { ConnectSlots } from './connect-slots.js';
 import { planToJson } from './plan-json.js';
 import type { IocDriver } from './driver.js';
 import { KernelIocDriver } from './kernel-driver.js';
@@ -84,6 +85,8 @@ export class Connector implements Engine<ServiceConfig> {
   private connectorObject: ExportedObject | undefined;
   private cacheTimer: NodeJS.Timeout | undefined;
   private passes = 0;
+  /** I/O controllers left out by the last pass for max-controllers (0 = none): logged when it starts and when it ends */
+  private overCap = 0;
 
   constructor(
     private readonly ctx: EngineContext<ServiceConfig>,
@@ -102,6 +105,7 @@ export class Connector implements Engine<ServiceConfig> {
       connectRequest: (tid) => buildConnectRequest(tid, this.config.connectParams(tid.cfg), this.hostNqn, this.hostId),
       connectAttemptsOnNcc: () => this.config.connectAttemptsOnNcc,
       changed: () => this.scheduleCacheSave(),
+      connectSlots: new ConnectSlots(() => this.config.get('I/O controller connection management/max-connects-in-flight')),
     };
     this.restoreFromCache();
   }
@@ -311,9 +315,21 @@ export class Connector implements Engine<ServiceConfig> {
 
   private async execute(plan: ReconcilePlan, desired: ReadonlyMap<string, DesiredIoc>): Promise<void> {
     const disposals: Promise<void>[] = [];
+    const maxControllers = this.config.get('I/O controller connection management/max-controllers');
+    // disconnects first free their places in the table for this pass's new controllers
+    const free = maxControllers - this.table.size + plan.steps.filter((s) => s.kind === 'disconnect' && this.table.has(s.key)).length;
+    let added = 0;
+    let overCap = 0;
     for (const s of plan.steps) {
       const d = desired.get(s.key);
       const existing = this.table.get(s.key);
+      if (!existing && (s.kind === 'connect' || s.kind === 'adopt') && d) {
+        if (added >= free) {
+          overCap++;
+          continue;
+        }
+        added++;
+      }
       switch (s.kind) {
         case 'connect': {
           log().info(`${s.tid} connect: ${s.reason}`);
@@ -352,6 +368,10 @@ export class Connector implements Engine<ServiceConfig> {
       }
     }
     for (const [k, d] of desired) this.table.get(k)?.update(d.tid, d.dlpe, d.ncc);
+    if (overCap > 0 && this.overCap === 0) {
+      log().warn(`max-controllers=${maxControllers} reached: ${overCap} more I/O controller(s) not connected (logged once until the table has room again)`);
+    } else if (overCap === 0 && this.overCap > 0) log().info(`max-controllers=${maxControllers}: every wanted I/O controller has a place again`);
+    this.overCap = overCap;
     await Promise.all(disposals);
   }
 

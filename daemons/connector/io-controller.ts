@@ -9,6 +9,7 @@ import { Operation } from '../controllers/operation.js';
 import { shouldRetry, type DesiredOrigin, type TrackedIoc, type TrackedState } from './planner.js';
 import type { Dlpe } from '../controllers/dlpe.js';
 import type { IocConnectRequest, IocDriver, IocLink } from './driver.js';
+import type { ConnectSlots } from './connect-slots.js';
 
 export const RETRY_FIRST_SEC = 3;
 export const RETRY_LATER_SEC = 60;
@@ -21,6 +22,8 @@ export interface IocServices {
   connectAttemptsOnNcc(): number;
   /** something changed that the cache should record (device, connection) */
   changed(): void;
+  /** max-connects-in-flight: every connect waits for a slot */
+  connectSlots: ConnectSlots;
 }
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -79,7 +82,11 @@ export class IoController {
     let link: IocLink;
     try {
       const req = this.svc.connectRequest(this.tid);
-      link = await this.svc.driver.connect(req);
+      link = await this.svc.connectSlots.run(() => {
+        // disposed or superseded while waiting for a slot: no connect for nobody
+        if (this.disposed || gen !== this.generation) return Promise.reject(new Error('connect no longer wanted'));
+        return this.svc.driver.connect(req);
+      });
     } catch (e) {
       if (this.disposed || gen !== this.generation) return;
       this.failed(errText(e));

@@ -14,6 +14,23 @@ export function connectSystemBus(): MessageBus {
   return dbus.systemBus();
 }
 
+/**
+ * Calls `onLost(reason)` once when the connection to the bus is gone: a stream error (EPIPE when dbus-daemon dropped
+ * us, e.g. for a message over its size limit) or the bus closing the stream. dbus-next reports the latter only at the
+ * next write, which may never come for a quiet daemon, so the connection's own 'end' is watched too.
+ */
+export function onConnectionLost(bus: MessageBus, onLost: (reason: string) => void): void {
+  let done = false;
+  const lost = (reason: string): void => {
+    if (done) return;
+    done = true;
+    onLost(reason);
+  };
+  bus.on('error', (e: unknown) => lost((e as Error)?.message ?? String(e)));
+  const conn = (bus as unknown as { _connection?: { on(ev: 'end', cb: () => void): void } })._connection;
+  conn?.on('end', () => lost('the bus closed the connection'));
+}
+
 /** Resolves once the connection is authenticated (bus.name is set), or rejects on error/timeout. */
 export async function waitConnected(bus: MessageBus, timeoutMs = 5_000): Promise<void> {
   // GetId forces the handshake and proves the connection works (a system bus policy allows it, unlike Peer.Ping).

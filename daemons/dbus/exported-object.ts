@@ -12,6 +12,7 @@ import { log } from '../common/log.js';
 import type { MessageBus, Message } from './bus.js';
 import { DBUS_ERR_INVALID_ARGS, toDBusError, dbusError } from './errors.js';
 import { loadIntrospection, type InterfaceSpec, type IntrospectionFile } from './introspection.js';
+import { MAX_REPLY_BODY_BYTES, replyBodyBound } from './reply-size.js';
 
 /** D-Bus values as dbus-next marshals them (strings, numbers, booleans, bigint, arrays, plain objects, Variants). */
 export type DBusValue = unknown;
@@ -39,6 +40,30 @@ const MessageCtor = dbus.Message as unknown as {
   newError(msg: Message, name: string, text?: string): Message;
 };
 
+/** `org.nvmexpress.staf.Error.ReplyTooLarge` for any interface of stafd (stac for stacd's). */
+export function replyTooLargeErrorName(iface: string): string {
+  return `${iface.split('.').slice(0, 3).join('.')}.Error.ReplyTooLarge`;
+}
+
+/** methods whose last reply was refused as too large: logged once until one fits again */
+const refusedReplies = new Set<string>();
+
+/** Refuses (with a named error, logged once) a reply the bus daemon would not carry; see reply-size.ts. */
+function checkReplySize(iface: string, member: string, outSignature: string, result: DBusValue): void {
+  const key = `${iface}.${member}`;
+  const bytes = replyBodyBound(outSignature, result);
+  if (bytes <= MAX_REPLY_BODY_BYTES) {
+    if (refusedReplies.delete(key)) log().info(`${key}: the reply fits the D-Bus message limit again (${bytes} bytes)`);
+    return;
+  }
+  const text = `the reply of ${member} would be ${bytes} bytes, more than the D-Bus message limit (${MAX_REPLY_BODY_BYTES} bytes); refused`;
+  if (!refusedReplies.has(key)) {
+    refusedReplies.add(key);
+    log().error(`${key}: ${text} (logged once until a reply fits again)`);
+  }
+  throw dbusError(replyTooLargeErrorName(iface), text);
+}
+
 function buildInterface(spec: InterfaceSpec, impl: InterfaceImpl, file: string): DynamicInterface {
   const Cls = class extends dbus.interface.Interface {};
   const proto = Cls.prototype as unknown as Record<string, unknown>;
@@ -51,7 +76,9 @@ function buildInterface(spec: InterfaceSpec, impl: InterfaceImpl, file: string):
     if (!fn) throw new Error(`${file}: no implementation for method ${spec.name}.${m.name}`);
     proto[m.name] = async function (...args: never[]): Promise<DBusValue> {
       try {
-        return await fn(...args);
+        const result = await fn(...args);
+        checkReplySize(spec.name, m.name, m.outSignature, result);
+        return result;
       } catch (e) {
         const err = toDBusError(e);
         log().debug({ iface: spec.name, member: m.name, err: err.text }, 'method failed');

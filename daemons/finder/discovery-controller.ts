@@ -31,6 +31,8 @@ export interface DcServices {
   /** mDNS still reports this DC (a discovered DC is only aged while it is not) */
   stillAdvertised(tid: TID): boolean;
   countMalformedEntries(n: number): void;
+  /** max-log-entries: a longer log page is refused from its header */
+  maxLogEntries(): number;
 }
 
 export interface DiscoveryControllerEvents {
@@ -302,7 +304,7 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     try {
       do {
         this.readAgain = false;
-        const entries = await link.readDiscoveryLog(this.lsp);
+        const entries = await link.readDiscoveryLog(this.lsp, this.svc.maxLogEntries());
         if (this.link !== link || this.disposed) return;
         const r = filterDiscoveryEntries(entries);
         if (r.malformed.length) {

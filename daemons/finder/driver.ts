@@ -31,8 +31,11 @@ export interface DcLink extends EventEmitter<DcLinkEvents> {
   readonly alive: boolean;
   /** Supported Log Pages (LID 0x00), LID 0x70 bits */
   supportedLogPages(): Promise<DiscoveryLogSupport>;
-  /** the whole discovery log page (consistent GENCTR, last read with RAE=0) */
-  readDiscoveryLog(lsp: number): Promise<DiscoveryLogEntry[]>;
+  /**
+   * the whole discovery log page (consistent GENCTR, last read with RAE=0); a log of more than `maxRecords` entries
+   * is refused from its header with DiscoveryLogTooLargeError
+   */
+  readDiscoveryLog(lsp: number, maxRecords?: number): Promise<DiscoveryLogEntry[]>;
   /**
    * TP8010 DIM register of this host (only called when dctype is ddc/cdc). Rejects with NvmeStatusError when the DC
    * answers with a status, with any other error when the command could not be carried out. Absent: not supported.

@@ -25,6 +25,7 @@ import { planReconfiguration, type CurrentDc } from './reconcile.js';
 import { LastKnownConfig, finderStateDir } from './cache.js';
 
 export const STAF_IFACE = 'org.nvmexpress.staf';
+const MAX_LOG_ENTRIES = 'Discovery controller connection management/max-log-entries';
 export const CONFIG_SOAK_SEC = 1.5;
 const CACHE_SAVE_DELAY_MS = 200;
 const DEFAULT_KATO_SEC = 30;
@@ -70,6 +71,8 @@ export class Finder implements Engine<ServiceConfig> {
   private readonly services: DcServices;
   /** removed DCs still being terminated (parked behind a connect in flight) */
   private readonly terminating = new Set<Promise<void>>();
+  /** referral refusals (caps, self-references) logged by the last pass: each text is logged once while it lasts */
+  private referralNotices = new Set<string>();
 
   constructor(
     private readonly ctx: EngineContext<ServiceConfig>,
@@ -92,6 +95,7 @@ export class Finder implements Engine<ServiceConfig> {
       countMalformedEntries: (n) => {
         this.malformedDlpe += n;
       },
+      maxLogEntries: () => this.config.get(MAX_LOG_ENTRIES),
     };
     this.restoreFromCache();
   }
@@ -224,9 +228,16 @@ export class Finder implements Engine<ServiceConfig> {
   private restoreFromCache(): void {
     const { dcs, problems } = this.cache.load(this.tidCtx);
     for (const p of problems) log().warn(p);
+    const max = this.config.get(MAX_LOG_ENTRIES);
     for (const c of dcs) {
       if (this.dcs.has(c.tid.key())) continue;
-      this.addDc(c.tid, c.origin, c.logPages);
+      // a log page stafd would no longer accept is not served from the cache either (it is read again on connect)
+      let pages = c.logPages;
+      if (pages.length > max) {
+        log().warn(`${c.tid} cached log page has ${pages.length} entries, more than max-log-entries=${max}; not restored`);
+        pages = [];
+      }
+      this.addDc(c.tid, c.origin, pages);
     }
     if (dcs.length) log().info(`restored ${dcs.length} discovery controller(s) and their log pages from ${this.cache.path}`);
   }
@@ -364,8 +375,12 @@ export class Finder implements Engine<ServiceConfig> {
       excluded: (t) => this.excluded(t),
       valid: (t) => this.validAddress(t, false),
       tidContext: this.tidCtx,
+      maxReferralsPerDc: this.config.get('Discovery controller connection management/max-referrals-per-controller'),
+      maxReferrals: this.config.get('Discovery controller connection management/max-referrals'),
     });
-    for (const why of new Set(plan.ignoredReferrals)) log().warn(`referral ignored: ${why}`);
+    const notices = new Set(plan.ignoredReferrals);
+    for (const why of notices) if (!this.referralNotices.has(why)) log().warn(`referral ignored: ${why}`);
+    this.referralNotices = notices;
 
     if (plan.toDel.length) {
       await Promise.all(

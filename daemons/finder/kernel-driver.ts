@@ -107,8 +107,8 @@ class KernelLink extends EventEmitter<DcLinkEvents> implements DcLink {
     return discoveryLogSupport(parseSupportedLogPages(out.subarray(0, 1024)));
   }
 
-  async readDiscoveryLog(lsp: number): Promise<DiscoveryLogEntry[]> {
-    return (await getKernelDiscoveryLog(this.device, { lsp })).entries;
+  async readDiscoveryLog(lsp: number, maxRecords?: number): Promise<DiscoveryLogEntry[]> {
+    return (await getKernelDiscoveryLog(this.device, { lsp, ...(maxRecords !== undefined ? { maxRecords } : {}) })).entries;
   }
 
   async close(keepConnection: boolean): Promise<void> {

@@ -26,6 +26,10 @@ export interface PlanInput {
   /** tcp/rdma traddr must be an address of an enabled family; fc/loop always valid */
   valid(tid: TID): boolean;
   tidContext: TidContext;
+  /** referral targets followed from one DC's log page (max-referrals-per-controller); default unlimited */
+  maxReferralsPerDc?: number;
+  /** referral DCs in total (max-referrals); default unlimited */
+  maxReferrals?: number;
 }
 
 export interface PlannedDc {
@@ -39,7 +43,7 @@ export interface Plan {
   toAdd: PlannedDc[];
   /** keys of current DCs to delete */
   toDel: string[];
-  /** referrals not followed, with why (self-reference, too deep) */
+  /** referrals not followed, with why (self-reference, too deep, over a cap) */
   ignoredReferrals: string[];
 }
 
@@ -77,12 +81,20 @@ export function planReconfiguration(input: PlanInput): Plan {
 
   // Referrals: followed breadth-first from the non-referral DCs, so a chain that no longer starts at a configured
   // or discovered DC (including a cycle of DCs referring to each other) disappears, and no chain grows unbounded.
+  // A hostile DC can list any number of referrals: each DC's are followed up to maxReferralsPerDc, all of them up
+  // to maxReferrals; the rest is counted and reported (once per pass, the caller logs each text once).
+  const perDc = input.maxReferralsPerDc ?? Infinity;
+  const total = input.maxReferrals ?? Infinity;
+  let referrals = 0;
+  let overTotal = 0;
   let frontier = [...want.keys()];
   for (let depth = 1; depth <= MAX_REFERRAL_DEPTH && frontier.length > 0; depth++) {
     const next: string[] = [];
     for (const k of frontier) {
       const referrer = input.current.get(k);
       if (!referrer) continue; // not connected yet: no log page to follow
+      let named = 0;
+      let overPerDc = 0;
       for (const e of referrer.logPages) {
         if (e.subtype !== 'referral') continue;
         const t = referralTid(referrer.tid, e, input.tidContext);
@@ -90,13 +102,25 @@ export function planReconfiguration(input: PlanInput): Plan {
           ignoredReferrals.push(`${referrer.tid} refers to itself`);
           continue;
         }
-        if (want.has(t.key()) || !usable(t)) continue;
+        if (!usable(t)) continue;
+        if (++named > perDc) {
+          overPerDc++;
+          continue;
+        }
+        if (want.has(t.key())) continue;
+        if (referrals >= total) {
+          overTotal++;
+          continue;
+        }
+        referrals++;
         want.set(t.key(), { tid: t, origin: 'referral' });
         next.push(t.key());
       }
+      if (overPerDc > 0) ignoredReferrals.push(`${referrer.tid} lists ${named} referrals: ${overPerDc} beyond max-referrals-per-controller=${perDc} not followed`);
     }
     frontier = next;
   }
+  if (overTotal > 0) ignoredReferrals.push(`${overTotal} referral(s) beyond max-referrals=${total} not followed`);
   if (frontier.some((k) => (input.current.get(k)?.logPages ?? []).some((e) => e.subtype === 'referral'))) {
     ignoredReferrals.push(`referral chain deeper than ${MAX_REFERRAL_DEPTH} not followed`);
   }

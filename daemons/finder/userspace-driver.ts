@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import os from 'node:os';
-import { AdminSession, readDiscoveryLog, NvmeTcpError, NvmeStatusError, hostIdBytes, localAddressFor } from '../nvme/tcp/index.js';
+import { AdminSession, readDiscoveryLog, DiscoveryLogUnstableError, NvmeTcpError, NvmeStatusError, hostIdBytes, localAddressFor } from '../nvme/tcp/index.js';
 import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.js';
 import { LogPageId } from '../nvme/protocol/constants.js';
 import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
@@ -96,10 +96,12 @@ class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
     await this.session.dim(DimTask.Register, encodeDimData(this.dimHost));
   }
 
-  async readDiscoveryLog(lsp: number): Promise<DiscoveryLogEntry[]> {
+  async readDiscoveryLog(lsp: number, maxRecords?: number): Promise<DiscoveryLogEntry[]> {
     try {
-      return (await readDiscoveryLog(this.session, { lsp })).entries;
+      return (await readDiscoveryLog(this.session, { lsp, ...(maxRecords !== undefined ? { maxRecords } : {}) })).entries;
     } catch (e) {
+      // a log that keeps changing is no broken association: the read fails (and is retried) with its reason
+      if (e instanceof DiscoveryLogUnstableError) throw e;
       if (isProtocolFailure(e) || (e instanceof NvmeTcpError && e.kind === 'protocol')) {
         // a garbled log page: the association cannot be trusted any more (and the loss says why)
         this.session.close(e as NvmeTcpError);

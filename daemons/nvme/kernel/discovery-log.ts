@@ -6,7 +6,7 @@
 // a single-chunk 1024-byte header read without --rae (RAE=0), which re-arms the AEN; if its generation counter
 // differs from the one just read, the log changed meanwhile and is fetched again (bounded).
 import { execa } from 'execa';
-import { decodeDiscoveryLog, decodeDiscoveryLogHeader, type DiscoveryLog } from '../protocol/discovery-log.js';
+import { MAX_DISCOVERY_RECORDS, DiscoveryLogTooLargeError, decodeDiscoveryLog, decodeDiscoveryLogHeader, type DiscoveryLog } from '../protocol/discovery-log.js';
 import { DISCOVERY_LOG_ENTRY_LEN, DISCOVERY_LOG_HEADER_LEN } from '../protocol/constants.js';
 import { FabricsError } from './errors.js';
 
@@ -19,6 +19,8 @@ export interface KernelLogOptions {
   lsp?: number;
   /** Give up after this many generation-counter changes during one fetch, default 5. */
   maxAttempts?: number;
+  /** refuse (DiscoveryLogTooLargeError) a log with more records, before reading it; default and ceiling MAX_DISCOVERY_RECORDS */
+  maxRecords?: number;
 }
 
 /** Runs `nvme get-log /dev/<device> --log-id=0x70 --log-len=<len> -b` and returns the raw bytes. */
@@ -50,7 +52,13 @@ export async function getKernelDiscoveryLog(device: string, opts: KernelLogOptio
   const attempts = opts.maxAttempts ?? 5;
   // header with RAE=1: a change notice that arrives now must stay pending until the final read
   let hdr = decodeDiscoveryLogHeader(await getLogRaw(device, DISCOVERY_LOG_HEADER_LEN, true, opts));
+  const maxRecords = Math.min(opts.maxRecords ?? MAX_DISCOVERY_RECORDS, MAX_DISCOVERY_RECORDS);
   for (let i = 0; i < attempts; i++) {
+    if (hdr.numrec > BigInt(maxRecords)) {
+      // refused from the header: nvme-cli would otherwise allocate (and we buffer) up to 256 MiB; RAE=0 re-arms the AEN
+      await getLogRaw(device, DISCOVERY_LOG_HEADER_LEN, false, opts);
+      throw new DiscoveryLogTooLargeError(hdr.numrec, maxRecords);
+    }
     const len = DISCOVERY_LOG_HEADER_LEN + Number(hdr.numrec) * DISCOVERY_LOG_ENTRY_LEN;
     const raw = await getLogRaw(device, len, true, opts);
     const inFull = decodeDiscoveryLogHeader(raw);

@@ -33,6 +33,20 @@ export interface DiscoveryLog extends DiscoveryLogHeader {
 /** A discovery log page is never trusted beyond this many records (256 MiB of log). */
 export const MAX_DISCOVERY_RECORDS = 262144;
 
+/**
+ * A discovery log page with more records than the reader accepts (max-log-entries): refused from its header, before
+ * any buffer for the entries is allocated.
+ */
+export class DiscoveryLogTooLargeError extends Error {
+  constructor(
+    readonly numrec: bigint,
+    readonly limit: number,
+  ) {
+    super(`the discovery log page has ${numrec} records, more than max-log-entries=${limit}; not read`);
+    this.name = 'DiscoveryLogTooLargeError';
+  }
+}
+
 export function decodeDiscoveryLogHeader(b: Buffer): DiscoveryLogHeader {
   need(b, 20, 'discovery log header');
   return { genctr: b.readBigUInt64LE(0), numrec: b.readBigUInt64LE(8), recfmt: b.readUInt16LE(16) };

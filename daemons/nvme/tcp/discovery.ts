@@ -4,6 +4,7 @@
 import { DISCOVERY_LOG_ENTRY_LEN, DISCOVERY_LOG_HEADER_LEN, LogPageId } from '../protocol/constants.js';
 import {
   MAX_DISCOVERY_RECORDS,
+  DiscoveryLogTooLargeError,
   decodeDiscoveryLog,
   decodeDiscoveryLogHeader,
   dlpeDict,
@@ -20,6 +21,8 @@ export interface ReadDiscoveryLogOptions {
   chunkBytes?: number;
   /** how many times to start over when GENCTR moved during the read; default 10 */
   maxAttempts?: number;
+  /** refuse (DiscoveryLogTooLargeError) a log with more records, before allocating for them; default and ceiling MAX_DISCOVERY_RECORDS */
+  maxRecords?: number;
 }
 
 export interface DiscoveryLogResult extends DiscoveryLog {
@@ -41,6 +44,7 @@ export async function readDiscoveryLog(session: AdminSession, opts: ReadDiscover
   const lsp = opts.lsp ?? 0;
   const chunk = Math.max(DISCOVERY_LOG_HEADER_LEN, (opts.chunkBytes ?? 64 * 1024) & ~3);
   const maxAttempts = opts.maxAttempts ?? 10;
+  const maxRecords = Math.min(opts.maxRecords ?? MAX_DISCOVERY_RECORDS, MAX_DISCOVERY_RECORDS);
   let commands = 0;
   const read = (offset: number, length: number, rae: boolean): Promise<Buffer> => {
     commands++;
@@ -50,10 +54,11 @@ export async function readDiscoveryLog(session: AdminSession, opts: ReadDiscover
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const head = await read(0, DISCOVERY_LOG_HEADER_LEN, true);
     const h = decodeDiscoveryLogHeader(head);
-    if (h.numrec > BigInt(MAX_DISCOVERY_RECORDS)) {
-      // let the decoder produce the typed error, after clearing RAE so AENs keep flowing
+    if (h.numrec > BigInt(maxRecords)) {
+      // refused from the header alone, after clearing RAE so AENs keep flowing
       await read(0, DISCOVERY_LOG_HEADER_LEN, false);
-      decodeDiscoveryLog(head);
+      if (maxRecords === MAX_DISCOVERY_RECORDS) decodeDiscoveryLog(head); // the decoder's typed error
+      throw new DiscoveryLogTooLargeError(h.numrec, maxRecords);
     }
     const total = DISCOVERY_LOG_HEADER_LEN + Number(h.numrec) * DISCOVERY_LOG_ENTRY_LEN;
     let raw: Buffer;

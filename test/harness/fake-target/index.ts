@@ -81,6 +81,10 @@ export interface FakeTargetOptions {
    * each Authentication Receive returns the next of these messages (zero-padded to its allocation length).
    */
   authMessages?: Buffer[];
+  /** NUMREC the discovery log header claims, whatever the entries (a hostile DC announcing a huge log) */
+  numrecOverride?: number;
+  /** bump GENCTR after every discovery log read (a log that never settles) */
+  genctrEveryRead?: boolean;
   /** called before each discovery log read is answered (e.g. to change the log in the middle of a fetch) */
   onLogRead?: (read: { offset: number; length: number; rae: boolean; lsp: number }, target: FakeTarget) => void;
   /** every PDU the target sends (ICResp included) passes through this first (the mutation fuzzer, see mutations.ts):
@@ -144,6 +148,8 @@ export interface FakeTargetStats {
   associationsClosed: number;
   /** Authentication Send payloads received (authMessages) */
   authSent: Buffer[];
+  /** most connections open at the same time */
+  peakConnections: number;
 }
 
 export interface FakeDim {
@@ -211,7 +217,7 @@ export class FakeTarget {
   port = 0;
   readonly subsystems: FakeSubsystem[];
   private authReceives = 0;
-  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0, associationsClosed: 0, authSent: [] };
+  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0, associationsClosed: 0, authSent: [], peakConnections: 0 };
   genctr: bigint;
   discoveryEntries: DiscoveryLogEntryFields[];
   opts: FakeTargetOptions;
@@ -320,6 +326,7 @@ export class FakeTarget {
       sent: 0,
     };
     this.conns.add(c);
+    this.stats.peakConnections = Math.max(this.stats.peakConnections, this.conns.size);
     // replies are several PDUs written one by one: without this, Nagle + delayed ACK add 40 ms to each
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(c, d));
@@ -766,7 +773,8 @@ export class FakeTarget {
     if (lid === 0x70 && c.discovery) {
       this.stats.logReads.push({ offset, length, rae, lsp });
       this.opts.onLogRead?.({ offset, length, rae, lsp }, this);
-      const built = encodeDiscoveryLog(this.genctr, this.discoveryEntries);
+      const built = this.encodedLog();
+      if (this.opts.genctrEveryRead) this.genctr++;
       const log = this.opts.mutateLog ? this.opts.mutateLog(built) : built;
       const out = Buffer.alloc(length);
       if (offset < log.length) log.copy(out, 0, offset, Math.min(log.length, offset + length));
@@ -786,6 +794,18 @@ export class FakeTarget {
       return reply(sized);
     }
     return fail(1, 0x09);
+  }
+
+  private encoded: { genctr: bigint; entries: DiscoveryLogEntryFields[]; numrec?: number; log: Buffer } | undefined;
+
+  /** The log page bytes, encoded once per content (a large log is read in many chunks). */
+  private encodedLog(): Buffer {
+    const e = this.encoded;
+    if (e && e.genctr === this.genctr && e.entries === this.discoveryEntries && e.numrec === this.opts.numrecOverride) return e.log;
+    const log = encodeDiscoveryLog(this.genctr, this.discoveryEntries);
+    if (this.opts.numrecOverride !== undefined) log.writeBigUInt64LE(BigInt(this.opts.numrecOverride), 8);
+    this.encoded = { genctr: this.genctr, entries: this.discoveryEntries, numrec: this.opts.numrecOverride, log };
+    return log;
   }
 
   private maybeFireAen(c: Conn): void {
