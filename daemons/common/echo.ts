@@ -10,6 +10,10 @@ export const ECHO_MAX_CHARS = 80;
  */
 export function echoValue(value: string, max = ECHO_MAX_CHARS): string {
   const cut = value.length > max;
-  const head = (cut ? value.slice(0, max) : value).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  let head = '';
+  for (const ch of cut ? value.slice(0, max) : value) {
+    const c = ch.charCodeAt(0);
+    head += c < 0x20 || c === 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : ch;
+  }
   return cut ? `${head}… (${value.length} characters)` : head;
 }

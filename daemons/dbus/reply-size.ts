@@ -67,7 +67,8 @@ export function wireSizeBound(sig: string, value: unknown): number {
     let n = 3 + 4 + 7;
     if (elem[0] === '{') {
       const [kt, vt] = completeTypes(elem.slice(1, -1)) as [string, string];
-      const entries: [unknown, unknown][] = value instanceof Map ? [...value.entries()] : Object.entries((value ?? {}) as object);
+      const entries: [unknown, unknown][] =
+        value instanceof Map ? [...value.entries()] : Object.entries((value ?? {}) as object);
       for (const [k, v] of entries) n += 7 + wireSizeBound(kt, k) + wireSizeBound(vt, v);
       return n;
     }

@@ -21,6 +21,9 @@ test('a 50 MB kato= value (in [Global] and on a controller= line) gives short wa
     const kato = warnings.map(String).filter((w) => w.includes('kato'));
     assert.ok(kato.length >= 2, JSON.stringify(kato.map((w) => w.slice(0, 200))));
     for (const w of kato) assert.ok(w.length < 600, `warning of ${w.length} characters: ${w.slice(0, 300)}`);
-    assert.ok(kato.every((w) => w.includes('characters)')), kato.join('\n'));
+    assert.ok(
+      kato.every((w) => w.includes('characters)')),
+      kato.join('\n'),
+    );
   }
 });
