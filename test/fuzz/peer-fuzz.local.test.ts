@@ -4,7 +4,7 @@
 // healthy one. stasadm must end with a documented exit code and a one-line reason; stafd must stay on the bus
 // within an RSS bound, keep serving the healthy DC, and report every DC that can never be read as failed, with the
 // reason. STAS_FUZZ_SEED replays a run; STAS_FUZZ_COUNT sets the stasadm cases (default 12) and, per 12, one more
-// broken DC per mode; STAS_FUZZ_MODES=mode,... picks modes (default: all but numrec-huge, issue #17 defect 5).
+// broken DC per mode; STAS_FUZZ_MODES=mode,... picks modes (default: all).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeTarget } from '../harness/fake-target/index.js';
@@ -14,16 +14,16 @@ import { rng } from '../harness/rng.js';
 import { startFinderRig, dcTuple, type FinderRig } from '../finder/rig.js';
 import { fuzzCount, fuzzSeed, rssBytes } from './seed.js';
 
-/** left out by default until stafd caps what a DC may make it allocate (issue #17, defect 5) */
-const KNOWN_FAILING: MutationMode[] = ['numrec-huge'];
-const MODES: MutationMode[] = (
-  process.env.STAS_FUZZ_MODES?.split(',').map((m) => m.trim()) ??
-  MUTATION_MODES.filter((m) => !KNOWN_FAILING.includes(m))
-).map((m) => {
-  if (!(MUTATION_MODES as readonly string[]).includes(m))
-    throw new Error(`STAS_FUZZ_MODES: unknown mode "${m}" (known: ${MUTATION_MODES.join(', ')})`);
-  return m as MutationMode;
-});
+const MODES: MutationMode[] = (process.env.STAS_FUZZ_MODES?.split(',').map((m) => m.trim()) ?? [...MUTATION_MODES]).map(
+  (m) => {
+    if (!(MUTATION_MODES as readonly string[]).includes(m))
+      throw new Error(`STAS_FUZZ_MODES: unknown mode "${m}" (known: ${MUTATION_MODES.join(', ')})`);
+    return m as MutationMode;
+  },
+);
+/** stasadm is a diagnostic tool: it reads as many records as the protocol allows (262144, ~256 MiB) when a peer
+ *  claims them, which takes minutes here; the claim is stafd's problem (max-log-entries), tested below */
+const STASADM_MODES = MODES.filter((m) => m !== 'numrec-huge');
 const COUNT = fuzzCount(12);
 const SEED = fuzzSeed('peer fuzz');
 /** stafd's resident memory after the run: it idles near 70 MiB; the largest log here is ~3.5 MiB */
@@ -38,9 +38,9 @@ const replay = (extra = ''): string =>
 test(`stasadm discover against ${COUNT} broken peers: a documented exit code and a one-line reason, in time`, async () => {
   const master = rng(SEED);
   const seen = new Map<number, number>();
-  for (let i = 0; i < COUNT; i++) {
+  for (let i = 0; i < (STASADM_MODES.length ? COUNT : 0); i++) {
     const r = master.fork();
-    const m = mutation(MODES[i % MODES.length]!, r);
+    const m = mutation(STASADM_MODES[i % STASADM_MODES.length]!, r);
     const target = await FakeTarget.start(m.options);
     try {
       const t0 = Date.now();

@@ -1,7 +1,7 @@
 // Seeded mutation of what the fake target sends, for the peer fuzz tier: each mode turns a FakeTarget into a
 // differently broken peer (bit flips, truncation, wrong lengths, wrong types, garbage, impossible NUMREC, a GENCTR
 // that never settles, garbage entries, a large log). `fatal` modes break every association before its first log
-// page, so a host must report the DC as failed, with a reason.
+// page (for stafd with its default caps), so stafd must report the DC as failed, with a reason.
 import type { Rng } from '../rng.js';
 import type { DiscoveryLogEntryFields } from '../../../daemons/nvme/protocol/discovery-log.js';
 import type { FakeTargetOptions } from './index.js';
@@ -157,7 +157,8 @@ export function mutation(mode: MutationMode, r: Rng): Mutation {
       return {
         mode,
         what: `NUMREC ${v}`,
-        fatal: mode === 'numrec-over',
+        // stafd refuses a log over max-log-entries (default 16384) from its header, before allocating for it
+        fatal: mode !== 'numrec-off',
         options: {
           mutateLog: (log) => {
             const b = Buffer.from(log);
