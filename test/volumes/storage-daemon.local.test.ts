@@ -13,6 +13,7 @@ import { MiB } from '../../daemons/volumes/size.js';
 import { startPrivateBus } from '../harness/bus.js';
 import { startDaemon, runCli } from '../harness/daemons.js';
 import { makeTestEtc } from '../harness/env.js';
+import { waitFor } from '../harness/wait.js';
 
 async function nbdIo(uri: string, cmds: string[]): Promise<{ ok: boolean; out: string }> {
   const r = await execa('qemu-io', ['-f', 'raw', ...cmds.flatMap((c) => ['-c', c]), uri], {
@@ -41,14 +42,6 @@ function startWriter(uri: string): { stop(): Promise<{ ok: number; failed: numbe
     },
     okSince: (t) => results.filter((r) => r.ok && r.t > t).length,
   };
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('open volume being written: flatten job (progress, cancel), snapshot, resize, rollback through QMP', async (t) => {
@@ -82,13 +75,13 @@ test('open volume being written: flatten job (progress, cancel), snapshot, resiz
   assert.match(String(locked.stderr), /Failed to get "write" lock/);
   // ...so everything below goes through QMP while a host writes
   const writer = startWriter(nbdUri);
-  await until('first write through the NBD export', () => writer.okSince(0) > 0);
+  await waitFor('first write through the NBD export', () => writer.okSince(0) > 0, 60_000);
 
   // flatten as a block-stream job: progress shows in the job, cancel stops it and leaves the clone intact
   const progress: number[] = [];
   const j1 = await service.flatten('vol');
   j1.on('changed', () => progress.push(j1.progress));
-  await until('flatten progress', () => j1.progress > 0 || j1.finished);
+  await waitFor('flatten progress', () => j1.progress > 0 || j1.finished, 60_000);
   assert.equal(j1.state, 'running', `flatten ended before it could be cancelled: ${j1.state} ${j1.error}`);
   jobs.cancel(j1.id);
   await finished(j1);
@@ -119,14 +112,14 @@ test('open volume being written: flatten job (progress, cancel), snapshot, resiz
   const s1 = await service.createSnapshot('vol', 's1');
   assert.equal(s1.name, 's1');
   assert.ok((await nbdIo(nbdUri, ['write -P 0x33 0 8M'])).ok);
-  await until('writes after the snapshot', () => writer.okSince(mark) > 0);
+  await waitFor('writes after the snapshot', () => writer.okSince(mark) > 0, 60_000);
 
   // grow while writing: the NBD export is cycled (QEMU's NBD server forbids a resize under it), clients reconnect
   mark = Date.now();
   assert.equal(await succeeded(await service.resize('vol', 512 * MiB)), '512 MiB');
   assert.equal((await service.getVolume('vol')).size, 512 * MiB);
   assert.match((await nbdIo(nbdUri, ['length'])).out, /512 MiB/);
-  await until('writes after the resize', () => writer.okSince(mark) > 0);
+  await waitFor('writes after the resize', () => writer.okSince(mark) > 0, 60_000);
   await assert.rejects(service.resize('vol', 256 * MiB, true), /attached: it cannot be shrunk/);
 
   // rollback while writing: backup taken, the snapshot's data is back, the exports return
@@ -137,7 +130,7 @@ test('open volume being written: flatten job (progress, cancel), snapshot, resiz
     `backup ${backup} listed`,
   );
   assert.ok((await nbdIo(nbdUri, ['read -P 0x22 0 8M'])).ok, 'the rolled back volume reads the snapshot');
-  await until('writes after the rollback', () => writer.okSince(mark) > 0);
+  await waitFor('writes after the rollback', () => writer.okSince(mark) > 0, 60_000);
   const w = await writer.stop();
   assert.ok(w.ok > 3, `writer: ${w.ok} ok, ${w.failed} failed`);
 
@@ -194,7 +187,7 @@ test('stacd SIGKILLed and restarted: the storage daemon and its exports stay, st
   await stacd.waitForLog('attached to qemu-storage-daemon', 60_000);
   assert.ok((await nbdIo(nbdUri, ['read -P 0x44 0 4M', 'write -P 0x45 4M 4M'])).ok, 'export served while stacd runs');
   stacd.signal('SIGKILL');
-  await until('stacd gone', () => stacd.proc.exitCode !== null || stacd.proc.signalCode !== null);
+  await waitFor('stacd gone', () => stacd.proc.exitCode !== null || stacd.proc.signalCode !== null, 60_000);
   assert.ok(
     (await nbdIo(nbdUri, ['read -P 0x44 0 4M', 'write -P 0x46 8M 4M'])).ok,
     'export served while stacd is dead',
