@@ -2,11 +2,12 @@
 // stacd: the NVMe-oF I/O connector and volume manager. Wiring only; the work lives in connector/, volumes/,
 // jobs/ and schedules/.
 import { runDaemon } from './common/daemon-runtime.js';
-import { loadServiceConfig, defaultConfPath, type ServiceConfig } from './config/service-config.js';
-import { loadSysConfig } from './config/sys-config.js';
+import { defaultConfPath, type ServiceConfig } from './config/service-config.js';
+import { checkSysConfig, SysConfig } from './config/sys-config.js';
+import { serviceConfigLoader } from './config/daemon-config.js';
 import { describeChanges } from './config/reload.js';
 import { createConnectorEngine } from './connector/index.js';
-import { StacdStorage, withStorage } from './volumes/stacd-storage.js';
+import { StacdStorage, withStorage, checkStorageSections } from './volumes/stacd-storage.js';
 import { stateDir, runtimeDir } from './common/state-dirs.js';
 import { join } from 'node:path';
 
@@ -16,21 +17,21 @@ await runDaemon<ServiceConfig>({
   busName: 'org.nvmexpress.stac',
   objectPath: '/org/nvmexpress/stac',
   defaultConfFile: defaultConfPath('stacd'),
-  loadConfig: (file) => {
-    const { config, warnings } = loadServiceConfig('stacd', file);
-    return { config, warnings: warnings.map(String) };
-  },
+  // [Volumes] and [Schedule] sections are validated with the rest: a reload refuses a broken schedule too
+  ...serviceConfigLoader('stacd', checkStorageSections),
+  stateDir: () => stateDir('stacd'),
+  checkHost: () => checkSysConfig(),
   configTron: (c) => c.tron,
   describeChanges,
   createEngine: (ctx) => {
-    const sys = loadSysConfig().config;
+    const sys = SysConfig.loadForDaemon();
     let hostId: string | undefined;
     try {
       hostId = sys.hostnqn;
     } catch {
       hostId = undefined;
     }
-    const storage = new StacdStorage({ bus: ctx.bus, confFile: ctx.confFile, stateDir: stateDir('stacd'), runDir: join(runtimeDir('stacd'), 'storage-daemon'), ...(hostId ? { hostId } : {}) });
+    const storage = new StacdStorage({ bus: ctx.bus, config: ctx.config, stateDir: stateDir('stacd'), runDir: join(runtimeDir('stacd'), 'storage-daemon'), ...(hostId ? { hostId } : {}) });
     return withStorage(createConnectorEngine(ctx, { sys }), storage);
   },
 });

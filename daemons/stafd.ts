@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // stafd: the NVMe-oF discovery controller finder. Wiring only; the work lives in finder/.
 import { runDaemon } from './common/daemon-runtime.js';
-import { loadServiceConfig, defaultConfPath, type ServiceConfig } from './config/service-config.js';
-import { loadSysConfig } from './config/sys-config.js';
+import { defaultConfPath, type ServiceConfig } from './config/service-config.js';
+import { checkSysConfig, SysConfig } from './config/sys-config.js';
+import { serviceConfigLoader } from './config/daemon-config.js';
+import { finderStateDir } from './finder/cache.js';
 import { describeChanges as describeConfigChanges } from './config/reload.js';
 import { createFinderEngine } from './finder/index.js';
 
@@ -12,11 +14,10 @@ await runDaemon<ServiceConfig>({
   busName: 'org.nvmexpress.staf',
   objectPath: '/org/nvmexpress/staf',
   defaultConfFile: defaultConfPath('stafd'),
-  loadConfig: (file) => {
-    const { config, warnings } = loadServiceConfig('stafd', file);
-    return { config, warnings: warnings.map(String) };
-  },
+  ...serviceConfigLoader('stafd'),
+  stateDir: () => finderStateDir(),
+  checkHost: () => checkSysConfig(),
   configTron: (c) => c.tron,
   describeChanges: describeConfigChanges,
-  createEngine: (ctx) => createFinderEngine(ctx, { sys: loadSysConfig().config }),
+  createEngine: (ctx) => createFinderEngine(ctx, { sys: SysConfig.loadForDaemon() }),
 });

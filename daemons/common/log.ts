@@ -1,5 +1,6 @@
 // One pino logger per process. `tron` switches debug on and off at run time (D-Bus property, --tron, tron= in conf).
 import { pino, type Logger } from 'pino';
+import { redactObject, redactSecrets } from './secrets.js';
 
 export type { Logger };
 
@@ -21,7 +22,14 @@ export function initLog(opts: LogOptions): Logger {
       level: opts.tron ? 'debug' : 'info',
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      // never let a secret reach a log line, whatever object a caller passes
+      // never let a secret reach a log line, whatever object or text a caller passes, in any key spelling
+      // (dhchap_secret, DHCHAP-SECRET): the paths below are a second net for the usual spellings
+      formatters: { log: (obj) => redactObject(obj) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>);
+        },
+      },
       redact: {
         paths: ['*.dhchap-secret', '*.dhchap-ctrl-secret', '*.hostkey', '*.key', 'dhchap-secret', 'dhchap-ctrl-secret'],
         censor: '<redacted>',

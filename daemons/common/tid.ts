@@ -14,8 +14,9 @@ export const RDMA_IP_PORT = '4420';
 
 /** Keys that make up the identity; everything else goes to the config bag. host-nqn is both (see idDict). */
 const IDENTITY_KEYS = new Set(['transport', 'traddr', 'subsysnqn', 'trsvcid', 'host-traddr', 'host-iface']);
-/** Never shown on D-Bus or in logs (deliberate deviation from nvme-stas, which shows them in clear text). */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['dhchap-secret', 'dhchap-ctrl-secret']);
+// Never shown on D-Bus or in logs (deliberate deviation from nvme-stas, which shows them in clear text).
+import { canonicalKey, isSecretKey } from './secrets.js';
+export { SECRET_KEYS, isSecretKey } from './secrets.js';
 
 /** What normalisation depends on: the daemon's `ignore-iface` and the sys.conf host NQN. */
 export interface TidContext {
@@ -53,7 +54,9 @@ export class TID {
   readonly cfg: ReadonlyMap<string, CidValue>;
   private readonly _key: string;
 
-  private constructor(cid: Cid, ctx: TidContext) {
+  private constructor(given: Cid, ctx: TidContext) {
+    // keys in any spelling (`Host-Iface`, `dhchap_secret`) mean the same key: cache files and NBFT entries included
+    const cid: Cid = given.map(([k, v]) => [canonicalKey(k), v] as const);
     this.transport = text(cidGet(cid, 'transport'));
     this.traddr = text(cidGet(cid, 'traddr'));
     const trsvcid = text(cidGet(cid, 'trsvcid'));
@@ -135,7 +138,7 @@ export class TID {
       'host-traddr': this.hostTraddr,
     };
     for (const [k, v] of this.cfg) {
-      if (SECRET_KEYS.has(k) || k === 'device') continue;
+      if (isSecretKey(k) || k === 'device') continue;
       d[k] = k === 'host-nqn' ? this.hostNqn : pythonStr(v);
     }
     d['host-nqn'] = this.hostNqn;

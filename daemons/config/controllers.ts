@@ -1,11 +1,11 @@
 // `controller=` and `exclude=` lines (§3.4, §3.5): tokenizer, per-controller [Global] overrides, configured-entry
 // filters, and connect-parameter resolution with the kernel option names.
-import { ConfigWarning, type SourceRef } from './errors.js';
+import { ConfigWarning, echo, type SourceRef } from './errors.js';
 import type { IniValue } from './ini.js';
 import { checkText, describeValue, fallbackValue, isOptionKey, OPTION_SPECS, SEC_CONTROLLERS, type OptionKey, type ServiceKind } from './options.js';
 import { TID, WELL_KNOWN_DISC_NQN, type Cid, type CidValue, type TidContext } from '../common/tid.js';
 import type { ExcludeEntry } from '../common/exclude.js';
-import { echoValue } from '../common/echo.js';
+import { canonicalKey, redactSecrets } from '../common/secrets.js';
 
 /** One configured controller (a `controller=` value). */
 export interface ControllerSpec {
@@ -20,12 +20,7 @@ export interface ExcludeSpec {
   readonly ref: SourceRef;
 }
 
-const SECRET_TOKEN_RE = /(dhchap-(?:ctrl-)?secret\s*=\s*)[^;]*/gi;
-
-/** Masks dhchap secrets in raw controller= text before it goes to a log line or a warning. */
-export function redactSecrets(text: string): string {
-  return text.replace(SECRET_TOKEN_RE, '$1<redacted>');
-}
+export { redactSecrets };
 
 /**
  * nvme-stas's tokenizer: `;`-separated tokens (spaces around `;` ignored), each exactly `key=value` (spaces around
@@ -38,14 +33,15 @@ export function tokenizeControllerText(text: string, ref: SourceRef, where: stri
     if (token === '') continue;
     const parts = token.split(/\s*=\s*/);
     if (parts.length !== 2) {
-      const shown = echoValue(redactSecrets(token));
+      const shown = echo(redactSecrets(token));
       const why = parts.length < 2 ? 'has no "="' : 'has more than one "="';
-      const hint = /^\s*dhchap-/i.test(token) ? ' (a secret containing "=" cannot be given on a controller= line)' : '';
+      const hint = /^\s*dhchap[-_]/i.test(token) ? ' (a secret containing "=" cannot be given on a controller= line)' : '';
       warnings.push(new ConfigWarning(ref, `${where}: token "${shown}" ${why}; dropped${hint}`, SEC_CONTROLLERS));
       continue;
     }
-    const key = parts[0].trim();
-    if (key === '') warnings.push(new ConfigWarning(ref, `${where}: token "${redactSecrets(token)}" has an empty key`, SEC_CONTROLLERS));
+    // `DHCHAP_Secret` and `dhchap-secret` are one key (stas; nvme-stas matches keys exactly)
+    const key = canonicalKey(parts[0]);
+    if (key === '') warnings.push(new ConfigWarning(ref, `${where}: token "${echo(redactSecrets(token))}" has an empty key`, SEC_CONTROLLERS));
     out.set(key, parts[1].trim());
   }
   return out;
@@ -70,7 +66,7 @@ export function parseControllerValue(kind: ServiceKind, value: IniValue, warning
     const spec = OPTION_SPECS[key as OptionKey];
     const fallback = fallbackValue(kind, key as OptionKey);
     const fallbackText =
-      fallback === null ? `keeping the text "${echoValue(v)}" unconverted (as nvme-stas does)` : `using [Global] default (${describeValue(fallback)})`;
+      fallback === null ? `keeping the text "${echo(v)}" unconverted (as nvme-stas does)` : `using [Global] default (${describeValue(fallback)})`;
     const r = checkText<unknown>(spec as never, v, fallback, value.ref, warnings, `${where}: ${k}`, fallbackText);
     if (r.ok) m.set(k, r.value as CidValue);
     else if (fallback !== null) m.set(k, fallback as CidValue);
@@ -89,8 +85,12 @@ export function parseExcludeValue(value: IniValue, warnings: ConfigWarning[]): E
           'every controller; stas ignores blank lines (put a comment line or nothing between exclude= lines)',
         SEC_CONTROLLERS,
         'exclude',
+        'note',
       ),
     );
+  }
+  if (value.text === '') {
+    warnings.push(new ConfigWarning(value.ref, `${where}: an empty exclude= entry excludes every controller`, SEC_CONTROLLERS, 'exclude', 'note'));
   }
   const m: Map<string, CidValue> = tokenizeControllerText(value.text, value.ref, where, warnings);
   m.delete('host-traddr');

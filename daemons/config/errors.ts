@@ -1,5 +1,6 @@
 // Typed errors and warnings of the configuration layer. Every message names the file (and line where there is one)
 // so that an operator can find the offending text without guessing.
+import { FileTooLargeError } from '../common/bounded-read.js';
 
 /** Where a piece of configuration text came from. line is 1-based; 0 means "the file as a whole". */
 export interface SourceRef {
@@ -11,7 +12,14 @@ export function formatRef(ref: SourceRef): string {
   return ref.line > 0 ? `${ref.file}:${ref.line}` : ref.file;
 }
 
-/** An advisory finding: the configuration is still usable (a default or the raw value was used instead). */
+/**
+ * How bad a finding is. `error`: the file does not say what its author meant (malformed entry, invalid value,
+ * binary data): a reload refuses the file. `note`: nvme-stas accepts it too (unknown option or section, an entry the
+ * daemon drops): logged, the file is applied.
+ */
+export type Severity = 'error' | 'note';
+
+/** A finding in a configuration file; the configuration built from it is still usable (defaults replace bad values). */
 export class ConfigWarning {
   constructor(
     readonly ref: SourceRef,
@@ -19,6 +27,7 @@ export class ConfigWarning {
     readonly message: string,
     readonly section?: string,
     readonly option?: string,
+    readonly severity: Severity = 'error',
   ) {}
 
   /** `/etc/stas/stafd.conf:12: [Global] queue-size: "8" is not within range 16..1024; using default (none)` */
@@ -26,6 +35,9 @@ export class ConfigWarning {
     return `${formatRef(this.ref)}: ${this.message}`;
   }
 }
+
+/** Values echoed in config messages: the shared cut (daemons/common/echo.ts). */
+export { echoValue as echo } from '../common/echo.js';
 
 /** A configuration file (or drop-in folder) exists but cannot be read. The caller keeps its previous configuration. */
 export class ConfigError extends Error {
@@ -60,6 +72,7 @@ export function pythonOsErrorText(err: unknown, path: string): string {
 
 /** Short reason for a ConfigError, from a Node fs error. */
 export function fsReason(err: unknown): { reason: string; code?: string } {
+  if (err instanceof FileTooLargeError) return { reason: `larger than ${err.maxBytes} bytes (not read)`, code: err.code };
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
   switch (code) {
     case 'EACCES':

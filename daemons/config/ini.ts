@@ -13,7 +13,7 @@
 //     separated by a blank line; for `exclude=` that empty entry would exclude everything). Such values carry
 //     `blankBefore` so the exclude layer can say so.
 // The `ini` npm package is not used: it treats `;`/`#` inside values as comments, which breaks `controller=` lines.
-import { ConfigWarning, type SourceRef } from './errors.js';
+import { ConfigWarning, echo, type SourceRef } from './errors.js';
 
 export interface IniValue {
   readonly text: string;
@@ -119,7 +119,7 @@ export function parseIniText(doc: IniDocument, text: string, file: string): void
         option.values.push({ text: stripped, ref: { file, line: lineNo }, continuation: true, blankBefore: pendingBlank.has(option) });
         pendingBlank.delete(option);
       } else {
-        warn(lineNo, `continuation line "${stripped}" follows a line that was skipped; skipped too`);
+        warn(lineNo, `continuation line "${echo(stripped)}" follows a line that was skipped; skipped too`);
       }
       return;
     }
@@ -138,19 +138,19 @@ export function parseIniText(doc: IniDocument, text: string, file: string): void
       return;
     }
     if (!section) {
-      warn(lineNo, `"${stripped}" appears before any [section] header; ignored`);
+      warn(lineNo, `"${echo(stripped)}" appears before any [section] header; ignored`);
       skippingValue = true;
       return;
     }
     const om = OPTION_RE.exec(stripped);
     const name = (om?.[1] ?? '').trimEnd().toLowerCase();
     if (!om || name === '') {
-      warn(lineNo, `[${section.name}] line "${stripped}" has no option name before "="; ignored`);
+      warn(lineNo, `[${section.name}] line "${echo(stripped)}" has no option name before "="; ignored`);
       skippingValue = true;
       return;
     }
     if (om[2] === undefined) {
-      warn(lineNo, `[${section.name}] "${name}" has no "=" and no value; ignored`);
+      warn(lineNo, `[${section.name}] "${echo(name)}" has no "=" and no value; ignored`);
       skippingValue = true;
       return;
     }

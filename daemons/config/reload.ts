@@ -4,7 +4,8 @@ import { OPTION_SPECS, describeValue, type OptionKey } from './options.js';
 import { redactSecrets } from './controllers.js';
 import { loadServiceConfigAsync, type ServiceConfig } from './service-config.js';
 import type { Cid } from '../common/tid.js';
-import { pythonStr, SECRET_KEYS } from '../common/tid.js';
+import { pythonStr } from '../common/tid.js';
+import { isSecretKey } from '../common/secrets.js';
 
 export type ReloadResult =
   | { readonly ok: true; readonly config: ServiceConfig; readonly warnings: ConfigWarning[]; readonly changes: string[] }
@@ -12,7 +13,7 @@ export type ReloadResult =
 
 /** Printable form of a controller/exclude entry with secrets masked: `transport=tcp;traddr=1.2.3.4;kato=17`. */
 function entryText(cid: Cid | ReadonlyArray<readonly [string, string]>): string {
-  return redactSecrets(cid.map(([k, v]) => `${k}=${SECRET_KEYS.has(k) ? '<redacted>' : pythonStr(v)}`).join(';'));
+  return redactSecrets(cid.map(([k, v]) => `${k}=${isSecretKey(k) ? '<redacted>' : pythonStr(v)}`).join(';'));
 }
 
 function listDiff(name: string, before: string[], after: string[]): string[] {

@@ -1,8 +1,10 @@
 // stafd.conf / stacd.conf: reading (main file + `<file>.d/*.conf` drop-ins), section/option validation and typed
 // access to every option. Values are computed once at load, so each problem is reported once.
-import { readdirSync, readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { ConfigError, ConfigWarning, fsReason, type SourceRef } from './errors.js';
+import { readdirSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { ConfigError, ConfigWarning, echo, fsReason, type SourceRef } from './errors.js';
+import { CONFIG_FILE_MAX_BYTES, readFileBounded, readFileBoundedSync } from '../common/bounded-read.js';
+import { isSecretKey } from '../common/secrets.js';
 import { IniDocument, parseIniText } from './ini.js';
 import {
   checkText,
@@ -19,7 +21,7 @@ import {
   type OptionTypes,
   type ServiceKind,
 } from './options.js';
-import { parseControllerValue, parseExcludeValue, resolveConnectParams, type ConnectParam, type ControllerSpec, type ExcludeSpec } from './controllers.js';
+import { configuredTid, parseControllerValue, parseExcludeValue, resolveConnectParams, type ConnectParam, type ControllerSpec, type ExcludeSpec } from './controllers.js';
 import type { TimeSpan } from './timespan.js';
 import type { CidValue } from '../common/tid.js';
 import type { ExcludeEntry } from '../common/exclude.js';
@@ -27,7 +29,18 @@ import type { ExcludeEntry } from '../common/exclude.js';
 export interface ConfigFileText {
   readonly path: string;
   readonly text: string;
+  /** permission bits when read from disk (a secret in a world-readable file is reported) */
+  readonly mode?: number;
 }
+
+const modeOf = (path: string): number | undefined => {
+  try {
+    return statSync(path).mode & 0o7777;
+  } catch {
+    return undefined;
+  }
+};
+const modeOfAsync = async (path: string): Promise<number | undefined> => stat(path).then((st) => st.mode & 0o7777, () => undefined);
 
 const isEnoent = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
 
@@ -50,7 +63,7 @@ const dropInNames = (names: string[]): string[] => names.filter((n) => n.endsWit
 export function readConfigFiles(path: string): ConfigFileText[] {
   const out: ConfigFileText[] = [];
   try {
-    out.push({ path, text: readFileSync(path, 'utf8') });
+    out.push({ path, text: readFileBoundedSync(path, CONFIG_FILE_MAX_BYTES), mode: modeOf(path) });
   } catch (e) {
     if (!isEnoent(e)) fail(path, e);
   }
@@ -64,7 +77,7 @@ export function readConfigFiles(path: string): ConfigFileText[] {
   for (const n of names) {
     const p = `${dir}/${n}`;
     try {
-      out.push({ path: p, text: readFileSync(p, 'utf8') });
+      out.push({ path: p, text: readFileBoundedSync(p, CONFIG_FILE_MAX_BYTES), mode: modeOf(p) });
     } catch (e) {
       if (!isEnoent(e)) fail(p, e); // vanished between readdir and read: fine
     }
@@ -76,7 +89,7 @@ export function readConfigFiles(path: string): ConfigFileText[] {
 export async function readConfigFilesAsync(path: string): Promise<ConfigFileText[]> {
   const out: ConfigFileText[] = [];
   try {
-    out.push({ path, text: await readFile(path, 'utf8') });
+    out.push({ path, text: await readFileBounded(path, CONFIG_FILE_MAX_BYTES), mode: await modeOfAsync(path) });
   } catch (e) {
     if (!isEnoent(e)) fail(path, e);
   }
@@ -90,7 +103,7 @@ export async function readConfigFilesAsync(path: string): Promise<ConfigFileText
   for (const n of names) {
     const p = `${dir}/${n}`;
     try {
-      out.push({ path: p, text: await readFile(p, 'utf8') });
+      out.push({ path: p, text: await readFileBounded(p, CONFIG_FILE_MAX_BYTES), mode: await modeOfAsync(p) });
     } catch (e) {
       if (!isEnoent(e)) fail(p, e);
     }
@@ -113,13 +126,20 @@ export class ServiceConfig {
     private readonly sources: Sources,
     readonly controllerSpecs: readonly ControllerSpec[],
     readonly excludeSpecs: readonly ExcludeSpec[],
+    /** the texts this configuration was built from (the storage sections of stacd read them, a reload keeps them) */
+    readonly texts: readonly ConfigFileText[],
   ) {}
 
   /** Builds the configuration from already-read files. Never throws; problems become warnings. */
   static fromFiles(kind: ServiceKind, path: string, files: readonly ConfigFileText[]): { config: ServiceConfig; warnings: ConfigWarning[] } {
     const doc = new IniDocument();
-    for (const f of files) parseIniText(doc, f.text, f.path);
-    const warnings: ConfigWarning[] = [...doc.issues];
+    const binary: ConfigWarning[] = [];
+    for (const f of files) {
+      const bad = binaryLine(f.text);
+      if (bad > 0) binary.push(new ConfigWarning({ file: f.path, line: bad }, 'not a text file (NUL, control characters or invalid UTF-8 from this line on)'));
+      parseIniText(doc, f.text, f.path);
+    }
+    const warnings: ConfigWarning[] = [...binary, ...doc.issues];
     warnings.push(...validateStructure(kind, doc));
 
     const values = {} as Record<OptionKey, unknown>;
@@ -146,7 +166,8 @@ export class ServiceConfig {
     }
     const controllers = doc.values(SEC_CONTROLLERS, 'controller').map((v) => parseControllerValue(kind, v, warnings));
     const excludes = doc.values(SEC_CONTROLLERS, 'exclude').map((v) => parseExcludeValue(v, warnings));
-    const config = new ServiceConfig(kind, path, [...doc.files], values as Values, sources, controllers, excludes);
+    const config = new ServiceConfig(kind, path, [...doc.files], values as Values, sources, controllers, excludes, [...files]);
+    warnings.push(...entryNotes(kind, config, files));
     // report in reading order: file by file, line by line
     const fileIndex = (f: string): number => doc.files.indexOf(f);
     warnings.sort((a, b) => fileIndex(a.ref.file) - fileIndex(b.ref.file) || a.ref.line - b.ref.line);
@@ -209,6 +230,40 @@ export class ServiceConfig {
   }
 }
 
+/** 1-based line of the first NUL, other C0 control character (tab, CR, LF, FF aside) or invalid UTF-8; 0 when none. */
+function binaryLine(text: string): number {
+  const i = text.search(/[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/);
+  return i < 0 ? 0 : text.slice(0, i).split(/\r\n|\r|\n/).length;
+}
+
+/**
+ * Notes on entries that are valid but probably not what was meant: controller= lines the daemon drops (nvme-stas
+ * drops them silently) and secrets written inline in a file that every user can read.
+ */
+function entryNotes(kind: ServiceKind, config: ServiceConfig, files: readonly ConfigFileText[]): ConfigWarning[] {
+  const out: ConfigWarning[] = [];
+  const where = `[${SEC_CONTROLLERS}] controller`;
+  const modes = new Map(files.map((f) => [f.path, f.mode]));
+  for (const spec of config.controllers) {
+    const r = configuredTid(kind, spec, { ignoreIface: config.ignoreIface, hostNqn: '' });
+    if ('reason' in r) out.push(new ConfigWarning(spec.ref, `${where}: ${kind} will ignore this entry: ${r.reason}`, SEC_CONTROLLERS, 'controller', 'note'));
+    const secret = spec.cid.find(([k]) => isSecretKey(k));
+    const mode = modes.get(spec.ref.file);
+    if (secret && mode !== undefined && (mode & 0o004) !== 0) {
+      out.push(
+        new ConfigWarning(
+          spec.ref,
+          `${where}: ${secret[0]} is written inline in a world-readable file (mode ${mode.toString(8).padStart(4, '0')}): any user can read it; chmod 600 the file`,
+          SEC_CONTROLLERS,
+          secret[0],
+          'note',
+        ),
+      );
+    }
+  }
+  return out;
+}
+
 /** One warning per unknown section and per unknown option, at its first occurrence. */
 /** [Volumes], [Volumes <pool>] and [Schedule <name>] in stacd.conf belong to the storage layer. */
 export const STACD_STORAGE_SECTION = /^(Volumes( .+)?|Schedule .+)$/;
@@ -222,7 +277,7 @@ function validateStructure(kind: ServiceKind, doc: IniDocument): ConfigWarning[]
     if (!sections.has(sec.name)) {
       const near = [...sections].find((s) => s.toLowerCase() === sec.name.trim().toLowerCase());
       const hint = near ? ` (section names are case-sensitive: did you mean [${near}]?)` : '';
-      out.push(new ConfigWarning(sec.ref, `unknown section [${sec.name}] for ${kind}${hint}; its options are not used`, sec.name));
+      out.push(new ConfigWarning(sec.ref, `unknown section [${echo(sec.name)}] for ${kind}${hint}; its options are not used`, sec.name, undefined, 'note'));
       continue;
     }
     for (const opt of sec.options.values()) {
@@ -233,9 +288,10 @@ function validateStructure(kind: ServiceKind, doc: IniDocument): ConfigWarning[]
       out.push(
         new ConfigWarning(
           opt.ref,
-          `[${sec.name}] ${opt.name}: unknown option for ${kind}${legacy ? ` (${legacy})` : ''}${still}`,
+          `[${sec.name}] ${echo(opt.name)}: unknown option for ${kind}${legacy ? ` (${legacy})` : ''}${still}`,
           sec.name,
           opt.name,
+          'note',
         ),
       );
     }

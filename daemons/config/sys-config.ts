@@ -1,8 +1,8 @@
 // sys.conf ([Host] nqn/id/key/symname) and the host identity derived from it (§3.8). sys.conf itself is read once;
 // `file://` targets (and the /etc/nvme/host* defaults) are re-read on every access, as nvme-stas does, so that
 // `stasadm hostnqn -f ...` takes effect without restarting anything that reads them later.
-import { readFileSync } from 'node:fs';
-import { ConfigError, ConfigWarning, fsReason, pythonOsErrorText } from './errors.js';
+import { ConfigError, ConfigWarning, formatRef, fsReason, pythonOsErrorText } from './errors.js';
+import { CONFIG_FILE_MAX_BYTES, KEY_FILE_MAX_BYTES, readFileBoundedSync } from '../common/bounded-read.js';
 import { IniDocument, parseIniText } from './ini.js';
 import { log } from '../common/log.js';
 
@@ -40,7 +40,8 @@ export class HostIdentityError extends Error {
 const EMPTY = Symbol('empty');
 
 function firstToken(path: string): string | typeof EMPTY {
-  const text = readFileSync(path, 'utf8');
+  // bounded: `nqn=file:///dev/zero` must fail, not fill the memory
+  const text = readFileBoundedSync(path, KEY_FILE_MAX_BYTES);
   const nl = text.indexOf('\n');
   const first = nl >= 0 ? text.slice(0, nl) : text;
   const tok = first.trim().split(/\s+/)[0];
@@ -68,7 +69,7 @@ export class SysConfig {
     const files: HostFiles = { ...defaultHostFiles(), ...stripUndefined(opts) };
     const doc = new IniDocument();
     try {
-      parseIniText(doc, readFileSync(files.confFile, 'utf8'), files.confFile);
+      parseIniText(doc, readFileBoundedSync(files.confFile, CONFIG_FILE_MAX_BYTES), files.confFile);
     } catch (e) {
       if (!(typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT')) {
         const { reason, code } = fsReason(e);
@@ -77,6 +78,50 @@ export class SysConfig {
     }
     const onWarning = opts.onWarning ?? ((m: string) => log().warn(m));
     return { config: new SysConfig(files, doc, onWarning), warnings: [...doc.issues] };
+  }
+
+  /**
+   * For a daemon: sys.conf as load() reads it, but a sys.conf that exists and cannot be read (a directory, no
+   * permission, too large) is logged at error and the defaults are used, as nvme-stas's configparser does.
+   */
+  static loadForDaemon(opts: SysConfigOptions = {}): SysConfig {
+    try {
+      const { config, warnings } = SysConfig.load(opts);
+      for (const w of warnings) log().warn(String(w));
+      return config;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      log().error(`${e.message}; using the [Host] defaults (${defaultHostFiles().hostnqnFile}, ${defaultHostFiles().hostidFile})`);
+      const files: HostFiles = { ...defaultHostFiles(), ...stripUndefined(opts) };
+      return new SysConfig(files, new IniDocument(), opts.onWarning ?? ((m: string) => log().warn(m)));
+    }
+  }
+
+  /**
+   * Every problem of the host identity, for --check-config: file:line, [Host] option and what is wrong (nqn not an
+   * NQN or too long, a file:// target missing, unreadable or too large). errors: the daemons cannot work with it.
+   */
+  problems(): { errors: string[]; warnings: string[] } {
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    const where = (option: string, defaultFile?: string): string => {
+      const v = this.doc.lastJoined('Host', option);
+      if (v) return `${formatRef(v.ref)}: [Host] ${option}`;
+      return `${this.files.confFile}: [Host] ${option} (not set${defaultFile ? `: read from ${defaultFile}` : ''})`;
+    };
+    const check = (option: string, defaultFile: string, get: () => unknown, into: string[]): void => {
+      try {
+        get();
+      } catch (e) {
+        into.push(`${where(option, defaultFile)}: ${(e as Error).message}`);
+      }
+    };
+    check('nqn', this.files.hostnqnFile, () => this.hostnqn, errors);
+    check('id', this.files.hostidFile, () => this.hostid, errors);
+    const key = this.raw('key');
+    if (key?.startsWith('file://')) check('key', this.files.hostkeyFile, () => this.value('key', this.files.hostkeyFile), errors);
+    if (this.raw('symname')?.startsWith('file://')) check('symname', '', () => this.value('symname'), warnings);
+    return { errors, warnings };
   }
 
   /** The raw [Host] value (last occurrence, continuation lines joined), or undefined. */
@@ -169,4 +214,16 @@ function stripUndefined(o: SysConfigOptions): Partial<HostFiles> {
 /** Reads sys.conf (default path: $STAS_ETC/stas/sys.conf or /etc/stas/sys.conf). */
 export function loadSysConfig(path?: string, opts: Omit<SysConfigOptions, 'confFile'> = {}): { config: SysConfig; warnings: ConfigWarning[] } {
   return SysConfig.load({ ...opts, ...(path !== undefined ? { confFile: path } : {}) });
+}
+
+/** --check-config: sys.conf's syntax and the host identity it gives (errors: the daemons cannot use it). */
+export function checkSysConfig(opts: SysConfigOptions = {}): { errors: string[]; warnings: string[] } {
+  let loaded: { config: SysConfig; warnings: ConfigWarning[] };
+  try {
+    loaded = SysConfig.load(opts);
+  } catch (e) {
+    return { errors: [(e as Error).message], warnings: [] };
+  }
+  const p = loaded.config.problems();
+  return { errors: [...loaded.warnings.map(String), ...p.errors], warnings: p.warnings };
 }

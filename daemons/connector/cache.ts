@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileDurable } from '../common/durable-file.js';
 import { join } from 'node:path';
-import { SECRET_KEYS, TID, type Cid, type CidValue, type TidContext } from '../common/tid.js';
+import { isSecretKey, TID, type Cid, type CidValue, type TidContext } from '../common/tid.js';
 import type { DesiredOrigin } from './planner.js';
 import type { Dlpe } from '../controllers/dlpe.js';
 
@@ -81,7 +81,7 @@ export class IocCache {
   /** Atomic write; concurrent calls are serialised (the last one wins). */
   save(iocs: readonly CachedIoc[]): Promise<void> {
     const body: FileEntry[] = iocs.map((c) => ({
-      tid: c.tid.asCid().filter(([k]) => !SECRET_KEYS.has(k)) as [string, CidValue][],
+      tid: c.tid.asCid().filter(([k]) => !isSecretKey(k)) as [string, CidValue][],
       origin: c.origin,
       'made-by-stas': c.madeByStas,
       device: c.device,

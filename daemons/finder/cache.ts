@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileDurable } from '../common/durable-file.js';
 import { join } from 'node:path';
-import { SECRET_KEYS, TID, type Cid, type CidValue, type TidContext } from '../common/tid.js';
+import { isSecretKey, TID, type Cid, type CidValue, type TidContext } from '../common/tid.js';
 import type { Origin } from './discovery-controller.js';
 import type { Dlpe } from './dlpe.js';
 
@@ -87,7 +87,7 @@ export class LastKnownConfig {
   /** Writes the cache atomically; concurrent calls are serialised (the last one wins). */
   save(dcs: readonly CachedDc[]): Promise<void> {
     const body: FileEntry[] = dcs.map((dc) => ({
-      tid: dc.tid.asCid().filter(([k]) => !SECRET_KEYS.has(k)) as [string, CidValue][],
+      tid: dc.tid.asCid().filter(([k]) => !isSecretKey(k)) as [string, CidValue][],
       origin: dc.origin,
       'log-pages': dc.logPages,
     }));

@@ -4,20 +4,41 @@
 import { join } from 'node:path';
 import type { MessageBus } from '../dbus/bus.js';
 import { log } from '../common/log.js';
-import { readConfigFiles } from '../config/service-config.js';
+import type { ConfigFileText, ServiceConfig } from '../config/service-config.js';
 import { IniDocument, parseIniText } from '../config/ini.js';
-import { openStorage, exportStorage, parseVolumesConfig, type Storage, type StorageDBus } from './index.js';
+import { openStorage, exportStorage, parseVolumesConfig, type Storage, type StorageDBus, type VolumesConfig } from './index.js';
 import { SnapshotScheduler } from '../schedules/scheduler.js';
-import { loadScheduleConfig } from '../schedules/config.js';
+import { schedulesFromTexts } from '../schedules/config.js';
 import { exportScheduleObject, type ScheduleObject } from '../schedules/dbus/schedule-object.js';
 import { VolumeServiceStore } from './schedule-snapshot-store.js';
 import { systemClock } from '../schedules/clock.js';
 import type { PyValue } from '../common/pyfmt.js';
 import type { Engine } from '../common/daemon-runtime.js';
 
+function volumesConfigOf(texts: readonly ConfigFileText[]): VolumesConfig {
+  const doc = new IniDocument();
+  for (const f of texts) parseIniText(doc, f.text, f.path);
+  return parseVolumesConfig(doc);
+}
+
+const schedulesOf = (texts: readonly ConfigFileText[]): ReturnType<typeof schedulesFromTexts> => schedulesFromTexts(texts.map((t) => ({ file: t.path, text: t.text })));
+
+/** Errors of the [Volumes*] and [Schedule *] sections (file:line: ...), checked with the rest of stacd.conf. */
+export function checkStorageSections(texts: readonly ConfigFileText[]): string[] {
+  const errors: string[] = [];
+  try {
+    volumesConfigOf(texts);
+  } catch (e) {
+    errors.push(`volumes: ${(e as Error).message}`);
+  }
+  for (const err of schedulesOf(texts).errors) errors.push(err.message);
+  return errors;
+}
+
 export interface StacdStorageOptions {
   bus: MessageBus;
-  confFile: string;
+  /** the configuration stacd started with (its texts: the storage sections are read from them, not re-read) */
+  config: ServiceConfig;
   stateDir: string;
   /** the storage daemon's socket directory (stacd: <runtime>/storage-daemon) */
   runDir?: string;
@@ -36,9 +57,7 @@ export class StacdStorage {
 
   async start(): Promise<void> {
     try {
-      const doc = new IniDocument();
-      for (const f of readConfigFiles(this.opts.confFile)) parseIniText(doc, f.text, f.path);
-      const cfg = parseVolumesConfig(doc);
+      const cfg = volumesConfigOf(this.opts.config.texts);
       this.storage = await openStorage(cfg, this.opts.stateDir, { runDir: this.opts.runDir });
       for (const line of this.storage.engineReport)
         if (this.storage.engine) log().info(`volumes: storage daemon: ${line}`);
@@ -60,7 +79,7 @@ export class StacdStorage {
   }
 
   private startScheduler(storage: Storage): void {
-    const loaded = loadScheduleConfig(this.opts.confFile);
+    const loaded = schedulesOf(this.opts.config.texts);
     for (const err of loaded.errors) log().error(`schedules: ${err.message}`);
     this.scheduler = new SnapshotScheduler({
       store: new VolumeServiceStore(storage.service, systemClock, join(this.opts.stateDir, 'snapshot-meta.json')),
@@ -75,9 +94,10 @@ export class StacdStorage {
   }
 
   /** SIGHUP: schedules follow the file; pools are opened once (a pool change needs a restart, and says so). */
-  reload(): void {
+  reload(config: ServiceConfig): void {
     if (!this.scheduler) return;
-    const loaded = loadScheduleConfig(this.opts.confFile);
+    // the texts the runtime validated: a file edited again since then cannot slip in unchecked
+    const loaded = schedulesOf(config.texts);
     for (const err of loaded.errors) log().error(`schedules: ${err.message}`);
     this.scheduler.reload(loaded.schedules);
     log().info(`schedules: ${loaded.schedules.length} from the configuration; [Volumes] changes take effect when stacd restarts`);
@@ -101,7 +121,7 @@ export class StacdStorage {
 }
 
 /** stacd's engine = the connector's engine plus the storage half (started after the bus name is owned). */
-export function withStorage<C>(engine: Engine<C>, storage: StacdStorage): Engine<C> {
+export function withStorage(engine: Engine<ServiceConfig>, storage: StacdStorage): Engine<ServiceConfig> {
   return {
     interfaces: () => engine.interfaces(),
     processInfo: () => ({ ...engine.processInfo(), ...storage.processInfo() }),
@@ -112,7 +132,7 @@ export function withStorage<C>(engine: Engine<C>, storage: StacdStorage): Engine
     },
     reload: async (config, changes) => {
       await engine.reload(config, changes);
-      storage.reload();
+      storage.reload(config);
     },
     stop: async () => {
       await storage.stop();

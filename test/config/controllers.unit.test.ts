@@ -44,13 +44,14 @@ test('tokenizer: a dhchap secret with = padding is dropped, and the warning does
   assert.equal(redactSecrets('a=1;dhchap-ctrl-secret = DHHC-1:01:x: ;b=2'), 'a=1;dhchap-ctrl-secret = <redacted>;b=2');
 });
 
-test('controller=: nqn renamed to subsysnqn (nqn wins), keys case-sensitive, repeated key keeps first position', () => {
-  const r = load('stacd', '[Controllers]\ncontroller = subsysnqn=nqn.a;transport=tcp;nqn=nqn.b;traddr=1.1.1.1;Kato=5;traddr=2.2.2.2\n');
+test('controller=: nqn renamed to subsysnqn (nqn wins), keys case-insensitive with _ = - (stas), repeated key keeps first position', () => {
+  const r = load('stacd', '[Controllers]\ncontroller = subsysnqn=nqn.a;transport=tcp;nqn=nqn.b;traddr=1.1.1.1;Kato=5;TRADDR=2.2.2.2;Host_Iface=eth0\n');
   assert.deepEqual(r.config.controllers[0].cid, [
     ['subsysnqn', 'nqn.b'],
     ['transport', 'tcp'],
     ['traddr', '2.2.2.2'],
-    ['Kato', '5'],
+    ['kato', 5],
+    ['host-iface', 'eth0'],
   ]);
 });
 
