@@ -582,6 +582,8 @@ export class FakeTarget {
             c.aenEnabled = (u32(sqe, 44) & 0x80000000) !== 0;
             return ok(u32(sqe, 44));
           }
+          // Number of Queues: grant what the host asks for (the userspace I/O connector sets it)
+          if ((u32(sqe, 40) & 0xff) === 0x07) return ok(u32(sqe, 44));
           return fail(0, 0x02);
         case 0x0c:
           if (c.aers.length >= 4) return fail(1, 0x05);
