@@ -34,6 +34,7 @@ export function redactObject(value: unknown, depth = 0): unknown {
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return value; // Errors, class instances: their own serialisers
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = isSecretKey(k) ? '<redacted>' : redactObject(v, depth + 1);
+  for (const [k, v] of Object.entries(value as Record<string, unknown>))
+    out[k] = isSecretKey(k) ? '<redacted>' : redactObject(v, depth + 1);
   return out;
 }

@@ -38,8 +38,15 @@ export class AcceptedConfig {
       return { problem: `${this.path}: ${(e as Error).message}` };
     }
     try {
-      const d = JSON.parse(text) as { format?: unknown; version?: unknown; confFile?: unknown; savedAt?: unknown; files?: unknown };
-      if (d.format !== FORMAT || d.version !== VERSION || typeof d.savedAt !== 'string' || !Array.isArray(d.files)) throw new Error(`not a version ${VERSION} ${FORMAT} file`);
+      const d = JSON.parse(text) as {
+        format?: unknown;
+        version?: unknown;
+        confFile?: unknown;
+        savedAt?: unknown;
+        files?: unknown;
+      };
+      if (d.format !== FORMAT || d.version !== VERSION || typeof d.savedAt !== 'string' || !Array.isArray(d.files))
+        throw new Error(`not a version ${VERSION} ${FORMAT} file`);
       if (d.confFile !== this.confFile) return undefined;
       const texts = (d.files as unknown[]).map((f) => {
         const x = f as { path?: unknown; text?: unknown };
@@ -54,7 +61,13 @@ export class AcceptedConfig {
 
   /** Saves the texts (mode 0600: they may hold secrets); concurrent saves are serialised, the last one wins. */
   save(texts: readonly ConfigFileText[]): Promise<void> {
-    const body = { format: FORMAT, version: VERSION, confFile: this.confFile, savedAt: new Date().toISOString(), files: texts.map((t) => ({ path: t.path, text: t.text })) };
+    const body = {
+      format: FORMAT,
+      version: VERSION,
+      confFile: this.confFile,
+      savedAt: new Date().toISOString(),
+      files: texts.map((t) => ({ path: t.path, text: t.text })),
+    };
     const next = this.writing.then(() => writeFileDurable(this.path, JSON.stringify(body) + '\n', 0o600));
     this.writing = next.catch(() => undefined);
     return next;

@@ -232,6 +232,7 @@ export class ServiceConfig {
 
 /** 1-based line of the first NUL, other C0 control character (tab, CR, LF, FF aside) or invalid UTF-8; 0 when none. */
 function binaryLine(text: string): number {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
   const i = text.search(/[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/);
   return i < 0 ? 0 : text.slice(0, i).split(/\r\n|\r|\n/).length;
 }

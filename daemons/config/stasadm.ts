@@ -2,7 +2,8 @@
 // Improvement over nvme-stas (documented): sys.conf is edited in place (comments and layout kept, only the affected
 // key lines change) instead of being re-emitted by configparser, and every write is atomic (tmp + fsync + rename).
 import { createHmac, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { CONFIG_FILE_MAX_BYTES, readFileBoundedSync } from '../common/bounded-read.js';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { etcRoot } from './sys-config.js';
 
@@ -48,7 +49,7 @@ export interface UuidSources {
 
 function readIf(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileBoundedSync(path, CONFIG_FILE_MAX_BYTES);
   } catch {
     return undefined;
   }
@@ -202,7 +203,7 @@ export function editHostOption(text: string, key: string, value: string | null):
 
 function readText(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileBoundedSync(path, CONFIG_FILE_MAX_BYTES);
   } catch (e) {
     if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT') return '';
     throw e;

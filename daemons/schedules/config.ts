@@ -1,7 +1,8 @@
 // Reads `[Schedule <name>]` sections from stacd.conf and its drop-ins (stacd.conf.d/*.conf, in name order;
 // a later file overrides single settings of an earlier one). Other sections belong to the config module and
 // are ignored here. A broken schedule is reported and left out; it never stops the others from loading.
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync } from 'node:fs';
+import { CONFIG_FILE_MAX_BYTES, readFileBoundedSync } from '../common/bounded-read.js';
 import { join } from 'node:path';
 import { ScheduleError } from './errors.js';
 import { parseSchedule, type ScheduleDef, type SettingEntry } from './schedule-def.js';
@@ -90,7 +91,7 @@ export function loadScheduleConfig(mainFile: string): LoadedSchedules {
   const errors: ScheduleError[] = [];
   for (const file of configFiles(mainFile)) {
     try {
-      texts.push({ file, text: readFileSync(file, 'utf8') });
+      texts.push({ file, text: readFileBoundedSync(file, CONFIG_FILE_MAX_BYTES) });
     } catch (e) {
       errors.push(new ScheduleError('*', undefined, `cannot read: ${(e as Error).message}`, file));
     }

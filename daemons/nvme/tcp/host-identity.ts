@@ -1,14 +1,14 @@
 // Default host identity for one-shot tools: /etc/nvme/hostnqn and /etc/nvme/hostid when present, otherwise a
 // generated UUID-based NQN (nothing is written; daemons use the config layer's sys.conf identity instead).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { KEY_FILE_MAX_BYTES, readFileBoundedSync } from '../../common/bounded-read.js';
 import type { HostIdentity } from './session.js';
 
 const UUID_RE = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/;
 
 function readFirstLine(path: string): string | undefined {
   try {
-    const v = readFileSync(path, 'utf8').split('\n')[0]!.trim();
+    const v = readFileBoundedSync(path, KEY_FILE_MAX_BYTES).split('\n')[0]!.trim();
     return v.length ? v : undefined;
   } catch {
     return undefined;
