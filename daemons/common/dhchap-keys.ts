@@ -1,7 +1,8 @@
 // dhchap-secret= / dhchap-ctrl-secret= values: a DHHC-1 key, or `file:PATH` naming a file that holds one. A key
 // file readable by everyone is refused (the key would be no secret). Errors name the option and the file, never
 // the key. Used by both drivers: the userspace host gets parsed keys, the kernel gets the DHHC-1 text.
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { KEY_FILE_MAX_BYTES, readFileBoundedSync } from './bounded-read.js';
 import { parseDhchapSecret, ProtocolError, type DhchapKeys } from '../nvme/protocol/index.js';
 
 export type DhchapOption = 'dhchap-secret' | 'dhchap-ctrl-secret';
@@ -27,7 +28,7 @@ export function resolveDhchapSecret(option: DhchapOption, value: string): string
     let mode: number;
     try {
       mode = statSync(path).mode;
-      text = readFileSync(path, 'utf8').trim();
+      text = readFileBoundedSync(path, KEY_FILE_MAX_BYTES).trim();
     } catch (e) {
       throw new DhchapKeyRefError(option, 'file', `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }

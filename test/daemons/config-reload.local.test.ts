@@ -12,6 +12,7 @@ import { FakeTarget } from '../harness/fake-target/index.js';
 import { scriptPath } from '../harness/daemons.js';
 import { makeTestEtc } from '../harness/env.js';
 import { startFinderRig, dcTuple } from '../finder/rig.js';
+import { formatDhchapSecret, generateDhchapSecret } from '../../daemons/nvme/protocol/index.js';
 
 const BASE = '[Global]\npleo=disabled\n[Service Discovery]\nzeroconf=disabled\n[Controllers]\n';
 const dcLine = (port: number, extra = ''): string =>
@@ -95,8 +96,9 @@ test(
   { timeout: 60_000 },
   async () => {
     const target = await FakeTarget.start();
-    const s1 = 'DHHC-1:00:U0VDUkVULU9ORS1zaG91bGQtbmV2ZXItbGVhaw:';
-    const s2 = 'DHHC-1:00:U0VDUkVULVRXTy1zaG91bGQtbmV2ZXItbGVhaw:';
+    // valid keys: the userspace host parses them (the fake target does not ask for authentication)
+    const s1 = formatDhchapSecret(generateDhchapSecret(0));
+    const s2 = formatDhchapSecret(generateDhchapSecret(0));
     const rig = await startFinderRig({
       conf: BASE + dcLine(target.port, `;DHCHAP-SECRET=${s1};dhchap_ctrl_secret=${s2}`),
     });
@@ -130,7 +132,7 @@ test(
       seen.push(['log', rig.stafd.output()]);
       for (const [where, text] of seen) {
         assert.ok(text.length > 0, where);
-        for (const s of [s1, s2, 'U0VDUkVU']) assert.ok(!text.includes(s), `a secret in ${where}`);
+        for (const s of [s1, s2, s1.slice(10, 30), s2.slice(10, 30)]) assert.ok(!text.includes(s), `a secret in ${where}`);
       }
       // list_controllers shows the other keys, only the secrets are left out
       const [dc] = await rig.listControllers(true);
