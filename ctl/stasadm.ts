@@ -5,6 +5,7 @@ import { stasVersion } from '../daemons/common/version.js';
 import { register as registerHost } from './stasadm/host.js';
 import { register as registerDiscover } from './stasadm/discover.js';
 import { register as registerConnectTest } from './stasadm/connect-test.js';
+import { register as registerGenDhchapKey } from './stasadm/gen-dhchap-key.js';
 
 const program = new Command('stasadm')
   .description('Administration of the stas host identity (sys.conf, /etc/nvme/host*) and one-shot NVMe/TCP diagnostics.')
@@ -19,6 +20,7 @@ program.exitOverride((err) => {
 registerHost(program);
 registerDiscover(program);
 registerConnectTest(program);
+registerGenDhchapKey(program);
 
 if (process.argv.length <= 2) {
   program.outputHelp();

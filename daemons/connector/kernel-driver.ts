@@ -21,6 +21,7 @@ import {
 } from '../nvme/kernel/index.js';
 import { UeventMonitor, type Uevent } from '../udev/index.js';
 import { log } from '../common/log.js';
+import { resolveDhchapSecret } from '../common/dhchap-keys.js';
 import type { TID } from '../common/tid.js';
 import type { ForeignIoc } from './planner.js';
 import type { IocAttributes, IocConnectRequest, IocDriver, IocDriverEvents, IocLink, IocLinkEvents } from './driver.js';
@@ -39,8 +40,9 @@ export function kernelConnectOptions(req: IocConnectRequest): FabricsConnectOpti
     hostIface: tid.hostIface || undefined,
     hostnqn: req.hostnqn || undefined,
     hostid: req.hostid || undefined,
-    dhchapSecret: req.dhchapSecret,
-    dhchapCtrlSecret: req.dhchapCtrlSecret,
+    // file:PATH read here, at each connect (a rotated key file is picked up); the kernel gets the DHHC-1 text
+    dhchapSecret: req.dhchapSecret ? resolveDhchapSecret('dhchap-secret', req.dhchapSecret) : undefined,
+    dhchapCtrlSecret: req.dhchapCtrlSecret ? resolveDhchapSecret('dhchap-ctrl-secret', req.dhchapCtrlSecret) : undefined,
     nrIoQueues: o.nrIoQueues,
     nrWriteQueues: o.nrWriteQueues,
     nrPollQueues: o.nrPollQueues,

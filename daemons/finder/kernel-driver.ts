@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
+import { resolveDhchapSecret } from '../common/dhchap-keys.js';
 import { log } from '../common/log.js';
 import { WELL_KNOWN_DISC_NQN } from '../common/tid.js';
 import {
@@ -216,8 +217,9 @@ export class KernelDriver implements FabricsDriver {
         disableSqflow: bool(k.get('disable_sqflow')),
         hdrDigest: req.hdrDigest || undefined,
         dataDigest: req.dataDigest || undefined,
-        dhchapSecret: req.dhchapSecret && (!supported || supported.has('dhchap_secret')) ? req.dhchapSecret : undefined,
-        dhchapCtrlSecret: req.dhchapCtrlSecret && (!supported || supported.has('dhchap_ctrl_secret')) ? req.dhchapCtrlSecret : undefined,
+        dhchapSecret: req.dhchapSecret && (!supported || supported.has('dhchap_secret')) ? resolveDhchapSecret('dhchap-secret', req.dhchapSecret) : undefined,
+        dhchapCtrlSecret:
+          req.dhchapCtrlSecret && (!supported || supported.has('dhchap_ctrl_secret')) ? resolveDhchapSecret('dhchap-ctrl-secret', req.dhchapCtrlSecret) : undefined,
       };
       const reply = await fabricsConnect(o, supported ? { supported } : {});
       device = `nvme${reply.instance}`;

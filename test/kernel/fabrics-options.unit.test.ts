@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildOptionString, parseConnectReply, parseSupportedOptions } from '../../daemons/nvme/kernel/fabrics-device.js';
-import { FabricsError, FabricsOptionError } from '../../daemons/nvme/kernel/errors.js';
+import { FabricsAuthError, FabricsError, FabricsOptionError } from '../../daemons/nvme/kernel/errors.js';
 
 // first line of /dev/nvme-fabrics on Debian 6.1 (captured in the kernel-host VM)
 const KERNEL_61 = 'instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,queue_size=%d,nr_io_queues=%d,' +
@@ -89,4 +89,15 @@ test('kernel features: loose release compare, option list wins over the version'
   assert.match(old.warning ?? '', /Cannot determine/);
   const v6 = kernelFeatures('6.2.0', undefined);
   assert.deepEqual([v6.hostIface, v6.discovery, v6.dhchapSecret, v6.dhchapCtrlSecret], [true, true, true, true]);
+});
+
+test('a refused DH-HMAC-CHAP key is named: EKEYREJECTED (errno 129, unnamed by libuv) and EIO with a key set', () => {
+  const raw = Object.assign(new Error('Unknown system error -129'), { errno: -129, code: 'Unknown system error -129' });
+  const e = FabricsError.from('connect tcp://h:4420 nqn.x', raw);
+  assert.equal(e.code, 'EKEYREJECTED');
+  assert.equal(e.message, 'connect tcp://h:4420 nqn.x: authentication failed (DH-HMAC-CHAP key rejected) [EKEYREJECTED]');
+  const a = new FabricsAuthError('connect x', 'Input/output error');
+  assert.ok(a instanceof FabricsError);
+  assert.equal(a.code, 'EIO');
+  assert.match(a.message, /DH-HMAC-CHAP authentication failed or the controller rejected the Connect command/);
 });

@@ -37,6 +37,20 @@ export class FabricsError extends Error {
 
   static from(operation: string, e: unknown): FabricsError {
     const err = e as NodeJS.ErrnoException;
-    return new FabricsError(operation, err.code ?? 'EUNKNOWN', err.message ?? String(e));
+    // libuv has no name for EKEYREJECTED (129 on Linux): the kernel's answer to a refused DH-HMAC-CHAP key
+    const code = err.errno === -129 ? 'EKEYREJECTED' : (err.code ?? 'EUNKNOWN');
+    return new FabricsError(operation, code, err.message ?? String(e));
+  }
+}
+
+/**
+ * A connect with dhchap_secret that the kernel refused with EIO: with authentication in play, a refused key (or a
+ * controller that failed the host's dhchap_ctrl_secret challenge) is the usual cause, which EIO alone hides.
+ */
+export class FabricsAuthError extends FabricsError {
+  constructor(operation: string, detail: string) {
+    super(operation, 'EIO', detail);
+    this.name = 'FabricsAuthError';
+    this.message = `${operation}: DH-HMAC-CHAP authentication failed or the controller rejected the Connect command (check dhchap-secret / dhchap-ctrl-secret) [EIO]`;
   }
 }

@@ -3,7 +3,7 @@
 // lists the options the kernel supports (≥ 5.17). All I/O goes through fs/promises (libuv thread pool), so a
 // kernel connect that takes seconds never blocks the event loop.
 import { open } from 'node:fs/promises';
-import { FabricsError, FabricsOptionError } from './errors.js';
+import { FabricsAuthError, FabricsError, FabricsOptionError } from './errors.js';
 
 export const FABRICS_DEVICE = '/dev/nvme-fabrics';
 
@@ -183,7 +183,10 @@ export async function fabricsConnect(o: FabricsConnectOptions, opts: ConnectOpti
     try {
       await fh.write(Buffer.from(str, 'utf8'), 0, Buffer.byteLength(str), null);
     } catch (e) {
-      throw FabricsError.from(what, e);
+      const err = FabricsError.from(what, e);
+      // the kernel (6.12) reports a refused DH-HMAC-CHAP exchange as a plain EIO; with a key set, say so
+      if (err.code === 'EIO' && o.dhchapSecret) throw new FabricsAuthError(what, err.detail);
+      throw err;
     }
     const buf = Buffer.alloc(256);
     let n: number;
