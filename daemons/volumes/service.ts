@@ -125,6 +125,21 @@ export class VolumeService extends EventEmitter {
   }
 
   private readonly changeHooks: ((c: VolumeChange) => Promise<void>)[] = [];
+  private exportedThrough: (volume: string) => string[] = () => [];
+
+  /** Who serves a volume to hosts (the access paths): deleting, shrinking or rolling back such a volume
+   *  changes data under running hosts, so it needs force. */
+  setExportCheck(fn: (volume: string) => string[]): void {
+    this.exportedThrough = fn;
+  }
+
+  private refuseIfExported(volume: string, consequence: string, force: boolean): void {
+    const aps = this.exportedThrough(volume);
+    if (aps.length === 0 || force) return;
+    throw new BusyError(
+      `volume "${volume}" is exported through access path(s) ${aps.join(', ')}: ${consequence}; remove it from the access path(s) first, or force it`,
+    );
+  }
 
   /** Awaited after each mutation, before the caller (or the job) sees it complete: the D-Bus object tree
    *  is up to date when a method returns or a job's Completed signal goes out. Returns the remover. */
@@ -263,7 +278,7 @@ export class VolumeService extends EventEmitter {
   }
 
   /** Grow, or shrink with allowShrink and only while detached. A job (rbd resizes can take a while). */
-  async resize(volume: string, size: number, allowShrink = false): Promise<Job> {
+  async resize(volume: string, size: number, allowShrink = false, force = false): Promise<Job> {
     const b = this.backendOf(volume);
     validateVolumeSize(size, 'size');
     const check = async (): Promise<boolean> => {
@@ -273,6 +288,7 @@ export class VolumeService extends EventEmitter {
           throw new InvalidArgumentError(
             `size ${formatSize(size)} is smaller than the current ${formatSize(cur.size)}: shrinking needs the explicit allow-shrink flag`,
           );
+        this.refuseIfExported(volume, 'shrinking it cuts off data the hosts address', force);
         if (await b.isAttached(volume)) throw new BusyError(`volume "${volume}" is attached: it cannot be shrunk`);
       }
       return size !== cur.size;
@@ -300,6 +316,7 @@ export class VolumeService extends EventEmitter {
         throw new BusyError(
           `volume "${volume}" has clones (${children.join(', ')}): flatten or delete them first (even a forced delete keeps other volumes intact)`,
         );
+      this.refuseIfExported(volume, 'deleting it takes it away from the hosts using it', force);
       if (await b.isAttached(volume)) throw new BusyError(`volume "${volume}" is attached: detach it before deleting`);
     };
     await check();
@@ -352,7 +369,7 @@ export class VolumeService extends EventEmitter {
   }
 
   /** Reverts a volume to a snapshot after taking an automatic backup snapshot; the job's result is its name. */
-  async rollback(volume: string, snapshot: string): Promise<Job> {
+  async rollback(volume: string, snapshot: string, force = false): Promise<Job> {
     const b = this.backendOf(volume);
     const snap = validateName(snapshot, 'snapshot');
     const check = async (): Promise<void> => {
@@ -362,6 +379,7 @@ export class VolumeService extends EventEmitter {
         throw new LimitExceededError(
           `volume "${volume}" has ${snaps.length} snapshots: no room for the backup snapshot a rollback takes first (at most ${MAX_SNAPSHOTS_PER_VOLUME})`,
         );
+      this.refuseIfExported(volume, 'a rollback replaces the data under the hosts using it', force);
       // an open volume held by stas's storage daemon rolls back through it; a foreign consumer's lock refuses
       if ((await b.isAttached(volume)) && !b.heldByEngine?.(volume))
         throw new BusyError(`volume "${volume}" is attached: detach it before a rollback`);

@@ -14,6 +14,7 @@ import { VolumeServiceStore } from './schedule-snapshot-store.js';
 import { systemClock } from '../schedules/clock.js';
 import type { PyValue } from '../common/pyfmt.js';
 import type { Engine } from '../common/daemon-runtime.js';
+import { startAccessPaths, type AccessPaths } from '../access-paths/index.js';
 
 function volumesConfigOf(texts: readonly ConfigFileText[]): VolumesConfig {
   const doc = new IniDocument();
@@ -51,6 +52,8 @@ export class StacdStorage {
   private dbus: StorageDBus | undefined;
   private scheduler: SnapshotScheduler | undefined;
   private scheduleObject: ScheduleObject | undefined;
+  private accessPaths: AccessPaths | undefined;
+  private accessPathStatus = 'not started';
   private status = 'not started';
 
   constructor(private readonly opts: StacdStorageOptions) {}
@@ -70,6 +73,20 @@ export class StacdStorage {
       this.status = `unavailable: ${(e as Error).message}`;
       log().error(`volumes: ${(e as Error).message}; volumes and snapshots are unavailable, connections are not affected`);
       return;
+    }
+    try {
+      this.accessPaths = await startAccessPaths({
+        bus: this.opts.bus,
+        stateDir: this.opts.stateDir,
+        volumes: this.storage.service,
+        storageDBus: this.dbus,
+        applianceId: this.opts.hostId ?? 'stas',
+      });
+      this.accessPathStatus = this.accessPaths.status;
+      log().info(`access paths: ${this.accessPathStatus}`);
+    } catch (e) {
+      this.accessPathStatus = `unavailable: ${(e as Error).message}`;
+      log().error(`access paths: ${(e as Error).message}; access paths are unavailable`);
     }
     try {
       this.startScheduler(this.storage);
@@ -109,11 +126,17 @@ export class StacdStorage {
   }
 
   processInfo(): Record<string, PyValue> {
-    return { 'stas.volumes': this.status, 'stas.schedules': this.scheduler ? this.scheduler.list().length : 0 };
+    return {
+      'stas.volumes': this.status,
+      'stas.schedules': this.scheduler ? this.scheduler.list().length : 0,
+      'stas.access_paths': this.accessPaths ? `${this.accessPaths.service.list().length} access path(s)` : this.accessPathStatus,
+    };
   }
 
   async stop(): Promise<void> {
     await this.scheduler?.stop();
+    // nvmet keeps serving: the exports outlive stacd
+    this.accessPaths?.dbus.stop();
     this.dbus?.stop();
     // the storage daemon and its exports outlive stacd: only our connection to it goes
     this.storage?.engine?.detach();

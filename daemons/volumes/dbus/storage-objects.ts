@@ -180,6 +180,8 @@ export class StorageDBus {
   private removeHook?: () => void;
   private readonly onJobAdded = (j: Job): void => this.exportJob(j);
   private readonly onJobRemoved = (j: Job): void => this.unexportJob(j);
+  /** other stacd objects reported by this ObjectManager (the access paths) */
+  private readonly managedSources: (() => Record<string, Record<string, Record<string, dbus.Variant>>>)[] = [];
 
   constructor(
     readonly bus: MessageBus,
@@ -237,8 +239,14 @@ export class StorageDBus {
     throw new NotFoundError(`volume "${name}" not found`);
   }
 
+  /** Adds objects exported elsewhere in stacd to GetManagedObjects; their owner calls added()/removed(). */
+  addManagedSource(source: () => Record<string, Record<string, Record<string, dbus.Variant>>>): void {
+    this.managedSources.push(source);
+  }
+
   private managedObjects(): Record<string, Record<string, Record<string, dbus.Variant>>> {
     const out: Record<string, Record<string, Record<string, dbus.Variant>>> = {};
+    for (const source of this.managedSources) Object.assign(out, source());
     for (const e of this.volumes.values()) {
       out[e.path] = { [VOLUME_IFACE]: variants(VOLUME_PROPS, e.info) };
       for (const s of e.snapshots.values()) out[s.path] = { [SNAPSHOT_IFACE]: variants(SNAPSHOT_PROPS, s.state) };
@@ -247,10 +255,11 @@ export class StorageDBus {
     return out;
   }
 
-  private added(path: string, iface: string, props: Record<string, dbus.Variant>): void {
+  /** InterfacesAdded / InterfacesRemoved of the ObjectManager */
+  added(path: string, iface: string, props: Record<string, dbus.Variant>): void {
     this.manager?.emitSignal(OBJECT_MANAGER_IFACE, 'InterfacesAdded', path, { [iface]: props });
   }
-  private removed(path: string, iface: string): void {
+  removed(path: string, iface: string): void {
     this.manager?.emitSignal(OBJECT_MANAGER_IFACE, 'InterfacesRemoved', path, [iface]);
   }
 
