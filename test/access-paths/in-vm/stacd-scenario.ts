@@ -27,6 +27,8 @@ const step = (k: string, v: unknown): void => {
 };
 const cfs = new Configfs();
 const handMade = await cfs.read();
+// the storage daemon's kernel export is a FUSE file: the VM boots without the fuse module loaded
+await execa('modprobe', ['fuse'], { timeout: 60_000 });
 
 const rig = await startConnectorRig({ stacdConf: '[Global]\n', env: { STAS_FABRICS_DRIVER: 'kernel' }, nameTimeoutMs: 180_000 });
 const cli = async (...args: string[]) => {
