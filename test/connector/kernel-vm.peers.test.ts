@@ -3,16 +3,33 @@
 // only-stas-connections, a restart keeps the connections, and a stas-made one is disconnected when unwanted.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { ensureHostVm } from '../harness/target-vm/index.js';
+import { runScenario } from '../harness/target-vm/scenario.js';
+
+interface KernelScenarioReport {
+  ok: boolean;
+  error?: string;
+  byHand?: string;
+  devices?: { d1: string; d2: string };
+  s2DevicesAfterConnect?: string[];
+  listSubsys?: { s1: boolean; s2: boolean };
+  adoptionLogged?: boolean;
+  s2DevicesAfterRelease?: string[];
+  afterRestart?: { device: string; s1Devices: string[] };
+  stasMadeDisconnected?: boolean;
+}
 
 it('stacd kernel driver in the kernel-host VM', { timeout: 300_000 }, async () => {
   const vm = await ensureHostVm();
-  // compiled suite: plain node on the compiled scenario (tsx's esbuild work costs 15-25 s per process under TCG)
-  const ts = import.meta.url.endsWith('.ts');
-  const script = fileURLToPath(new URL(`./in-vm/kernel-scenario.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const r = await vm.exec(`cd ${vm.repoRoot} && node ${ts ? '--import tsx ' : ''}${script} 2>&1`, { timeoutMs: 270_000 });
-  const last = r.out.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}';
-  const report = JSON.parse(last) as { ok?: boolean; error?: string };
-  assert.equal(report.ok, true, `${report.error ?? 'no report'}\n${r.out.slice(-6000)}`);
+  const { report: r, out } = await runScenario<KernelScenarioReport>(vm, new URL('./in-vm/kernel-scenario', import.meta.url), [], 270_000);
+  assert.equal(r.ok, true, `${r.error ?? 'no report'}\n${out.slice(-6000)}`);
+  assert.match(r.byHand ?? '', /^nvme\d+$/, 'the hand-made nvme connect made a controller');
+  assert.match(r.devices?.d1 ?? '', /^nvme\d+$/);
+  assert.equal(r.devices?.d2, r.byHand, 'the hand-made connection is adopted');
+  assert.deepEqual(r.s2DevicesAfterConnect, [r.byHand], 'not duplicated');
+  assert.deepEqual(r.listSubsys, { s1: true, s2: true }, 'nvme list-subsys shows both subsystems');
+  assert.equal(r.adoptionLogged, true, 'stacd logs the adoption');
+  assert.deepEqual(r.s2DevicesAfterRelease, [r.byHand], 'the hand-made connection is left alone when unwanted');
+  assert.deepEqual(r.afterRestart, { device: r.devices?.d1, s1Devices: [r.devices?.d1] }, 'a restart keeps the connection');
+  assert.equal(r.stasMadeDisconnected, true, 'a stas-made connection is disconnected when unwanted');
 });

@@ -8,6 +8,7 @@ import { kernelDim } from '../../daemons/finder/kernel-dim.js';
 import { NvmeStatusError } from '../../daemons/nvme/tcp/errors.js';
 import { TID } from '../../daemons/common/tid.js';
 import { DISC_NQN } from './rig.js';
+import { printReport } from '../harness/target-vm/scenario.js';
 
 const [traddr, trsvcid] = process.argv.slice(2) as [string, string];
 const hostnqn = 'nqn.2014-08.org.nvmexpress:uuid:5f0b8a2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -52,5 +53,5 @@ try {
 } finally {
   await driver.stop();
 }
-console.log(`RESULT ${JSON.stringify(result)}`);
+printReport(result);
 process.exit(0);

@@ -4,8 +4,8 @@
 // discovery controller in the kernel-host VM the answer is Invalid Command Opcode, mapped (kernel-dim-child.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { ensureHostVm } from '../harness/target-vm/index.js';
+import { runScenario } from '../harness/target-vm/scenario.js';
 import { parseNvmeCliStatus } from '../../daemons/finder/kernel-dim.js';
 
 test('nvme-cli 2.3 status lines parse into a CQE status', () => {
@@ -22,13 +22,12 @@ test('nvme-cli 2.3 status lines parse into a CQE status', () => {
 
 test('kernel driver DIM against a real discovery controller: the status comes back as NvmeStatusError', { timeout: 300_000 }, async () => {
   const h = await ensureHostVm();
-  // compiled suite: plain node on the compiled child (tsx's esbuild work costs 15-25 s per process under TCG)
-  const ts = import.meta.url.endsWith('.ts');
-  const script = fileURLToPath(new URL(`./kernel-dim-child.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const r = await h.exec(`cd ${h.repoRoot} && node ${ts ? '--import tsx ' : ''}${script} ${h.targetTraddr} ${h.discPort} 2>&1`, { timeoutMs: 240_000 });
-  const line = r.out.split('\n').find((l) => l.startsWith('RESULT '));
-  assert.ok(line, `no result from the child (exit ${r.code}):\n${r.out.slice(-4000)}`);
-  const res = JSON.parse(line.slice('RESULT '.length)) as Record<string, Record<string, unknown> | string | boolean | undefined>;
+  const { report: res } = await runScenario<Record<string, Record<string, unknown> | string | boolean | undefined>>(
+    h,
+    new URL('./kernel-dim-child', import.meta.url),
+    [h.targetTraddr, String(h.discPort)],
+    240_000,
+  );
   assert.equal(res.error, undefined, String(res.error));
   assert.match(String(res.device), /^nvme\d+$/);
   assert.equal(res.cntrltype, 'discovery');

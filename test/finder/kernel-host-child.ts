@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { symlinkSync, unlinkSync } from 'node:fs';
 import { startFinderRig, dcTuple } from './rig.js';
+import { printReport } from '../harness/target-vm/scenario.js';
 
 const [traddr, trsvcid, portId, nqn] = process.argv.slice(2) as [string, string, string, string];
 const result: Record<string, unknown> = {};
@@ -49,4 +50,4 @@ try {
   await rig.stop().catch((e: unknown) => (result.stopError = (e as Error).message));
   result.afterStop = execFileSync('nvme', ['list-subsys'], { encoding: 'utf8', timeout: 10_000 });
 }
-console.log(`RESULT ${JSON.stringify(result)}`);
+printReport(result);

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureHostVm } from '../harness/target-vm/index.js';
+import { runScenario } from '../harness/target-vm/scenario.js';
 
 const DISC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
@@ -12,13 +13,12 @@ test('kernel driver: persistent discovery controller, nvme list-subsys, AEN ueve
   const nqn = `nqn.2024-01.io.example:finder-kernel-${process.pid}`;
   await h.addSubsystem(nqn, { namespaces: 1, sizeMiB: 8 });
   try {
-    const r = await h.exec(
-      `cd ${h.repoRoot} && node --import tsx test/finder/kernel-host-child.ts ${h.targetTraddr} ${h.discPort} 2 ${nqn}`,
-      { timeoutMs: 300_000 },
+    const { report: res } = await runScenario<Record<string, unknown>>(
+      h,
+      new URL('./kernel-host-child', import.meta.url),
+      [h.targetTraddr, String(h.discPort), '2', nqn],
+      300_000,
     );
-    const line = r.out.split('\n').find((l) => l.startsWith('RESULT '));
-    assert.ok(line, `no result from the child (exit ${r.code}):\n${r.out.slice(-4000)}`);
-    const res = JSON.parse(line.slice('RESULT '.length)) as Record<string, unknown>;
     assert.equal(res.error, undefined, String(res.error));
     assert.equal(res.driver, 'kernel');
     assert.match(String(res.device), /^nvme\d+$/);

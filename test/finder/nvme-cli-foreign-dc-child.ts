@@ -8,6 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFinderRig, DISC_NQN, type FinderRig } from './rig.js';
+import { printReport } from '../harness/target-vm/scenario.js';
 
 const [traddr, trsvcid, portId, nqn] = process.argv.slice(2) as [string, string, string, string];
 const result: Record<string, unknown> = {};
@@ -70,5 +71,5 @@ try {
   }
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`RESULT ${JSON.stringify(result)}`);
+printReport(result);
 process.exit(0);

@@ -5,22 +5,21 @@
 // because systemd is not PID 1 in the VM; the DC, nvmet, the AEN and the uevent are real.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { ensureHostVm } from '../harness/target-vm/index.js';
+import { runScenario } from '../harness/target-vm/scenario.js';
 
 test('a foreign DC\'s discovery log change: stafd restarts nvmf-connect@<escaped opts>.service', { timeout: 600_000 }, async () => {
   const h = await ensureHostVm();
   const nqn = `nqn.2024-01.io.example:foreign-dc-${process.pid}`;
   await h.addSubsystem(nqn, { namespaces: 1, sizeMiB: 8 });
   try {
-    // compiled suite: plain node on the compiled child (tsx's esbuild work costs 15-25 s per process under TCG)
-    const ts = import.meta.url.endsWith('.ts');
-    const script = fileURLToPath(new URL(`./nvme-cli-foreign-dc-child.${ts ? 'ts' : 'js'}`, import.meta.url));
-    const r = await h.exec(`cd ${h.repoRoot} && node ${ts ? '--import tsx ' : ''}${script} ${h.targetTraddr} ${h.discPort} 2 ${nqn} 2>&1`, { timeoutMs: 300_000 });
-    const line = r.out.split('\n').find((l) => l.startsWith('RESULT '));
-    assert.ok(line, `no result from the child (exit ${r.code}):\n${r.out.slice(-4000)}`);
-    const res = JSON.parse(line.slice('RESULT '.length)) as Record<string, unknown>;
-    assert.equal(res.error, undefined, `${String(res.error)}\n${r.out.slice(-4000)}`);
+    const { report: res, out } = await runScenario<Record<string, unknown>>(
+      h,
+      new URL('./nvme-cli-foreign-dc-child', import.meta.url),
+      [h.targetTraddr, String(h.discPort), '2', nqn],
+      300_000,
+    );
+    assert.equal(res.error, undefined, `${String(res.error)}\n${out.slice(-4000)}`);
     const device = String(res.device);
     assert.match(device, /^nvme\d+$/);
     assert.equal(res.managed, 0, 'stafd manages no DC');

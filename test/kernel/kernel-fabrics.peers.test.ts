@@ -4,8 +4,8 @@
 // The scenario itself is test/kernel/in-vm/scenario.ts, run by node in the VM on the shared checkout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { ensureHostVm } from '../harness/target-vm/index.js';
+import { runScenario } from '../harness/target-vm/scenario.js';
 
 interface Report {
   supported: string[];
@@ -28,15 +28,9 @@ interface Report {
 
 test('kernel path in the host VM: DC connect, DLP, two AENs, IOC connect/delete', { timeout: 600_000 }, async () => {
   const vm = await ensureHostVm();
-  const ts = import.meta.url.endsWith('.ts');
-  const script = fileURLToPath(new URL(`./in-vm/scenario.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const node = ts ? 'node --import tsx' : 'node';
   // node under TCG is slow to start and compile (tens of seconds on a busy machine): generous but bounded
-  const r = await vm.exec(`cd ${vm.repoRoot} && ${node} ${script}`, { timeoutMs: 540_000 });
-  const line = r.out.split('\n').find((l) => l.startsWith('SCENARIO-REPORT '));
-  assert.equal(r.code, 0, `scenario failed in the VM:\n${r.out}`);
-  assert.ok(line, `no report in:\n${r.out}`);
-  const rep = JSON.parse(line.slice('SCENARIO-REPORT '.length)) as Report;
+  const { code, out, report: rep } = await runScenario<Report>(vm, new URL('./in-vm/scenario', import.meta.url), [], 540_000);
+  assert.equal(code, 0, `scenario failed in the VM:\n${out}`);
 
   assert.deepEqual(rep.supported, ['host_iface', 'discovery', 'keep_alive_tmo']);
   // Debian's 6.1 lists dhchap_secret although it is built without NVME_AUTH

@@ -10,6 +10,7 @@ import { deleteController, listControllers, type KernelController } from '../../
 import { callMethod, subscribeSignals } from '../../../daemons/dbus/bus.js';
 import { NvmetControl } from '../../harness/target-vm/nvmet.js';
 import { startConnectorRig, waitFor, type ConnectorRig } from '../rig.js';
+import { printReport } from '../../harness/target-vm/scenario.js';
 
 const STAF = { name: 'org.nvmexpress.staf', path: '/org/nvmexpress/staf', iface: 'org.nvmexpress.staf' };
 const DISC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
@@ -196,10 +197,10 @@ try {
   assert.deepEqual(sorted(await deviceMap()), sorted(devices), 'the kernel controllers are the same after the restart');
   assert.doesNotMatch(r.stacd.output(), / disconnect: /, 'the new stacd disconnected nothing');
   step('stacdRestartKept', true);
-  console.log(JSON.stringify({ ok: true, ...report }));
+  printReport({ ok: true, ...report });
 } catch (e) {
   const tail = rig ? { stacdLog: rig.stacd?.output().slice(-3000), stafdLog: rig.stafd?.output().slice(-2000) } : {};
-  console.log(JSON.stringify({ ok: false, error: (e as Error).message, ...report, ...tail }));
+  printReport({ ok: false, error: (e as Error).message, ...report, ...tail });
   process.exitCode = 1;
 } finally {
   if (process.env['STAS_SCENARIO_VERBOSE'] && rig) process.stderr.write(`--- stacd ---\n${earlierLogs.join('\n')}${rig.stacd?.output()}\n--- stafd ---\n${rig.stafd?.output()}\n`);

@@ -12,6 +12,7 @@ import { FabricsError } from '../../../daemons/nvme/kernel/errors.js';
 import { detectKernelFeatures } from '../../../daemons/nvme/kernel/features.js';
 import { UeventMonitor, waitForUevent } from '../../../daemons/udev/monitor.js';
 import { waitFor } from '../../harness/wait.js';
+import { printReport } from '../../harness/target-vm/scenario.js';
 import { isDiscoveryLogChange, ueventDeviceName, type Uevent } from '../../../daemons/udev/uevent-parser.js';
 import { NvmetControl } from '../../harness/target-vm/nvmet.js';
 
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
     mon.stop();
   }
   step('eventsSeen', events.map((e) => `${e.action}:${ueventDeviceName(e)}${e.properties['NVME_AEN'] ? `:${e.properties['NVME_AEN']}` : ''}`));
-  process.stdout.write(`SCENARIO-REPORT ${JSON.stringify(report)}\n`);
+  printReport(report);
   process.exit(0); // node-udev's netlink socket stays open for the life of the process (libudev-source.ts)
 }
 
