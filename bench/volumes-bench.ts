@@ -1,6 +1,6 @@
 // Volume figures on real qcow2 files: snapshot create latency, thin clone time, flatten throughput of
 // 1 GiB of written data against `cp` of the same bytes in the same run (the ratio is the figure), and
-// D-Bus GetManagedObjects with 1,000 volumes (the adapter over an in-memory backend, so that the figure
+// D-Bus GetManagedObjects with 1,000 volumes (the adapter over the simulated engine, so that the figure
 // is the D-Bus layer's and not 1,000 qemu-img calls).
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,7 @@ import { Qcow2Backend } from '../daemons/volumes/qcow2-backend.js';
 import { VolumeService } from '../daemons/volumes/service.js';
 import { Journal } from '../daemons/jobs/journal.js';
 import { JobRunner, type Job } from '../daemons/jobs/runner.js';
-import type { Backend, SnapshotInfo, Usage, VolumeInfo, VolumeMeta } from '../daemons/volumes/backend.js';
-import { NotFoundError, NotSupportedError } from '../daemons/volumes/errors.js';
+import { SimBackend } from '../daemons/volumes/sim-backend.js';
 import { GiB, formatSize } from '../daemons/volumes/size.js';
 import { StorageDBus, STORAGE_PATH } from '../daemons/volumes/dbus/storage-objects.js';
 import { connectSystemBus, waitConnected, requestBusName, callMethod } from '../daemons/dbus/bus.js';
@@ -30,57 +29,6 @@ async function done(job: Job): Promise<void> {
   if (j.state !== 'succeeded') throw new Error(`${j.operation}: ${j.state} ${j.error}`);
 }
 
-/** Just enough of a backend to hold 1,000 volumes in memory (the D-Bus layer is what is measured). */
-class MemoryBackend implements Backend {
-  readonly kind = 'qcow2' as const;
-  readonly pool = 'mem';
-  readonly location = 'memory';
-  private readonly vols = new Map<string, VolumeInfo>();
-  async open(): Promise<void> {}
-  async listVolumes(): Promise<VolumeInfo[]> {
-    return [...this.vols.values()];
-  }
-  async getVolume(name: string): Promise<VolumeInfo> {
-    const v = this.vols.get(name);
-    if (!v) throw new NotFoundError(name);
-    return v;
-  }
-  async hasVolume(name: string): Promise<boolean> {
-    return this.vols.has(name);
-  }
-  async createVolume(name: string, size: number, meta: VolumeMeta): Promise<void> {
-    const id = (this.vols.size + 1).toString(16).padStart(8, '0');
-    this.vols.set(name, { id, name, pool: this.pool, backend: 'qcow2', size, allocated: 0, parent: null, snapshotCount: 0, meta, createdAt: 0 });
-  }
-  async listSnapshots(): Promise<SnapshotInfo[]> {
-    return [];
-  }
-  async isAttached(): Promise<boolean> {
-    return false;
-  }
-  async usage(): Promise<Usage> {
-    return { provisioned: 0, allocated: 0, entries: [] };
-  }
-  async recover(): Promise<string> {
-    return '';
-  }
-  private no(): never {
-    throw new NotSupportedError('not in the bench backend');
-  }
-  deleteVolume = async (): Promise<void> => this.no();
-  resizeVolume = async (): Promise<void> => this.no();
-  renameVolume = async (): Promise<void> => this.no();
-  setMeta = async (): Promise<void> => this.no();
-  createSnapshot = async (): Promise<void> => this.no();
-  deleteSnapshot = async (): Promise<void> => this.no();
-  protectSnapshot = async (): Promise<void> => this.no();
-  unprotectSnapshot = async (): Promise<void> => this.no();
-  snapshotChildren = async (): Promise<string[]> => this.no();
-  cloneDepth = async (): Promise<number> => this.no();
-  cloneVolume = async (): Promise<void> => this.no();
-  flattenVolume = async (): Promise<void> => this.no();
-  rollbackVolume = async (): Promise<void> => this.no();
-}
 
 async function qcow2Figures(dir: string): Promise<void> {
   const backend = new Qcow2Backend({ pool: 'bench', root: join(dir, 'data') });
@@ -142,7 +90,7 @@ async function dbusFigures(): Promise<void> {
     await waitConnected(server);
     await requestBusName(server, 'org.nvmexpress.stac');
     const jobs = new JobRunner();
-    const service = new VolumeService([new MemoryBackend()], new Journal(join(dir, 'journal')), jobs);
+    const service = new VolumeService([new SimBackend('mem')], new Journal(join(dir, 'journal')), jobs);
     await service.open();
     for (let i = 0; i < 1000; i++) await service.createVolume({ name: `vol${i}`, size: GiB });
     adapter = new StorageDBus(server, service, jobs);

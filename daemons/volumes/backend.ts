@@ -3,7 +3,8 @@
 // (limits, guards, backup before rollback, name rules) lives once in the service above them.
 import type { JournalEntry } from '../jobs/journal.js';
 
-export type BackendKind = 'qcow2' | 'rbd';
+/** `sim`: the in-memory engine (sim-backend.ts) for tests and demos */
+export type BackendKind = 'qcow2' | 'rbd' | 'sim';
 
 /** QoS limits in operations or bytes per second; 0 means "no limit". Enforced at attach time (qcow2) or by librbd. */
 export interface QosLimits {

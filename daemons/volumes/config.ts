@@ -1,5 +1,5 @@
 // stacd.conf storage sections: [Volumes] (the default pool, named "default") and [Volumes <name>] (more
-// pools). Keys: backend=qcow2|rbd; qcow2: root=PATH (default /var/lib/stas/volumes); rbd: pool= (Ceph pool,
+// pools). Keys: backend=qcow2|rbd|sim (sim: in memory, nothing persists; for tests and demos); qcow2: root=PATH (default /var/lib/stas/volumes); rbd: pool= (Ceph pool,
 // default: the stas pool name, "rbd" for [Volumes]), id= (cephx client id), conf= (ceph.conf path);
 // [Volumes] also takes max-jobs=N (parallel long operations, default 4). Errors name file, line and key.
 import { dirname, isAbsolute, join } from 'node:path';
@@ -7,6 +7,7 @@ import type { IniDocument, IniSection } from '../config/ini.js';
 import { formatRef } from '../config/errors.js';
 import { Qcow2Backend } from './qcow2-backend.js';
 import { RbdBackend } from './rbd-backend.js';
+import { SimBackend } from './sim-backend.js';
 import type { Backend } from './backend.js';
 import { validateName } from './names.js';
 
@@ -22,7 +23,8 @@ export const DEFAULT_MAX_JOBS = 4;
 
 export type PoolConfig =
   | { name: string; backend: 'qcow2'; root: string }
-  | { name: string; backend: 'rbd'; cephPool: string; id?: string; conf?: string };
+  | { name: string; backend: 'rbd'; cephPool: string; id?: string; conf?: string }
+  | { name: string; backend: 'sim' };
 
 export interface VolumesConfig {
   pools: PoolConfig[];
@@ -34,9 +36,10 @@ export class VolumesConfigError extends Error {
   override readonly name = 'VolumesConfigError';
 }
 
-const KNOWN: Record<'qcow2' | 'rbd', string[]> = {
+const KNOWN: Record<PoolConfig['backend'], string[]> = {
   qcow2: ['backend', 'root', 'max-jobs'],
   rbd: ['backend', 'pool', 'id', 'conf', 'max-jobs'],
+  sim: ['backend', 'max-jobs'],
 };
 
 function value(sec: IniSection, key: string): { text: string; where: string } | undefined {
@@ -48,11 +51,12 @@ function value(sec: IniSection, key: string): { text: string; where: string } | 
 function parsePool(sec: IniSection, poolName: string): PoolConfig {
   const b = value(sec, 'backend');
   const backend = (b?.text ?? 'qcow2').toLowerCase();
-  if (backend !== 'qcow2' && backend !== 'rbd')
-    throw new VolumesConfigError(`${b?.where ?? formatRef(sec.ref)}: "${b?.text}" is not a backend (qcow2, rbd)`);
+  if (backend !== 'qcow2' && backend !== 'rbd' && backend !== 'sim')
+    throw new VolumesConfigError(`${b?.where ?? formatRef(sec.ref)}: "${b?.text}" is not a backend (qcow2, rbd, sim)`);
   for (const [key, opt] of sec.options)
     if (!KNOWN[backend].includes(key))
       throw new VolumesConfigError(`${formatRef(opt.ref)}: [${sec.name}] ${key}: unknown key for backend ${backend} (known: ${KNOWN[backend].join(', ')})`);
+  if (backend === 'sim') return { name: poolName, backend };
   if (backend === 'qcow2') {
     const r = value(sec, 'root');
     const root = r?.text || defaultQcow2Root();
@@ -106,6 +110,8 @@ export function backendsFor(cfg: VolumesConfig): Backend[] {
   return cfg.pools.map((p) =>
     p.backend === 'qcow2'
       ? new Qcow2Backend({ pool: p.name, root: p.root })
-      : new RbdBackend({ pool: p.name, cephPool: p.cephPool, id: p.id, conf: p.conf }),
+      : p.backend === 'sim'
+        ? new SimBackend(p.name)
+        : new RbdBackend({ pool: p.name, cephPool: p.cephPool, id: p.id, conf: p.conf }),
   );
 }

@@ -24,6 +24,13 @@ test('volumes config: defaults, qcow2 and rbd pools', () => {
   assert.equal(parseVolumesConfig(parseIni('[Volumes]\nbackend=rbd\n', 'x')).pools[0].backend, 'rbd');
 });
 
+test('volumes config: the simulated engine takes no location', () => {
+  const cfg = parseVolumesConfig(parseIni('[Volumes]\nbackend=sim\n', 'stacd.conf'));
+  assert.deepEqual(cfg.pools, [{ name: 'default', backend: 'sim' }]);
+  assert.deepEqual(backendsFor(cfg).map((b) => [b.pool, b.kind, b.location]), [['default', 'sim', 'memory']]);
+  assert.throws(() => parseVolumesConfig(parseIni('[Volumes]\nbackend=sim\nroot=/x\n', 'stacd.conf')), /stacd\.conf:3: \[Volumes\] root: unknown key for backend sim/);
+});
+
 test('volumes config: errors name file, line and key', () => {
   const bad: [string, RegExp][] = [
     ['[Volumes]\nbackend=zfs\n', /^stacd\.conf:2: \[Volumes\] backend: "zfs" is not a backend/],
