@@ -59,7 +59,7 @@ function benchReconcile(): void {
 
 async function benchAenToConnected(): Promise<void> {
   if (process.env.STAS_BENCH_VM !== '1') {
-    console.log('AEN → connected I/O controller: skipped (set STAS_BENCH_VM=1 to use the kernel target VM; test/connector/userspace-vm.test.ts prints it on every run)');
+    console.log('AEN → connected I/O controller: skipped (set STAS_BENCH_VM=1 to measure it against the kernel target VM)');
     return;
   }
   const { ensureTargetVm } = await import('../test/harness/target-vm/index.js');

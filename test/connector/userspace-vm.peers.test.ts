@@ -53,14 +53,14 @@ describe('stacd (userspace driver) following stafd against the kernel target', {
     assert.deepEqual(Object.keys(ids.find((c) => c.subsysnqn === want[0])!), ['traddr', 'trsvcid', 'transport', 'subsysnqn', 'host-iface', 'host-traddr', 'host-nqn', 'device']);
   });
 
-  it('connects a subsystem linked at run time within 2 s of its AEN, and disconnects it when unlinked', async () => {
+  it('connects a subsystem linked at run time on its AEN, and disconnects it when unlinked', async () => {
     await vm.addSubsystem(extra, { namespaces: 1, sizeMiB: 16 });
+    const mark = rig.stacd.mark();
     await vm.linkSubsystem(extra, PORT_DISC);
-    const t0 = Date.now(); // the AEN is sent while the link is made; this is when the command returned
+    // the figure (AEN → connected) is npm run bench's; here: connected within 10 s, before stafd's 20 s re-read
+    // could have found it (the AEN path), and stacd's pass came from stafd's signal
     await waitFor(`${extra} connected`, async () => (connectedNqns(await rig.list(true)).includes(extra) ? true : undefined), 10_000);
-    const ms = Date.now() - t0;
-    console.log(`AEN → connected I/O controller: ${ms} ms`);
-    assert.ok(ms < 2000, `connected ${ms} ms after the link`);
+    await rig.stacd.waitForLog('reconcile trigger: log_pages_changed', 1_000, mark);
 
     await vm.unlinkSubsystem(extra, PORT_DISC);
     await waitFor(`${extra} gone (only-stas-connections)`, async () => ((await rig.list(false)).some((c) => c.subsysnqn === extra) ? undefined : true), 10_000);
