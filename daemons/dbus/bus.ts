@@ -104,41 +104,84 @@ export async function getNameOwner(bus: MessageBus, name: string, timeoutMs = 2_
   }
 }
 
-/** Subscribes to signals matching a rule; the listener gets every matching message. Returns an unsubscribe function. */
-export async function subscribeSignals(
-  bus: MessageBus,
-  rule: { sender?: string; path?: string; interface?: string; member?: string; arg0?: string },
-  listener: (msg: Message) => void,
-): Promise<() => Promise<void>> {
-  const parts = ["type='signal'"];
-  if (rule.sender) parts.push(`sender='${rule.sender}'`);
+export const BUS_DRIVER = 'org.freedesktop.DBus';
+const BUS_PATH = '/org/freedesktop/DBus';
+/** signals of a well-known sender that arrive before its owner is known wait here (then are judged), at most this many */
+const MAX_EARLY_SIGNALS = 64;
+
+export interface SignalRule {
+  /**
+   * Who may send these signals: the bus itself (org.freedesktop.DBus), a unique name (":1.42"), or a well-known name,
+   * which stands for whichever unique name owns it at the time. Required: anyone on the bus may send any signal,
+   * and a signal addressed to us (destination = our unique name) reaches us whatever our match rules say.
+   */
+  sender: string;
+  path?: string;
+  interface?: string;
+  member?: string;
+  arg0?: string;
+}
+
+function busDriverCall(bus: MessageBus, member: string, arg: string): Promise<unknown[]> {
+  return callMethod(bus, { destination: BUS_DRIVER, path: BUS_PATH, interface: BUS_DRIVER, member, signature: 's', body: [arg] });
+}
+
+/** Subscribes to signals matching a rule and sent by `rule.sender`; the listener gets every such message.
+ *  Returns an unsubscribe function. */
+export async function subscribeSignals(bus: MessageBus, rule: SignalRule, listener: (msg: Message) => void): Promise<() => Promise<void>> {
+  const parts = ["type='signal'", `sender='${rule.sender}'`];
   if (rule.path) parts.push(`path='${rule.path}'`);
   if (rule.interface) parts.push(`interface='${rule.interface}'`);
   if (rule.member) parts.push(`member='${rule.member}'`);
   if (rule.arg0 !== undefined) parts.push(`arg0='${rule.arg0}'`);
   const match = parts.join(',');
+  const matches = (msg: Message): boolean =>
+    msg.type === dbus.MessageType.SIGNAL &&
+    (!rule.path || msg.path === rule.path) &&
+    (!rule.interface || msg.interface === rule.interface) &&
+    (!rule.member || msg.member === rule.member) &&
+    (rule.arg0 === undefined || msg.body?.[0] === rule.arg0);
+
+  // The bus stamps every message with the unique name of its real sender: that is what is checked. A well-known
+  // sender is followed through its owner (undefined until the first answer; '' while nobody owns it).
+  const wellKnown = rule.sender !== BUS_DRIVER && !rule.sender.startsWith(':');
+  let owner: string | undefined = wellKnown ? undefined : rule.sender;
+  const early: Message[] = [];
+  let unwatchOwner: (() => Promise<void>) | undefined;
+  if (wellKnown) {
+    unwatchOwner = await subscribeSignals(bus, { sender: BUS_DRIVER, path: BUS_PATH, interface: BUS_DRIVER, member: 'NameOwnerChanged', arg0: rule.sender }, (msg) => {
+      const o = msg.body?.[2];
+      owner = typeof o === 'string' ? o : '';
+    });
+  }
   const onMessage = (msg: Message): void => {
-    if (msg.type !== dbus.MessageType.SIGNAL) return;
-    if (rule.path && msg.path !== rule.path) return;
-    if (rule.interface && msg.interface !== rule.interface) return;
-    if (rule.member && msg.member !== rule.member) return;
-    if (rule.arg0 !== undefined && msg.body?.[0] !== rule.arg0) return;
-    // sender is a unique name on the wire; well-known sender filtering is done by the bus daemon's match
-    listener(msg);
+    if (!matches(msg)) return;
+    if (owner === undefined) {
+      if (early.length < MAX_EARLY_SIGNALS) early.push(msg);
+      return;
+    }
+    if (owner !== '' && msg.sender === owner) listener(msg);
   };
   bus.on('message', onMessage);
-  await callMethod(bus, { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: [match] });
+  await busDriverCall(bus, 'AddMatch', match);
+  if (wellKnown) {
+    // a NameOwnerChanged that arrived before this answer is older than it: the answer wins
+    owner = (await getNameOwner(bus, rule.sender)) ?? '';
+    for (const msg of early.splice(0)) onMessage(msg);
+  }
   return async () => {
     bus.removeListener('message', onMessage);
-    await callMethod(bus, { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'RemoveMatch', signature: 's', body: [match] }).catch(() => undefined);
+    await busDriverCall(bus, 'RemoveMatch', match).catch(() => undefined);
+    await unwatchOwner?.();
   };
 }
 
-/** Calls `onChange(owner)` whenever the owner of `name` changes ('' = gone), and once with the current owner. */
+/** Calls `onChange(owner)` whenever the owner of `name` changes ('' = gone), and once with the current owner.
+ *  Only the bus itself is believed about ownership. */
 export async function watchNameOwner(bus: MessageBus, name: string, onChange: (owner: string) => void): Promise<() => Promise<void>> {
   const unsubscribe = await subscribeSignals(
     bus,
-    { sender: 'org.freedesktop.DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', arg0: name },
+    { sender: BUS_DRIVER, path: BUS_PATH, interface: BUS_DRIVER, member: 'NameOwnerChanged', arg0: name },
     (msg) => {
       const newOwner = msg.body?.[2];
       onChange(typeof newOwner === 'string' ? newOwner : '');

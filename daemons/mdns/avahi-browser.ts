@@ -174,7 +174,8 @@ export class AvahiBrowser implements ZeroconfBrowser {
           this.opts.callTimeoutMs,
         );
         if (typeof path !== 'string') throw new Error(`ServiceBrowserPrepare returned ${String(path)}`);
-        const unsubscribe = await subscribeSignals(bus, { sender: AVAHI_BUS_NAME, path, interface: BROWSER_IFACE }, (msg) =>
+        // only the avahi-daemon that made the browser speaks for it
+        const unsubscribe = await subscribeSignals(bus, { sender: this.owner, path, interface: BROWSER_IFACE }, (msg) =>
           this.onBrowserSignal(epoch, stype, msg),
         );
         if (epoch !== this.epoch) {

@@ -81,7 +81,7 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
   };
   let stafd = await launch();
   const signals: RecordedSignal[] = [];
-  await subscribeSignals(client, { interface: STAF.iface, path: STAF.path }, (msg) => {
+  await subscribeSignals(client, { sender: STAF.name, interface: STAF.iface, path: STAF.path }, (msg) => {
     signals.push({ member: msg.member ?? '', body: (msg.body as string[] | undefined) ?? [], at: Date.now() });
   });
   const call = (member: string, signature = '', body: unknown[] = [], iface = STAF.iface): Promise<unknown[]> =>

@@ -105,7 +105,7 @@ try {
   const r = rig;
   hostnqn = r.etc.hostnqn;
   const signals: number[] = [];
-  await subscribeSignals(r.client, { interface: STAF.iface, path: STAF.path, member: 'log_pages_changed' }, () => signals.push(Date.now()));
+  await subscribeSignals(r.client, { sender: STAF.name, interface: STAF.iface, path: STAF.path, member: 'log_pages_changed' }, () => signals.push(Date.now()));
 
   // 1. stacd connects every NVM subsystem stafd found
   const found = await waitFor('stafd found NVM subsystems', async () => {
