@@ -13,6 +13,7 @@ import type { MessageBus, Message } from './bus.js';
 import { DBUS_ERR_INVALID_ARGS, toDBusError, dbusError } from './errors.js';
 import { loadIntrospection, type InterfaceSpec, type IntrospectionFile } from './introspection.js';
 import { MAX_REPLY_BODY_BYTES, replyBodyBound } from './reply-size.js';
+import { runAsCaller } from './caller.js';
 
 /** D-Bus values as dbus-next marshals them (strings, numbers, booleans, bigint, arrays, plain objects, Variants). */
 export type DBusValue = unknown;
@@ -64,7 +65,11 @@ function checkReplySize(iface: string, member: string, outSignature: string, res
   throw dbusError(replyTooLargeErrorName(iface), text);
 }
 
-function buildInterface(spec: InterfaceSpec, impl: InterfaceImpl, file: string): DynamicInterface {
+/** The method call dbus-next is about to hand to an implementation: set by ExportedObject's method handler, which
+ *  dbus-next runs just before it calls the implementation in the same tick (its API does not pass the message on). */
+let dispatching: Message | undefined;
+
+function buildInterface(bus: MessageBus, spec: InterfaceSpec, impl: InterfaceImpl, file: string): DynamicInterface {
   const Cls = class extends dbus.interface.Interface {};
   const proto = Cls.prototype as unknown as Record<string, unknown>;
   const methods: Record<string, dbus.interface.MethodOptions> = {};
@@ -75,8 +80,10 @@ function buildInterface(spec: InterfaceSpec, impl: InterfaceImpl, file: string):
     const fn = impl.methods?.[m.name];
     if (!fn) throw new Error(`${file}: no implementation for method ${spec.name}.${m.name}`);
     proto[m.name] = async function (...args: never[]): Promise<DBusValue> {
+      const msg = dispatching?.interface === spec.name && dispatching.member === m.name ? dispatching : undefined;
+      dispatching = undefined;
       try {
-        const result = await fn(...args);
+        const result = await runAsCaller(bus, msg?.sender, () => fn(...args));
         checkReplySize(spec.name, m.name, m.outSignature, result);
         return result;
       } catch (e) {
@@ -123,7 +130,7 @@ export class ExportedObject {
     for (const spec of introspection.interfaces) {
       const impl = impls[spec.name];
       if (!impl) throw new Error(`${introspection.path}: no implementation for interface ${spec.name}`);
-      const iface = buildInterface(spec, impl, introspection.path);
+      const iface = buildInterface(bus, spec, impl, introspection.path);
       this.ifaces.set(spec.name, { spec, iface, impl });
       bus.export(path, iface);
     }
@@ -188,6 +195,7 @@ export class ExportedObject {
 
   private handleStandard(msg: Message): boolean {
     if (msg.path !== this.path || !this.exported) return false;
+    dispatching = msg;
     if (msg.interface === 'org.freedesktop.DBus.Introspectable' && msg.member === 'Introspect' && !msg.signature) {
       this.reply(msg, 's', [this.introspectXml()]);
       return true;
@@ -228,6 +236,19 @@ export class ExportedObject {
     }
     this.reply(msg, '', []);
   }
+}
+
+/** Until the returned function is called, every method call to a path in `prefixes` (or below) is answered with
+ *  the error `name`: for objects that appear only once start-up work is done, so clients see why, not UnknownMethod. */
+export function answerWithError(bus: MessageBus, prefixes: readonly string[], name: string, text: string): () => void {
+  const handler = (msg: Message): boolean => {
+    const path = msg.path ?? '';
+    if (!prefixes.some((p) => path === p || path.startsWith(`${p}/`))) return false;
+    bus.send(MessageCtor.newError(msg, name, text));
+    return true;
+  };
+  bus.addMethodHandler(handler);
+  return () => bus.removeMethodHandler(handler);
 }
 
 export { dbusError };

@@ -9,6 +9,10 @@ import { backendsFor, type VolumesConfig } from './config.js';
 import { StorageDBus } from './dbus/storage-objects.js';
 import { Qcow2Backend } from './qcow2-backend.js';
 import { StorageEngine } from './storage-daemon/engine.js';
+import { toolPool } from './tool.js';
+
+/** tool processes stacd may run besides its long jobs ([Volumes] max-jobs); unprivileged reads get 2 of them */
+const TOOL_SLOTS_BESIDE_JOBS = 4;
 
 export { parseVolumesConfig, VolumesConfigError, type VolumesConfig, type PoolConfig } from './config.js';
 export { VolumeService } from './service.js';
@@ -38,6 +42,8 @@ export interface OpenStorageOptions {
  *  recovery of an operation on an open volume goes through it. */
 export async function openStorage(cfg: VolumesConfig, stateDir: string, opts: OpenStorageOptions = {}): Promise<Storage> {
   const jobs = new JobRunner({ maxParallel: cfg.maxJobs });
+  // long jobs hold a tool slot for their whole run: quick operations keep TOOL_SLOTS_BESIDE_JOBS of their own
+  toolPool.size = cfg.maxJobs + TOOL_SLOTS_BESIDE_JOBS;
   const backends = backendsFor(cfg);
   const qcow2 = backends.filter((b): b is Qcow2Backend => b instanceof Qcow2Backend);
   let engine: StorageEngine | undefined;

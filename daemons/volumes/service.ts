@@ -22,6 +22,8 @@ import { log } from '../common/log.js';
 
 export const MAX_SNAPSHOTS_PER_VOLUME = 256;
 export const MAX_CLONE_DEPTH = 16;
+/** how long a Usage answer is reused (allocation also grows with the writes of attached consumers) */
+export const USAGE_CACHE_MS = 10_000;
 
 export interface CreateVolumeRequest {
   name: string;
@@ -61,6 +63,10 @@ export class VolumeService extends EventEmitter {
   private readonly pools = new Map<string, Backend>();
   /** volume name → pool; names are unique across pools so that a name alone identifies a volume */
   private readonly where = new Map<string, string>();
+  /** Usage answers (and computations in progress, shared by concurrent callers) of the current generation */
+  private readonly usageCache = new Map<string, { generation: number; at: number; value: Promise<Usage> }>();
+  /** bumped by every mutation, at its start and end: a cached read never outlives a change */
+  private generation = 0;
 
   constructor(
     backends: Backend[],
@@ -151,7 +157,13 @@ export class VolumeService extends EventEmitter {
     };
   }
 
+  private invalidate(): void {
+    this.generation++;
+    this.usageCache.clear();
+  }
+
   private async emitChange(c: VolumeChange): Promise<void> {
+    this.invalidate();
     this.emit('change', c);
     for (const h of this.changeHooks) await h(c).catch((e: unknown) => log().warn({ err: (e as Error).message }, 'change hook failed'));
   }
@@ -185,9 +197,11 @@ export class VolumeService extends EventEmitter {
     extra: Omit<OpContext, 'step'> = {},
   ): Promise<T> {
     const rec = await this.journal.begin({ pool: b.pool, op, volume, args });
+    this.invalidate();
     try {
       return await fn({ ...extra, step: (phase, data) => rec.step(phase, data) }, rec);
     } finally {
+      this.invalidate();
       await rec.complete();
     }
   }
@@ -220,8 +234,19 @@ export class VolumeService extends EventEmitter {
     return s;
   }
 
+  /** Costly (one tool run per snapshot on qcow2): answered from a cache that every mutation clears, and one
+   *  computation serves all the callers that ask while it runs. */
   async usage(volume: string): Promise<Usage> {
-    return this.backendOf(volume).usage(volume);
+    const b = this.backendOf(volume);
+    const now = Date.now();
+    const hit = this.usageCache.get(volume);
+    if (hit && hit.generation === this.generation && now - hit.at < USAGE_CACHE_MS) return hit.value;
+    const entry = { generation: this.generation, at: now, value: b.usage(volume) };
+    this.usageCache.set(volume, entry);
+    entry.value.catch(() => {
+      if (this.usageCache.get(volume) === entry) this.usageCache.delete(volume);
+    });
+    return entry.value;
   }
 
   async isAttached(volume: string): Promise<boolean> {

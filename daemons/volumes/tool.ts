@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { CancelledError, BackendError } from './errors.js';
 import { log } from '../common/log.js';
+import { forUnprivilegedCaller } from '../dbus/caller.js';
 
 export interface ToolOptions {
   timeoutMs: number;
@@ -50,7 +51,99 @@ export function parseRbdProgress(line: string): number | undefined {
  *  holding an image lock (and changing it) while the restarted daemon recovers that image. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
+/**
+ * One bound on the tool processes of a daemon. Work done for a non-root client (read-only calls: usage, attachment,
+ * retention plans) may hold only `unprivilegedSlots` of the `size` slots and waits behind everyone else's, so a flood
+ * of such calls neither forks without bound nor delays root's calls or the daemon's own work.
+ */
+export class ToolPool {
+  private running = 0;
+  private runningUnprivileged = 0;
+  private readonly waiting: { unprivileged: boolean; go: () => void }[] = [];
+  /** most processes seen at once (for process_info and tests) */
+  peak = 0;
+
+  constructor(
+    public size: number,
+    public unprivilegedSlots: number,
+  ) {}
+
+  /** Resolves with the release function once a slot is free. */
+  async acquire(unprivileged: boolean, signal?: AbortSignal): Promise<() => void> {
+    // nobody overtakes a waiting privileged call
+    if (this.fits(unprivileged) && !this.waiting.some((w) => !w.unprivileged)) this.take(unprivileged);
+    else
+      await new Promise<void>((resolve, reject) => {
+        const w = { unprivileged, go: resolve }; // wake() takes the slot for the waiter before it calls go()
+        this.waiting.push(w);
+        signal?.addEventListener(
+          'abort',
+          () => {
+            const i = this.waiting.indexOf(w);
+            if (i < 0) return;
+            this.waiting.splice(i, 1);
+            reject(new CancelledError());
+          },
+          { once: true },
+        );
+      });
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      if (unprivileged) this.runningUnprivileged--;
+      this.wake();
+    };
+  }
+
+  get inUse(): number {
+    return this.running;
+  }
+
+  private fits(unprivileged: boolean): boolean {
+    if (this.running >= this.size) return false;
+    if (!unprivileged) return true;
+    return this.runningUnprivileged < this.unprivilegedSlots;
+  }
+
+  private take(unprivileged: boolean): void {
+    this.running++;
+    if (unprivileged) this.runningUnprivileged++;
+    this.peak = Math.max(this.peak, this.running);
+  }
+
+  private wake(): void {
+    // privileged waiters first, in order; then unprivileged ones within their share
+    for (const unprivileged of [false, true]) {
+      for (let i = 0; i < this.waiting.length; ) {
+        const w = this.waiting[i]!;
+        if (w.unprivileged !== unprivileged || !this.fits(unprivileged)) {
+          i++;
+          continue;
+        }
+        this.waiting.splice(i, 1);
+        this.take(unprivileged);
+        w.go();
+      }
+    }
+  }
+}
+
+/** The daemon's pool (stacd sizes it from [Volumes] max-jobs: long jobs hold slots for their whole run). */
+export const toolPool = new ToolPool(8, 2);
+
 export async function runTool(cmd: string, args: string[], opts: ToolOptions): Promise<ToolResult> {
+  if (opts.signal?.aborted) throw new CancelledError();
+  const release = await toolPool.acquire(await forUnprivilegedCaller(), opts.signal);
+  try {
+    return await runToolNow(cmd, args, opts);
+  } finally {
+    release();
+  }
+}
+
+async function runToolNow(cmd: string, args: string[], opts: ToolOptions): Promise<ToolResult> {
   if (opts.signal?.aborted) throw new CancelledError();
   const shown = `${cmd} ${args.join(' ')}`;
   log().debug({ cmd: shown, cwd: opts.cwd }, 'run');

@@ -4,6 +4,7 @@ import type { MessageBus } from '../../dbus/bus.js';
 import { ExportedObject } from '../../dbus/exported-object.js';
 import { interfaceFile } from '../../dbus/interfaces-dir.js';
 import type { SnapshotScheduler, RunRecord } from '../scheduler.js';
+import { storageReadLimiter } from '../../volumes/dbus/storage-objects.js';
 import { toDict, scheduleRecord, runRecord, gcRecord, freshnessRecord, type Dict } from './serialize.js';
 
 export const SCHEDULE_IFACE = 'org.nvmexpress.stac.Schedule1';
@@ -25,13 +26,13 @@ export function exportScheduleObject(bus: MessageBus, scheduler: SnapshotSchedul
         RemoveSchedule: (name: string): void => scheduler.remove(name),
         RunNow: async (name: string): Promise<Dict> => toDict(runRecord(await scheduler.runNow(name))),
         PlanRetention: async (schedule: string, volume: string): Promise<Dict[]> =>
-          (await scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: true })).map((g) => toDict(gcRecord(g))),
+          (await storageReadLimiter.run(() => scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: true }))).map((g) => toDict(gcRecord(g))),
         CollectGarbage: async (schedule: string, volume: string): Promise<Dict[]> =>
           (await scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: false })).map((g) => toDict(gcRecord(g))),
         HoldSnapshot: async (volume: string, snapshot: string, reason: string): Promise<void> => scheduler.hold(volume, snapshot, reason),
         ReleaseSnapshot: async (volume: string, snapshot: string): Promise<void> => scheduler.hold(volume, snapshot, null),
         SnapshotFreshness: async (volumes: string[]): Promise<[bigint, Dict[], string[]]> => {
-          const f = await scheduler.freshness(volumes);
+          const f = await storageReadLimiter.run(() => scheduler.freshness(volumes));
           return [BigInt(f.now), f.volumes.map((v) => toDict(freshnessRecord(v))), f.unknown];
         },
       },

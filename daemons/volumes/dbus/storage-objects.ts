@@ -11,6 +11,7 @@ import type { Job, JobRunner } from '../../jobs/runner.js';
 import type { PerformancePriority, QosLimits, SnapshotInfo, VolumeInfo } from '../backend.js';
 import { InvalidArgumentError, NotFoundError, STORAGE_ERROR_PREFIX } from '../errors.js';
 import { log } from '../../common/log.js';
+import { CallerLimiter } from '../../dbus/caller.js';
 
 export const STORAGE_IFACE = 'org.nvmexpress.stac.Storage1';
 export const VOLUME_IFACE = 'org.nvmexpress.stac.Volume1';
@@ -26,6 +27,13 @@ export const MUTATING_MEMBERS: Record<string, string[]> = {
   [SNAPSHOT_IFACE]: ['Protect', 'Unprotect', 'Delete'],
   [JOB_IFACE]: ['Cancel'],
 };
+
+/**
+ * Read-only calls that run tools (Usage, IsAttached, Children, and the schedules' PlanRetention/SnapshotFreshness):
+ * what one unprivileged user may have in progress. Root's calls are not counted (daemons/dbus/caller.ts).
+ */
+export const storageReadLimiter = new CallerLimiter({ perUser: 8, queuePerUser: 32, perSender: 4, errorName: `${STORAGE_ERROR_PREFIX}LimitExceeded` });
+const limited = <T>(fn: () => Promise<T>): Promise<T> => storageReadLimiter.run(fn);
 
 /** D-Bus object path element: bytes outside [A-Za-z0-9] become _xx (hex), as systemd does. */
 export function escapePathElement(s: string): string {
@@ -385,14 +393,14 @@ export class StorageDBus {
         return p;
       },
       Usage: async () => {
-        const u = await this.service.usage(this.nameAt(path));
+        const u = await limited(() => this.service.usage(this.nameAt(path)));
         return [
           BigInt(u.provisioned),
           BigInt(u.allocated),
           u.entries.filter((e) => e.snapshot !== null).map((e) => [e.snapshot ?? '', BigInt(e.provisioned), BigInt(e.allocated)]),
         ];
       },
-      IsAttached: async () => this.service.isAttached(this.nameAt(path)),
+      IsAttached: async () => limited(() => this.service.isAttached(this.nameAt(path))),
     };
   }
 
@@ -410,7 +418,7 @@ export class StorageDBus {
         await this.service.deleteSnapshot(this.nameAt(volPath), snap);
         await this.queue;
       },
-      Children: async () => this.service.snapshotChildren(this.nameAt(volPath), snap),
+      Children: async () => limited(() => this.service.snapshotChildren(this.nameAt(volPath), snap)),
     };
   }
 
