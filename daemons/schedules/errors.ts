@@ -38,3 +38,12 @@ export class UnknownSnapshotError extends Error {
     this.name = 'UnknownSnapshotError';
   }
 }
+
+/** A volume named in a request that does not exist (same D-Bus name as the storage layer's NotFound). */
+export class UnknownVolumeError extends Error {
+  readonly dbusName = 'org.nvmexpress.stac.Error.NotFound';
+  constructor(readonly volume: string) {
+    super(`volume "${volume}" not found`);
+    this.name = 'UnknownVolumeError';
+  }
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { log } from '../common/log.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { SnapshotStore, SnapshotRef } from './snapshot-store.js';
-import { ScheduleError, UnknownScheduleError, UnknownSnapshotError } from './errors.js';
+import { ScheduleError, UnknownScheduleError, UnknownSnapshotError, UnknownVolumeError } from './errors.js';
 import { parseSchedule, nextNominalRun, validateScheduleName, type ScheduleDef, type SettingEntry } from './schedule-def.js';
 import { selectVolumes } from './volume-select.js';
 import { planRetention, pruneOldestFirstCandidates, type RetentionDecision } from './retention.js';
@@ -253,7 +253,7 @@ export class SnapshotScheduler {
     return this.enqueue(async () => {
       const out: GcVolumeResult[] = [];
       const all = await this.store.listVolumes();
-      if (opts.volume && !all.some((v) => v.name === opts.volume)) throw new Error(`unknown volume "${opts.volume}"`);
+      if (opts.volume && !all.some((v) => v.name === opts.volume)) throw new UnknownVolumeError(opts.volume);
       for (const e of entries) {
         for (const volume of selectVolumes(e.def.volumes, all).volumes) {
           if (opts.volume && volume !== opts.volume) continue;

@@ -13,6 +13,8 @@ export type VolumeErrorCode =
   | 'Failed';
 
 export const STORAGE_ERROR_PREFIX = 'org.nvmexpress.stac.Error.';
+/** answered by storage and schedule objects while stacd opens its pools and replays its journal at start */
+export const STORAGE_STARTING_ERROR = `${STORAGE_ERROR_PREFIX}Starting`;
 
 export class VolumeError extends CodedError<VolumeErrorCode> {
   protected readonly dbusPrefix = STORAGE_ERROR_PREFIX;

@@ -1,6 +1,6 @@
 // Public entry of stacd's storage half, for stacd.ts: config → backends → journal + jobs → service (with
 // crash recovery) → D-Bus objects. Everything else in daemons/volumes and daemons/jobs is internal to it.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { MessageBus } from '../dbus/bus.js';
 import { Journal } from '../jobs/journal.js';
 import { JobRunner } from '../jobs/runner.js';
@@ -9,7 +9,7 @@ import { backendsFor, type VolumesConfig } from './config.js';
 import { StorageDBus } from './dbus/storage-objects.js';
 import { Qcow2Backend } from './qcow2-backend.js';
 import { StorageEngine } from './storage-daemon/engine.js';
-import { toolPool } from './tool.js';
+import { sweepLeftoverTools, toolPool } from './tool.js';
 
 /** tool processes stacd may run besides its long jobs ([Volumes] max-jobs); unprivileged reads get 2 of them */
 const TOOL_SLOTS_BESIDE_JOBS = 4;
@@ -44,6 +44,8 @@ export async function openStorage(cfg: VolumesConfig, stateDir: string, opts: Op
   const jobs = new JobRunner({ maxParallel: cfg.maxJobs });
   // long jobs hold a tool slot for their whole run: quick operations keep TOOL_SLOTS_BESIDE_JOBS of their own
   toolPool.size = cfg.maxJobs + TOOL_SLOTS_BESIDE_JOBS;
+  // tools an earlier stacd left running must be gone before anything here touches the files
+  const swept = await sweepLeftoverTools(resolve(stateDir));
   const backends = backendsFor(cfg);
   const qcow2 = backends.filter((b): b is Qcow2Backend => b instanceof Qcow2Backend);
   let engine: StorageEngine | undefined;
@@ -60,7 +62,7 @@ export async function openStorage(cfg: VolumesConfig, stateDir: string, opts: Op
   }
   const service = new VolumeService(backends, new Journal(join(stateDir, 'volumes-journal')), jobs);
   try {
-    const recovered = await service.open();
+    const recovered = [...swept, ...(await service.open())];
     return { service, jobs, recovered, engine, engineReport };
   } catch (e) {
     engine?.detach();

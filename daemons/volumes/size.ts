@@ -41,7 +41,8 @@ export function validateVolumeSize(bytes: number, field = 'size'): number {
   if (bytes <= 0) throw new InvalidArgumentError(`${field}: must be greater than 0 (got ${bytes})`);
   if (bytes % SECTOR !== 0) throw new InvalidArgumentError(`${field}: ${bytes} is not a multiple of ${SECTOR} bytes`);
   if (bytes > MAX_VOLUME_SIZE)
-    throw new InvalidArgumentError(`${field}: ${formatSize(bytes)} exceeds the maximum of 512 TiB`);
+    // in bytes: a rounded unit would read "512 TiB exceeds the maximum of 512 TiB" for 512 TiB + 512 bytes
+    throw new InvalidArgumentError(`${field}: ${bytes} bytes exceeds the maximum of 512 TiB (${MAX_VOLUME_SIZE} bytes) by ${formatSize(bytes - MAX_VOLUME_SIZE)}`);
   return bytes;
 }
 

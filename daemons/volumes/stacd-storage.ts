@@ -3,13 +3,16 @@
 // connection management running: a broken pool must not cost the host its I/O paths.
 import { join } from 'node:path';
 import type { MessageBus } from '../dbus/bus.js';
+import { answerWithError } from '../dbus/exported-object.js';
+import { STORAGE_PATH } from './dbus/storage-objects.js';
+import { STORAGE_STARTING_ERROR } from './errors.js';
 import { log } from '../common/log.js';
 import type { ConfigFileText, ServiceConfig } from '../config/service-config.js';
 import { IniDocument, parseIniText } from '../config/ini.js';
 import { openStorage, exportStorage, parseVolumesConfig, type Storage, type StorageDBus, type VolumesConfig } from './index.js';
 import { SnapshotScheduler } from '../schedules/scheduler.js';
 import { schedulesFromTexts } from '../schedules/config.js';
-import { exportScheduleObject, type ScheduleObject } from '../schedules/dbus/schedule-object.js';
+import { exportScheduleObject, SCHEDULES_PATH, type ScheduleObject } from '../schedules/dbus/schedule-object.js';
 import { VolumeServiceStore } from './schedule-snapshot-store.js';
 import { systemClock } from '../schedules/clock.js';
 import type { PyValue } from '../common/pyfmt.js';
@@ -55,10 +58,27 @@ export class StacdStorage {
   private accessPaths: AccessPaths | undefined;
   private accessPathStatus = 'not started';
   private status = 'not started';
+  /** from construction (before stacd owns its name) until start() is done: calls get Error.Starting */
+  private stopAnsweringStarting: () => void;
 
-  constructor(private readonly opts: StacdStorageOptions) {}
+  constructor(private readonly opts: StacdStorageOptions) {
+    this.stopAnsweringStarting = answerWithError(
+      opts.bus,
+      [STORAGE_PATH, SCHEDULES_PATH],
+      STORAGE_STARTING_ERROR,
+      'stacd is starting (opening volume pools, finishing operations a crash interrupted); try again shortly',
+    );
+  }
 
   async start(): Promise<void> {
+    try {
+      await this.startNow();
+    } finally {
+      this.stopAnsweringStarting();
+    }
+  }
+
+  private async startNow(): Promise<void> {
     try {
       const cfg = volumesConfigOf(this.opts.config.texts);
       this.storage = await openStorage(cfg, this.opts.stateDir, { runDir: this.opts.runDir });
@@ -134,6 +154,7 @@ export class StacdStorage {
   }
 
   async stop(): Promise<void> {
+    this.stopAnsweringStarting();
     await this.scheduler?.stop();
     // nvmet keeps serving: the exports outlive stacd
     this.accessPaths?.dbus.stop();

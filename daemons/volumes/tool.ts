@@ -2,7 +2,8 @@
 // cancellable through an AbortSignal (the child is killed), and reports progress parsed from the
 // tool's own output stream.
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { CancelledError, BackendError } from './errors.js';
 import { log } from '../common/log.js';
 import { forUnprivilegedCaller } from '../dbus/caller.js';
@@ -13,6 +14,8 @@ export interface ToolOptions {
   cwd?: string;
   env?: Record<string, string>;
   input?: string;
+  /** a daemon that forks away and outlives stacd by design (qemu-storage-daemon): not marked as a leftover */
+  outlivesDaemon?: boolean;
   /** which stream carries progress, and how to extract a percentage from one \r/\n separated chunk */
   progress?: { stream: 'stdout' | 'stderr'; parse: (line: string) => number | undefined; onProgress: (pct: number) => void };
 }
@@ -130,6 +133,61 @@ export class ToolPool {
   }
 }
 
+/** Every tool carries this variable (readable in /proc/<pid>/environ), naming the state it works on: what a
+ *  restarted daemon looks for to find tools of its predecessor that outlived it (see sweepLeftoverTools). */
+export const TOOL_MARK_VAR = 'STAS_TOOL_OF';
+let toolMark: string | undefined;
+
+/**
+ * Kills the tools a previous daemon on the same state left running (SIGKILL outside systemd, before or without the
+ * parent-death signal taking effect) and waits until they are gone, so that journal recovery never works on files
+ * an old qemu-img still changes or locks. Then marks this daemon's own tools. Returns what it killed, for the log.
+ */
+export async function sweepLeftoverTools(mark: string, waitMs = 10_000): Promise<string[]> {
+  const wanted = `${TOOL_MARK_VAR}=${mark}`;
+  const found: { pid: number; what: string }[] = [];
+  let entries: string[] = [];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    /* no procfs: nothing to find */
+  }
+  for (const d of entries) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const env = await readFile(`/proc/${d}/environ`, 'latin1');
+      if (!env.split('\0').includes(wanted)) continue;
+      const cmd = (await readFile(`/proc/${d}/cmdline`, 'utf8')).split('\0').filter(Boolean).join(' ');
+      found.push({ pid: Number(d), what: cmd.slice(0, 200) });
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  for (const f of found) {
+    try {
+      process.kill(f.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  const deadline = Date.now() + waitMs;
+  for (const f of found) {
+    while (isRunning(f.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (isRunning(f.pid)) log().error(`leftover tool ${f.pid} (${f.what}) did not die within ${waitMs} ms`);
+  }
+  toolMark = mark;
+  return found.map((f) => `killed leftover tool of a previous daemon: pid ${f.pid}: ${f.what}`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** The daemon's pool (stacd sizes it from [Volumes] max-jobs: long jobs hold slots for their whole run). */
 export const toolPool = new ToolPool(8, 2);
 
@@ -155,7 +213,7 @@ async function runToolNow(cmd: string, args: string[], opts: ToolOptions): Promi
     forceKillAfterDelay: 2000,
     killSignal: 'SIGKILL',
     cwd: opts.cwd,
-    env: opts.env,
+    env: toolMark && !opts.outlivesDaemon ? { ...opts.env, [TOOL_MARK_VAR]: toolMark } : opts.env,
     extendEnv: true,
     input: opts.input,
     stripFinalNewline: false,

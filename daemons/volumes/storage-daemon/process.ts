@@ -92,7 +92,7 @@ export async function ensureDaemon(
     // never start a second daemon beside a live one: it would take over the sockets of open volumes
     throw new BackendError(`qemu-storage-daemon (pid ${pid}) runs but its QMP socket ${p.qmp} does not answer`);
   log().info({ socket: p.qmp }, 'starting qemu-storage-daemon');
-  await runTool(opts.binary ?? 'qemu-storage-daemon', daemonArgs(p, true), { timeoutMs });
+  await runTool(opts.binary ?? 'qemu-storage-daemon', daemonArgs(p, true), { timeoutMs, outlivesDaemon: true });
   const qmp = await tryConnect(p, timeoutMs);
   if (!qmp) throw new QmpConnectionError(`qemu-storage-daemon started but ${p.qmp} does not accept connections`);
   return { qmp, started: true };
