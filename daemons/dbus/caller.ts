@@ -22,7 +22,18 @@ function uidOf(bus: MessageBus, sender: string): Promise<number | undefined> {
   if (!cache) uids.set(bus, (cache = new Map()));
   let uid = cache.get(sender);
   if (!uid) {
-    uid = callMethod(bus, { destination: BUS_DRIVER, path: '/org/freedesktop/DBus', interface: BUS_DRIVER, member: 'GetConnectionUnixUser', signature: 's', body: [sender] }, 5_000).then(
+    uid = callMethod(
+      bus,
+      {
+        destination: BUS_DRIVER,
+        path: '/org/freedesktop/DBus',
+        interface: BUS_DRIVER,
+        member: 'GetConnectionUnixUser',
+        signature: 's',
+        body: [sender],
+      },
+      5_000,
+    ).then(
       ([u]) => (typeof u === 'number' ? u : undefined),
       () => undefined,
     );
@@ -74,11 +85,18 @@ export class CallerLimiter {
     const { perUser, queuePerUser, perSender, errorName } = this.limits;
     const key = uid ?? -1; // a connection whose uid the bus would not tell counts as one more user
     const mine = this.senders.get(caller.sender) ?? 0;
-    if (mine >= perSender) throw dbusError(errorName, `too many calls in progress from ${caller.sender} (at most ${perSender}); wait for their answers`);
+    if (mine >= perSender)
+      throw dbusError(
+        errorName,
+        `too many calls in progress from ${caller.sender} (at most ${perSender}); wait for their answers`,
+      );
     let user = this.users.get(key);
     if (!user) this.users.set(key, (user = { running: 0, waiting: [] }));
     if (user.running >= perUser && user.waiting.length >= queuePerUser)
-      throw dbusError(errorName, `too many calls in progress for uid ${key} (${perUser} running, ${queuePerUser} waiting); try again later`);
+      throw dbusError(
+        errorName,
+        `too many calls in progress for uid ${key} (${perUser} running, ${queuePerUser} waiting); try again later`,
+      );
     this.senders.set(caller.sender, mine + 1);
     try {
       if (user.running < perUser) user.running++;

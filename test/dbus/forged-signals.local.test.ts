@@ -22,20 +22,43 @@ after(async () => {
 });
 
 async function ownerOf(bus: PrivateBus, name: string): Promise<string> {
-  const r = await run('dbus-send', [`--bus=${bus.address}`, '--print-reply=literal', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetNameOwner', `string:${name}`]);
+  const r = await run('dbus-send', [
+    `--bus=${bus.address}`,
+    '--print-reply=literal',
+    '--dest=org.freedesktop.DBus',
+    '/org/freedesktop/DBus',
+    'org.freedesktop.DBus.GetNameOwner',
+    `string:${name}`,
+  ]);
   return r.stdout.trim();
 }
 
 /** `nobody` sends NameOwnerChanged(name, old, '') straight to `dest` (a unique name), as in the issue. */
 async function forgeNameLost(bus: PrivateBus, dest: string, name: string, old: string): Promise<void> {
-  await run('runuser', ['-u', 'nobody', '--', 'dbus-send', `--bus=${bus.address}`, '--type=signal', `--dest=${dest}`, '/org/freedesktop/DBus',
-    'org.freedesktop.DBus.NameOwnerChanged', `string:${name}`, `string:${old}`, 'string:']);
+  await run('runuser', [
+    '-u',
+    'nobody',
+    '--',
+    'dbus-send',
+    `--bus=${bus.address}`,
+    '--type=signal',
+    `--dest=${dest}`,
+    '/org/freedesktop/DBus',
+    'org.freedesktop.DBus.NameOwnerChanged',
+    `string:${name}`,
+    `string:${old}`,
+    'string:',
+  ]);
 }
 
 /** A method call answered by the daemon after the forged signal: the daemon has handled the signal by then
  *  (it reads its connection in order, and the bus routed the signal before this later connection's call). */
 async function roundTrip(bus: PrivateBus, dest: string, iface: string, path: string): Promise<void> {
-  await run('dbus-send', [`--bus=${bus.address}`, '--print-reply', `--dest=${dest}`, path, `${iface}.debug.process_info`], { timeout: 15_000 });
+  await run(
+    'dbus-send',
+    [`--bus=${bus.address}`, '--print-reply', `--dest=${dest}`, path, `${iface}.debug.process_info`],
+    { timeout: 15_000 },
+  );
 }
 
 async function stacdIocs(bus: PrivateBus): Promise<string[]> {
@@ -59,7 +82,12 @@ test('a forged "stafd left the bus" from nobody does not stop stacd following st
   const NQN1 = 'nqn.2024-01.io.example:forged-1';
   const NQN2 = 'nqn.2024-01.io.example:forged-2';
   const ns = [{ nsid: 1, lbaSize: 512, blocks: 2048, uuid: '11111111-2222-4333-8444-555555555555' }];
-  const target = await FakeTarget.start({ subsystems: [{ nqn: NQN1, namespaces: ns }, { nqn: NQN2, namespaces: ns }] });
+  const target = await FakeTarget.start({
+    subsystems: [
+      { nqn: NQN1, namespaces: ns },
+      { nqn: NQN2, namespaces: ns },
+    ],
+  });
   cleanups.push(() => target.stop());
   const all = target.discoveryEntries;
   const withoutSecond = all.filter((e) => e.subnqn !== NQN2);
@@ -70,9 +98,17 @@ test('a forged "stafd left the bus" from nobody does not stop stacd following st
   cleanups.push(async () => etc.cleanup());
   const bus = await startPrivateBus();
   cleanups.push(() => bus.stop());
-  const stafd: RunningDaemon = await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env: etc.env });
+  const stafd: RunningDaemon = await startDaemon('stafd', {
+    busAddress: bus.address,
+    confFile: etc.stafdConf,
+    env: etc.env,
+  });
   cleanups.push(() => stafd.stop());
-  const stacd: RunningDaemon = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env: etc.env });
+  const stacd: RunningDaemon = await startDaemon('stacd', {
+    busAddress: bus.address,
+    confFile: etc.stacdConf,
+    env: etc.env,
+  });
   cleanups.push(() => stacd.stop());
   await waitIocs(bus, [NQN1], 'before the forged signal');
 
@@ -87,7 +123,8 @@ test('a forged "stafd left the bus" from nobody does not stop stacd following st
   await waitIocs(bus, [NQN1, NQN2].sort(), 'after the forged signal and a log change');
   const deadline = Date.now() + 30_000;
   while (!target.stats.connects.some((c) => c.subnqn === NQN2 && c.qid === 0)) {
-    if (Date.now() > deadline) assert.fail(`stacd did not connect ${NQN2} within 30 s:\n${stacd.output().slice(-3000)}`);
+    if (Date.now() > deadline)
+      assert.fail(`stacd did not connect ${NQN2} within 30 s:\n${stacd.output().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 });
@@ -97,11 +134,21 @@ test('a forged "Avahi left the bus" from nobody does not tear down stafd\'s mDNS
   cleanups.push(() => pair.destroy());
   const bus = await startPrivateBus();
   cleanups.push(() => bus.stop());
-  const avahi: AvahiDaemon = await startAvahi({ ns: pair.b.ns, iface: pair.b.ifname, hostName: 'stas-forged', busAddress: bus.address });
+  const avahi: AvahiDaemon = await startAvahi({
+    ns: pair.b.ns,
+    iface: pair.b.ifname,
+    hostName: 'stas-forged',
+    busAddress: bus.address,
+  });
   cleanups.push(() => avahi.stop());
   const etc = makeTestEtc({ stafd: '[Global]\npleo=disabled\n\n[Service Discovery]\nzeroconf=enabled\n' });
   cleanups.push(async () => etc.cleanup());
-  const stafd = await startDaemon('stafd', { busAddress: bus.address, confFile: etc.stafdConf, env: etc.env, args: ['--tron'] });
+  const stafd = await startDaemon('stafd', {
+    busAddress: bus.address,
+    confFile: etc.stafdConf,
+    env: etc.env,
+    args: ['--tron'],
+  });
   cleanups.push(() => stafd.stop());
   await stafd.waitForLog('avahi-daemon service available', 20_000);
   await stafd.waitForLog(/Avahi service browser for _nvme-disc._tcp started/, 20_000);

@@ -36,10 +36,21 @@ process.env.DBUS_SYSTEM_BUS_ADDRESS = bus.address;
 const client: MessageBus = connectSystemBus();
 cleanups.push(async () => client.disconnect());
 await waitConnected(client);
-let stacd: RunningDaemon = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env: etc.env });
+let stacd: RunningDaemon = await startDaemon('stacd', {
+  busAddress: bus.address,
+  confFile: etc.stacdConf,
+  env: etc.env,
+});
 cleanups.push(() => stacd.stop());
 
-function call(path: string, iface: string, member: string, signature = '', body: unknown[] = [], timeoutMs = 60_000): Promise<unknown[]> {
+function call(
+  path: string,
+  iface: string,
+  member: string,
+  signature = '',
+  body: unknown[] = [],
+  timeoutMs = 60_000,
+): Promise<unknown[]> {
   return callMethod(client, { destination: DEST, path, interface: iface, member, signature, body }, timeoutMs);
 }
 async function prop(path: string, iface: string, name: string): Promise<unknown> {
@@ -56,7 +67,11 @@ async function failure(p: Promise<unknown>): Promise<{ name: string; text: strin
   return { name: 'no error', text: '' };
 }
 /** errors a call may get while the storage half of stacd starts (the last two: before issue #17 was fixed) */
-const STARTING = ['org.nvmexpress.stac.Error.Starting', 'org.freedesktop.DBus.Error.UnknownMethod', 'org.freedesktop.DBus.Error.UnknownObject'];
+const STARTING = [
+  'org.nvmexpress.stac.Error.Starting',
+  'org.freedesktop.DBus.Error.UnknownMethod',
+  'org.freedesktop.DBus.Error.UnknownObject',
+];
 /** a storage call, retried while the storage half is still starting (bounded); returns the refusals seen */
 async function whenReady<T>(fn: () => Promise<T>): Promise<{ value: T; refusals: string[] }> {
   const refusals: string[] = [];
@@ -108,21 +123,27 @@ function alive(pid: number): boolean {
 
 test('Schedule1.PlanRetention and CollectGarbage: an unknown volume is Error.NotFound', async () => {
   for (const member of ['PlanRetention', 'CollectGarbage']) {
-    const f = await failure(whenReady(() => call(SCHEDULES.path, SCHEDULES.iface, member, 'ss', ['', 'no-such-volume'])).then((r) => r.value));
+    const f = await failure(
+      whenReady(() => call(SCHEDULES.path, SCHEDULES.iface, member, 'ss', ['', 'no-such-volume'])).then((r) => r.value),
+    );
     assert.equal(f.name, 'org.nvmexpress.stac.Error.NotFound', `${member}: ${f.text}`);
     assert.match(f.text, /volume "no-such-volume" not found/);
   }
 });
 
 test('CreateVolume of 512 TiB + 512 bytes: the refusal shows the difference', async () => {
-  const f = await failure(call(STORAGE.path, STORAGE.iface, 'CreateVolume', 'sta{sv}', ['huge', BigInt(512 * TiB + 512), {}]));
+  const f = await failure(
+    call(STORAGE.path, STORAGE.iface, 'CreateVolume', 'sta{sv}', ['huge', BigInt(512 * TiB + 512), {}]),
+  );
   assert.equal(f.name, 'org.nvmexpress.stac.Error.InvalidArgument');
   assert.doesNotMatch(f.text, /512 TiB exceeds the maximum of 512 TiB/);
   assert.match(f.text, /562949953421824 bytes exceeds the maximum of 512 TiB \(562949953421312 bytes\) by 512 B/);
 });
 
 test('SIGKILL in the middle of a flatten: no qemu-img outlives stacd; the restart answers Error.Starting while it recovers', async (t) => {
-  const [ppath] = (await call(STORAGE.path, STORAGE.iface, 'CreateVolume', 'sta{sv}', ['p', BigInt(2 * GiB), {}])) as [string];
+  const [ppath] = (await call(STORAGE.path, STORAGE.iface, 'CreateVolume', 'sta{sv}', ['p', BigInt(2 * GiB), {}])) as [
+    string,
+  ];
   const volumes = join(etc.dir, 'volumes', 'volumes');
   const pfile = join(volumes, `${String(await prop(ppath, VOLUME, 'Id'))}.qcow2`);
   // enough data that the flatten's rebase runs for a while
@@ -141,7 +162,8 @@ test('SIGKILL in the middle of a flatten: no qemu-img outlives stacd; the restar
   let tools: number[] = [];
   const deadline = Date.now() + 120_000;
   while (Number(await prop(job, JOB, 'Progress')) < 3 || (tools = childrenNamed(pid, 'qemu-img')).length === 0) {
-    if (Date.now() > deadline) assert.fail(`flatten did not get under way within 120 s (state ${String(await prop(job, JOB, 'State'))})`);
+    if (Date.now() > deadline)
+      assert.fail(`flatten did not get under way within 120 s (state ${String(await prop(job, JOB, 'State'))})`);
     await new Promise((r) => setTimeout(r, 20));
   }
   const exited = new Promise<void>((r) => stacd.proc.once('exit', () => r()));
@@ -152,7 +174,9 @@ test('SIGKILL in the middle of a flatten: no qemu-img outlives stacd; the restar
   assert.deepEqual(tools.filter(alive), [], `qemu-img ${tools.join(', ')} of the killed stacd still running`);
 
   stacd = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env: etc.env });
-  const { value, refusals } = await whenReady(() => call(cpath, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [VOLUME, 'Parent']));
+  const { value, refusals } = await whenReady(() =>
+    call(cpath, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [VOLUME, 'Parent']),
+  );
   t.diagnostic(`calls refused while stacd recovered: ${refusals.length} (${[...new Set(refusals)].join(', ')})`);
   assert.ok(refusals.length > 0, 'the recovery of a 1 GiB flatten outlasts the first call');
   assert.deepEqual([...new Set(refusals)], ['org.nvmexpress.stac.Error.Starting']);
@@ -167,9 +191,17 @@ test('a tool that outlived a killed stacd is killed by the next one before it re
   stacd.signal('SIGKILL');
   await exited;
   // what an escaped qemu-img looks like: not our child, carrying the mark of this state directory
-  const leftover = spawn('sleep', ['600'], { env: { ...process.env, STAS_TOOL_OF: resolve(etc.env.STATE_DIRECTORY!) }, detached: true, stdio: 'ignore' });
+  const leftover = spawn('sleep', ['600'], {
+    env: { ...process.env, STAS_TOOL_OF: resolve(etc.env.STATE_DIRECTORY!) },
+    detached: true,
+    stdio: 'ignore',
+  });
   cleanups.push(async () => leftover.kill('SIGKILL'));
-  const other = spawn('sleep', ['600'], { env: { ...process.env, STAS_TOOL_OF: '/var/lib/stas/another-stacd' }, detached: true, stdio: 'ignore' });
+  const other = spawn('sleep', ['600'], {
+    env: { ...process.env, STAS_TOOL_OF: '/var/lib/stas/another-stacd' },
+    detached: true,
+    stdio: 'ignore',
+  });
   cleanups.push(async () => other.kill('SIGKILL'));
   assert.ok(alive(leftover.pid!) && alive(other.pid!));
   stacd = await startDaemon('stacd', { busAddress: bus.address, confFile: etc.stacdConf, env: etc.env });

@@ -17,7 +17,16 @@ await Promise.all(
     Array.from({ length: Number(perConn) }, async () => {
       let key = 'ok';
       try {
-        await callMethod(b, { destination: 'org.nvmexpress.stac', path: path!, interface: 'org.nvmexpress.stac.Volume1', member: 'Usage' }, 120_000);
+        await callMethod(
+          b,
+          {
+            destination: 'org.nvmexpress.stac',
+            path: path!,
+            interface: 'org.nvmexpress.stac.Volume1',
+            member: 'Usage',
+          },
+          120_000,
+        );
       } catch (e) {
         key = (e as { type?: string }).type ?? String(e);
       }

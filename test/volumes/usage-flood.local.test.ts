@@ -54,7 +54,14 @@ test('a Usage flood by nobody neither forks without bound nor delays root', asyn
   const root: MessageBus = connectSystemBus();
   cleanups.push(async () => root.disconnect());
   await waitConnected(root);
-  const call = (path: string, iface: string, member: string, signature = '', body: unknown[] = [], timeoutMs = 60_000): Promise<unknown[]> =>
+  const call = (
+    path: string,
+    iface: string,
+    member: string,
+    signature = '',
+    body: unknown[] = [],
+    timeoutMs = 60_000,
+  ): Promise<unknown[]> =>
     callMethod(root, { destination: DEST, path, interface: iface, member, signature, body }, timeoutMs);
 
   // the storage half may still be starting when the name is owned
@@ -62,7 +69,11 @@ test('a Usage flood by nobody neither forks without bound nor delays root', asyn
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      [vpath] = (await call(STORAGE_PATH, 'org.nvmexpress.stac.Storage1', 'CreateVolume', 'sta{sv}', ['flood', BigInt(64 * MiB), {}])) as [string];
+      [vpath] = (await call(STORAGE_PATH, 'org.nvmexpress.stac.Storage1', 'CreateVolume', 'sta{sv}', [
+        'flood',
+        BigInt(64 * MiB),
+        {},
+      ])) as [string];
       break;
     } catch (e) {
       if (Date.now() > deadline) throw e;
@@ -92,14 +103,23 @@ test('a Usage flood by nobody neither forks without bound nor delays root', asyn
     await new Promise((r) => setTimeout(r, 20));
   }
   const t0 = Date.now();
-  await call(STORAGE_PATH, 'org.nvmexpress.stac.Storage1', 'CreateVolume', 'sta{sv}', ['rootvol', BigInt(64 * MiB), { qos_iops: new dbus.Variant('t', 100n) }], CLI_TIMEOUT_MS);
+  await call(
+    STORAGE_PATH,
+    'org.nvmexpress.stac.Storage1',
+    'CreateVolume',
+    'sta{sv}',
+    ['rootvol', BigInt(64 * MiB), { qos_iops: new dbus.Variant('t', 100n) }],
+    CLI_TIMEOUT_MS,
+  );
   const createMs = Date.now() - t0;
 
   const code = await Promise.race([floodDone, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 240_000))]);
   clearInterval(sampler);
   assert.equal(code, 0, `flood child: ${out}`);
   const { outcome, ms } = JSON.parse(out.trim().split('\n').pop()!) as { outcome: Record<string, number>; ms: number };
-  t.diagnostic(`root CreateVolume during the flood: ${createMs} ms; tool processes at once: ${peak} (pool ${POOL_SIZE}); flood answers in ${ms} ms: ${JSON.stringify(outcome)}`);
+  t.diagnostic(
+    `root CreateVolume during the flood: ${createMs} ms; tool processes at once: ${peak} (pool ${POOL_SIZE}); flood answers in ${ms} ms: ${JSON.stringify(outcome)}`,
+  );
   assert.ok(peak <= POOL_SIZE, `stacd ran ${peak} tool processes at once (pool of ${POOL_SIZE})`);
   const answered = (outcome.ok ?? 0) + (outcome['org.nvmexpress.stac.Error.LimitExceeded'] ?? 0);
   assert.equal(answered, 200, `every flood call gets a result or LimitExceeded: ${JSON.stringify(outcome)}`);
