@@ -364,6 +364,21 @@ async function main(): Promise<void> {
   const cases = Array.from({ length: plan.count }, () => master.fork()).map(
     (r, i) => () => makeCase(r, i, plan, ifaces),
   );
+  // first, whatever the seed: the forgeries that steered the daemons (issue #17, defect 3), "stafd/Avahi left the
+  // bus" sent straight to each daemon
+  if (plan.signals)
+    for (const destination of ['org.nvmexpress.staf', 'org.nvmexpress.stac'])
+      for (const name of ['org.nvmexpress.staf', 'org.freedesktop.Avahi'])
+        cases.unshift(() => ({
+          i: -1,
+          destination,
+          kind: 'signal',
+          path: '/org/freedesktop/DBus',
+          interface: 'org.freedesktop.DBus',
+          member: 'NameOwnerChanged',
+          signature: 'sss',
+          body: [name, owners.get(name) ?? ':1.1', ''],
+        }));
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < cases.length && !lost) {
