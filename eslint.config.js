@@ -30,24 +30,36 @@ const boundaries = [
           '**/daemons/common/daemon-runtime*',
         ],
         allowTypeImports: true,
-        message: 'ctl/ talks to the daemons over D-Bus only: import no daemon engine (pure formatting/parsing modules are fine).',
+        message:
+          'ctl/ talks to the daemons over D-Bus only: import no daemon engine (pure formatting/parsing modules are fine).',
       },
     ],
   ],
   [
     ['daemons/finder/**/*.ts'],
-    [{ group: ['../connector/*', '**/daemons/connector/**'], message: 'stafd (finder) and stacd (connector) share code through daemons/controllers/, not each other.' }],
+    [
+      {
+        group: ['../connector/*', '**/daemons/connector/**'],
+        message: 'stafd (finder) and stacd (connector) share code through daemons/controllers/, not each other.',
+      },
+    ],
   ],
   [
     ['daemons/connector/**/*.ts'],
-    [{ group: ['../finder/*', '**/daemons/finder/**'], message: 'stafd (finder) and stacd (connector) share code through daemons/controllers/, not each other.' }],
+    [
+      {
+        group: ['../finder/*', '**/daemons/finder/**'],
+        message: 'stafd (finder) and stacd (connector) share code through daemons/controllers/, not each other.',
+      },
+    ],
   ],
   [
     ['daemons/jobs/**/*.ts', 'daemons/schedules/**/*.ts'],
     [
       {
         group: ['../volumes/*', '**/daemons/volumes/**'],
-        message: 'jobs/ and schedules/ are generic engines: stacd wires them to volumes in daemons/volumes/, not the other way.',
+        message:
+          'jobs/ and schedules/ are generic engines: stacd wires them to volumes in daemons/volumes/, not the other way.',
       },
     ],
   ],
@@ -55,7 +67,15 @@ const boundaries = [
     ['daemons/common/**/*.ts', 'daemons/dbus/**/*.ts', 'daemons/config/**/*.ts'],
     [
       {
-        group: ['../finder/*', '../connector/*', '../volumes/*', '../jobs/*', '../schedules/*', '../mdns/*', '../nvme/tcp/*'],
+        group: [
+          '../finder/*',
+          '../connector/*',
+          '../volumes/*',
+          '../jobs/*',
+          '../schedules/*',
+          '../mdns/*',
+          '../nvme/tcp/*',
+        ],
         message: 'common/, dbus/ and config/ sit below the engines: they import none of them.',
       },
     ],
@@ -76,11 +96,18 @@ export default tseslint.config(
       // node:test's test()/describe() return promises that the runner itself awaits
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
       '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       '@typescript-eslint/no-explicit-any': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
       // a variable set once after a closure that reads it was made (late-bound callbacks) cannot be const

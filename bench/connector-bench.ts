@@ -15,8 +15,32 @@ const N = 10_000;
 function learned(i: number): LearnedIoc {
   const traddr = `10.${(i >> 8) & 255}.${i & 255}.1`;
   const subnqn = `nqn.2024-01.io.example:subsystem-${i}`;
-  const tid = TID.fromCid([['transport', 'tcp'], ['traddr', traddr], ['trsvcid', '4420'], ['subsysnqn', subnqn]], ctx);
-  return { tid, via: '(tcp, 10.255.255.1, 8009)', dlpe: { trtype: 'tcp', adrfam: 'ipv4', traddr, trsvcid: '4420', subnqn, subtype: 'nvme', treq: 'not specified', portid: '1', cntlid: '65535', asqsz: '32', eflags: '0' } };
+  const tid = TID.fromCid(
+    [
+      ['transport', 'tcp'],
+      ['traddr', traddr],
+      ['trsvcid', '4420'],
+      ['subsysnqn', subnqn],
+    ],
+    ctx,
+  );
+  return {
+    tid,
+    via: '(tcp, 10.255.255.1, 8009)',
+    dlpe: {
+      trtype: 'tcp',
+      adrfam: 'ipv4',
+      traddr,
+      trsvcid: '4420',
+      subnqn,
+      subtype: 'nvme',
+      treq: 'not specified',
+      portid: '1',
+      cntlid: '65535',
+      asqsz: '32',
+      eflags: '0',
+    },
+  };
 }
 
 function benchReconcile(): void {
@@ -26,16 +50,52 @@ function benchReconcile(): void {
   const tracked = new Map<string, TrackedIoc>();
   for (let i = N / 2; i < N + N / 2; i++) {
     const l = all[i]!;
-    tracked.set(l.tid.key(), { tid: l.tid, origin: 'discovered', madeByStas: true, state: 'connected', attempts: 0, device: `nvme${i}`, ncc: false });
+    tracked.set(l.tid.key(), {
+      tid: l.tid,
+      origin: 'discovered',
+      madeByStas: true,
+      state: 'connected',
+      attempts: 0,
+      device: `nvme${i}`,
+      ncc: false,
+    });
   }
   const foreign: ForeignIoc[] = [];
   for (let i = 0; i < N / 2; i++) {
     const t = all[i]!.tid;
-    foreign.push({ device: `nvme${100_000 + i}`, conn: { transport: 'tcp', traddr: t.traddr, trsvcid: '4420', subsysnqn: t.subsysnqn, hostTraddr: '', hostIface: '', hostNqn: HOST, srcAddr: '10.0.0.9' } });
+    foreign.push({
+      device: `nvme${100_000 + i}`,
+      conn: {
+        transport: 'tcp',
+        traddr: t.traddr,
+        trsvcid: '4420',
+        subsysnqn: t.subsysnqn,
+        hostTraddr: '',
+        hostIface: '',
+        hostNqn: HOST,
+        srcAddr: '10.0.0.9',
+      },
+    });
   }
   const once = (): ReturnType<typeof planReconcile> => {
-    const { state } = computeDesiredState({ controllers: [], excludes: [[['traddr', '192.0.2.1']]], ipv4: true, ipv6: true, learned: all.slice(0, N), discovery: 'answered', tidContext: ctx });
-    return planReconcile({ desired: state, tracked, foreign, scope: 'only-stas-connections', disconnectTrtypes: ['tcp'], connectAttemptsOnNcc: 0, interfaces: ifs });
+    const { state } = computeDesiredState({
+      controllers: [],
+      excludes: [[['traddr', '192.0.2.1']]],
+      ipv4: true,
+      ipv6: true,
+      learned: all.slice(0, N),
+      discovery: 'answered',
+      tidContext: ctx,
+    });
+    return planReconcile({
+      desired: state,
+      tracked,
+      foreign,
+      scope: 'only-stas-connections',
+      disconnectTrtypes: ['tcp'],
+      connectAttemptsOnNcc: 0,
+      interfaces: ifs,
+    });
   };
   for (let i = 0; i < 3; i++) once();
   const rounds = 10;
@@ -53,13 +113,17 @@ function benchReconcile(): void {
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000 / (rounds + 1);
   const s = planSummary(plan);
-  console.log(`reconcile ${N} desired × ${N} tracked + ${N / 2} kernel controllers: ${wallMs.toFixed(1)} ms wall, ${cpuMs.toFixed(1)} ms CPU per pass; ~${(allocated / rounds / 1024 / 1024).toFixed(1)} MiB heap growth per pass (lower bound: GC may run mid-pass)`);
+  console.log(
+    `reconcile ${N} desired × ${N} tracked + ${N / 2} kernel controllers: ${wallMs.toFixed(1)} ms wall, ${cpuMs.toFixed(1)} ms CPU per pass; ~${(allocated / rounds / 1024 / 1024).toFixed(1)} MiB heap growth per pass (lower bound: GC may run mid-pass)`,
+  );
   console.log(`  plan: connect ${s.connect}, adopt ${s.adopt}, keep ${s.keep}, disconnect ${s.disconnect}`);
 }
 
 async function benchAenToConnected(): Promise<void> {
   if (process.env.STAS_BENCH_VM !== '1') {
-    console.log('AEN → connected I/O controller: skipped (set STAS_BENCH_VM=1 to measure it against the kernel target VM)');
+    console.log(
+      'AEN → connected I/O controller: skipped (set STAS_BENCH_VM=1 to measure it against the kernel target VM)',
+    );
     return;
   }
   const { ensureTargetVm } = await import('../test/harness/target-vm/index.js');
@@ -73,7 +137,11 @@ async function benchAenToConnected(): Promise<void> {
   });
   const times: number[] = [];
   try {
-    await waitFor('default subsystems', async () => (connectedNqns(await rig.list(true)).length >= 3 ? true : undefined), 60_000);
+    await waitFor(
+      'default subsystems',
+      async () => (connectedNqns(await rig.list(true)).length >= 3 ? true : undefined),
+      60_000,
+    );
     for (let i = 0; i < 5; i++) {
       const nqn = `nqn.2024-01.io.example:bench-${randomBytes(3).toString('hex')}`;
       await vm.addSubsystem(nqn, { namespaces: 1, sizeMiB: 8 });
@@ -92,7 +160,9 @@ async function benchAenToConnected(): Promise<void> {
     await rig.stop();
   }
   const sorted = [...times].sort((a, b) => a - b);
-  console.log(`AEN → connected I/O controller (userspace driver, nvmet in QEMU/TCG): median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms over ${times.length} links`);
+  console.log(
+    `AEN → connected I/O controller (userspace driver, nvmet in QEMU/TCG): median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms over ${times.length} links`,
+  );
 }
 
 export async function run(): Promise<void> {

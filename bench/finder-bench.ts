@@ -32,7 +32,8 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 export async function run(): Promise<void> {
   const targets: FakeTarget[] = [];
@@ -53,18 +54,29 @@ export async function run(): Promise<void> {
       120_000,
     );
     const ready = Date.now() - t0;
-    const passes = [...rig.stafd.output().matchAll(/reconfiguration: (\d+) DC\(s\), \+(\d+) -(\d+) in ([\d.]+) ms/g)].map((m) => ({ dcs: Number(m[1]), ms: Number(m[4]) }));
+    const passes = [
+      ...rig.stafd.output().matchAll(/reconfiguration: (\d+) DC\(s\), \+(\d+) -(\d+) in ([\d.]+) ms/g),
+    ].map((m) => ({ dcs: Number(m[1]), ms: Number(m[4]) }));
 
     // a reload: one reconfiguration pass over 100 DCs plus a fresh log page from each
     const cpu0 = cpuSeconds(pid);
     const since = Date.now();
     rig.stafd.signal('SIGHUP');
-    await rig.waitFor('reload pass', async () => {
-      const n = [...rig.stafd.output().matchAll(/reconfiguration: /g)].length;
-      return n > passes.length && rig.signals.filter((s) => s.member === 'log_pages_changed' && s.at >= since).length >= DCS ? true : undefined;
-    }, 60_000);
+    await rig.waitFor(
+      'reload pass',
+      async () => {
+        const n = [...rig.stafd.output().matchAll(/reconfiguration: /g)].length;
+        return n > passes.length &&
+          rig.signals.filter((s) => s.member === 'log_pages_changed' && s.at >= since).length >= DCS
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
     const reloadCpu = cpuSeconds(pid) - cpu0;
-    const lastPass = [...rig.stafd.output().matchAll(/reconfiguration: (\d+) DC\(s\), \+(\d+) -(\d+) in ([\d.]+) ms/g)].pop();
+    const lastPass = [
+      ...rig.stafd.output().matchAll(/reconfiguration: (\d+) DC\(s\), \+(\d+) -(\d+) in ([\d.]+) ms/g),
+    ].pop();
 
     const lat: number[] = [];
     let size = 0;
@@ -79,15 +91,23 @@ export async function run(): Promise<void> {
       const s = Date.now();
       const t = targets[i * Math.floor(DCS / 10)]!;
       t.setDiscoveryEntries(entries(i, ENTRIES, i + 1));
-      const sig = await rig.waitSignal((x) => x.member === 'log_pages_changed' && x.body[2] === String(t.port), 5_000, s);
+      const sig = await rig.waitSignal(
+        (x) => x.member === 'log_pages_changed' && x.body[2] === String(t.port),
+        5_000,
+        s,
+      );
       aen.push(sig.at - s);
     }
     console.log(`DCs x entries:                      ${DCS} x ${ENTRIES}`);
     console.log(`start -> all log pages on D-Bus:    ${ready} ms`);
-    console.log(`reconfiguration pass (first/last):  ${passes[0]?.ms ?? NaN} ms (${passes[0]?.dcs ?? 0} DCs) / ${lastPass?.[4] ?? NaN} ms (${lastPass?.[1] ?? 0} DCs)`);
+    console.log(
+      `reconfiguration pass (first/last):  ${passes[0]?.ms ?? NaN} ms (${passes[0]?.dcs ?? 0} DCs) / ${lastPass?.[4] ?? NaN} ms (${lastPass?.[1] ?? 0} DCs)`,
+    );
     console.log(`SIGHUP reload CPU (pass + ${DCS} reads): ${(reloadCpu * 1000).toFixed(0)} ms`);
     console.log(`stafd RSS:                          ${rssMiB(pid).toFixed(1)} MiB`);
-    console.log(`get_all_log_pages(true):            p50 ${pct(lat, 50).toFixed(1)} ms, p95 ${pct(lat, 95).toFixed(1)} ms, ${(size / 1024).toFixed(0)} KiB`);
+    console.log(
+      `get_all_log_pages(true):            p50 ${pct(lat, 50).toFixed(1)} ms, p95 ${pct(lat, 95).toFixed(1)} ms, ${(size / 1024).toFixed(0)} KiB`,
+    );
     console.log(`AEN -> log_pages_changed:           p50 ${pct(aen, 50)} ms, max ${Math.max(...aen)} ms`);
   } finally {
     await rig.stop();

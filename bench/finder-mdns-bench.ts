@@ -20,7 +20,13 @@ export async function run(): Promise<void> {
         const bus = await startPrivateBus();
         let avahiB: AvahiDaemon | undefined;
         try {
-          if (variant === 'avahi') avahiB = await startAvahi({ ns: pair.b.ns, iface: pair.b.ifname, hostName: `stas-bhost-${tag}`, busAddress: bus.address });
+          if (variant === 'avahi')
+            avahiB = await startAvahi({
+              ns: pair.b.ns,
+              iface: pair.b.ifname,
+              hostName: `stas-bhost-${tag}`,
+              busAddress: bus.address,
+            });
           const rig = await startFinderRig({
             bus,
             wrap: ['ip', 'netns', 'exec', pair.b.ns],
@@ -30,11 +36,23 @@ export async function run(): Promise<void> {
           try {
             for (let i = 0; i < ROUNDS; i++) {
               const port = 40_000 + (randomBytes(2).readUInt16BE() % 20_000);
-              const target = await startNetnsTarget(pair.a.ns, pair.a.address, port, `nqn.2024-01.io.example:bench-${tag}-${i}`);
+              const target = await startNetnsTarget(
+                pair.a.ns,
+                pair.a.address,
+                port,
+                `nqn.2024-01.io.example:bench-${tag}-${i}`,
+              );
               try {
                 const t0 = Date.now();
-                publisher.addService(`bench-${i}`, serviceXml({ name: `stas bench ${tag} ${i}`, stype: '_nvme-disc._tcp', port, txt: ['p=tcp'] }));
-                const sig = await rig.waitSignal((s) => s.member === 'log_pages_changed' && s.body[2] === String(port), 60_000, t0);
+                publisher.addService(
+                  `bench-${i}`,
+                  serviceXml({ name: `stas bench ${tag} ${i}`, stype: '_nvme-disc._tcp', port, txt: ['p=tcp'] }),
+                );
+                const sig = await rig.waitSignal(
+                  (s) => s.member === 'log_pages_changed' && s.body[2] === String(port),
+                  60_000,
+                  t0,
+                );
                 times.push(sig.at - t0);
                 const since = Date.now();
                 publisher.removeService(`bench-${i}`);

@@ -39,7 +39,9 @@ function benchDecode(): void {
     decodeOnly.push(t1 - t0);
     times.push(t2 - t0);
   }
-  console.log(`DLP decode, 1000 entries (1 MiB): ${((median(decodeOnly) * 1000) / 1000).toFixed(2)} µs/entry decode, ${((median(times) * 1000) / 1000).toFixed(2)} µs/entry decode + DLPE dict (median of ${rounds})`);
+  console.log(
+    `DLP decode, 1000 entries (1 MiB): ${((median(decodeOnly) * 1000) / 1000).toFixed(2)} µs/entry decode, ${((median(times) * 1000) / 1000).toFixed(2)} µs/entry decode + DLPE dict (median of ${rounds})`,
+  );
 }
 
 function benchCrc(): void {
@@ -52,7 +54,14 @@ function benchCrc(): void {
   console.log(`CRC32C: ${((n * 1) / (ms / 1000)).toFixed(0)} MiB/s`);
 }
 
-async function benchTarget(label: string, base: Omit<SessionOptions, 'subnqn'>, discPort: number, ioPort: number, ioNqn: string | undefined, runs: number): Promise<void> {
+async function benchTarget(
+  label: string,
+  base: Omit<SessionOptions, 'subnqn'>,
+  discPort: number,
+  ioPort: number,
+  ioNqn: string | undefined,
+  runs: number,
+): Promise<void> {
   const full: number[] = [];
   const logOnly: number[] = [];
   let numrec = 0n;
@@ -67,7 +76,9 @@ async function benchTarget(label: string, base: Omit<SessionOptions, 'subnqn'>, 
     full.push(performance.now() - t0);
     logOnly.push(t2 - t1);
   }
-  console.log(`${label}: discovery round trip (TCP + ICReq + Connect + enable + log of ${numrec} records + shutdown) median ${median(full).toFixed(2)} ms; log read alone ${median(logOnly).toFixed(2)} ms (${runs} runs)`);
+  console.log(
+    `${label}: discovery round trip (TCP + ICReq + Connect + enable + log of ${numrec} records + shutdown) median ${median(full).toFixed(2)} ms; log read alone ${median(logOnly).toFixed(2)} ms (${runs} runs)`,
+  );
   if (!ioNqn) return;
   for (const dg of [false, true]) {
     const admin = await AdminSession.connect({ ...base, port: ioPort, subnqn: ioNqn, hdgst: dg, ddgst: dg });
@@ -88,7 +99,9 @@ async function benchTarget(label: string, base: Omit<SessionOptions, 'subnqn'>, 
         await io.read(ns, 16, big.length / ns.lbaSize);
         wb.push(performance.now() - t);
       }
-      console.log(`${label}: write+read ${ns.lbaSize} B in-capsule ${median(ws).toFixed(2)} ms, 64 KiB via R2T ${median(wb).toFixed(2)} ms (digests ${dg ? 'on' : 'off'}, median of 20)`);
+      console.log(
+        `${label}: write+read ${ns.lbaSize} B in-capsule ${median(ws).toFixed(2)} ms, 64 KiB via R2T ${median(wb).toFixed(2)} ms (digests ${dg ? 'on' : 'off'}, median of 20)`,
+      );
       io.close();
     } finally {
       admin.close();
@@ -101,14 +114,28 @@ export async function run(): Promise<void> {
   benchCrc();
   const t = await FakeTarget.start({});
   try {
-    await benchTarget('fake target', { host: t.host, port: t.port, hostnqn: HOSTNQN, hostid: HOSTID }, t.port, t.port, t.subsystems[0]!.nqn, 50);
+    await benchTarget(
+      'fake target',
+      { host: t.host, port: t.port, hostnqn: HOSTNQN, hostid: HOSTID },
+      t.port,
+      t.port,
+      t.subsystems[0]!.nqn,
+      50,
+    );
   } finally {
     await t.stop();
   }
   if (process.env.STAS_BENCH_VM === '1') {
     const { ensureTargetVm } = await import('../test/harness/target-vm/index.js');
     const vm = await ensureTargetVm();
-    await benchTarget('kernel nvmet (QEMU TCG)', { host: vm.host, port: vm.discPort, hostnqn: HOSTNQN, hostid: HOSTID }, vm.discPort, vm.ioPort, vm.defaultSubsystems[0], 20);
+    await benchTarget(
+      'kernel nvmet (QEMU TCG)',
+      { host: vm.host, port: vm.discPort, hostnqn: HOSTNQN, hostid: HOSTID },
+      vm.discPort,
+      vm.ioPort,
+      vm.defaultSubsystems[0],
+      20,
+    );
   } else {
     console.log('kernel nvmet: skipped (set STAS_BENCH_VM=1 to measure against the QEMU target)');
   }

@@ -29,7 +29,6 @@ async function done(job: Job): Promise<void> {
   if (j.state !== 'succeeded') throw new Error(`${j.operation}: ${j.state} ${j.error}`);
 }
 
-
 async function qcow2Figures(dir: string): Promise<void> {
   const backend = new Qcow2Backend({ pool: 'bench', root: join(dir, 'data') });
   const jobs = new JobRunner();
@@ -71,9 +70,13 @@ async function qcow2Figures(dir: string): Promise<void> {
   await execa('cp', [base, join(dir, 'copy.qcow2')], { timeout: 600_000 });
   await execa('sync', [join(dir, 'copy.qcow2')]);
   const cpMs = ms(t0);
-  const mibps = (x: number): string => ((GiB / 1024 ** 2) / (x / 1000)).toFixed(0);
-  console.log(`flatten of a thin clone (1 GiB from its parent): ${flattenMs.toFixed(0)} ms = ${mibps(flattenMs)} MiB/s`);
-  console.log(`cp of the same bytes (the base, ${formatSize(baseBytes)}) + sync: ${cpMs.toFixed(0)} ms = ${mibps(cpMs)} MiB/s`);
+  const mibps = (x: number): string => (GiB / 1024 ** 2 / (x / 1000)).toFixed(0);
+  console.log(
+    `flatten of a thin clone (1 GiB from its parent): ${flattenMs.toFixed(0)} ms = ${mibps(flattenMs)} MiB/s`,
+  );
+  console.log(
+    `cp of the same bytes (the base, ${formatSize(baseBytes)}) + sync: ${cpMs.toFixed(0)} ms = ${mibps(cpMs)} MiB/s`,
+  );
   console.log(`flatten / cp time ratio: ${(flattenMs / cpMs).toFixed(2)}`);
   await jobs.drain();
 }
@@ -104,7 +107,12 @@ async function dbusFigures(): Promise<void> {
       t0 = process.hrtime.bigint();
       const [objs] = await callMethod(
         client,
-        { destination: 'org.nvmexpress.stac', path: STORAGE_PATH, interface: 'org.freedesktop.DBus.ObjectManager', member: 'GetManagedObjects' },
+        {
+          destination: 'org.nvmexpress.stac',
+          path: STORAGE_PATH,
+          interface: 'org.freedesktop.DBus.ObjectManager',
+          member: 'GetManagedObjects',
+        },
         60_000,
       );
       times.push(ms(t0));

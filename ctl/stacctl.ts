@@ -33,8 +33,11 @@ function controllerTable(rows: Dict[], detailed: boolean): string {
   return table(rows, cols);
 }
 
-
-const program = daemonProgram('stacctl', STACD, 'Query and control stacd, the NVMe-oF I/O connector and volume manager, over D-Bus.');
+const program = daemonProgram(
+  'stacctl',
+  STACD,
+  'Query and control stacd, the NVMe-oF I/O connector and volume manager, over D-Bus.',
+);
 
 program
   .command('ls')

@@ -51,8 +51,11 @@ function dlpTable(entries: Dict[]): string {
   ]);
 }
 
-
-const program = daemonProgram('stafctl', STAFD, 'Query and control stafd, the NVMe-oF discovery controller finder, over D-Bus.');
+const program = daemonProgram(
+  'stafctl',
+  STAFD,
+  'Query and control stafd, the NVMe-oF discovery controller finder, over D-Bus.',
+);
 
 program
   .command('ls')
@@ -91,7 +94,9 @@ program
       console.log(controllerTable(list, true));
       for (const c of controllers) {
         const pages = c.log_pages as Dict[];
-        console.log(`\n${c.device} ${c.transport} ${c.traddr}:${c.trsvcid} ${c.subsysnqn}: ${pages.length} log page entries`);
+        console.log(
+          `\n${c.device} ${c.transport} ${c.traddr}:${c.trsvcid} ${c.subsysnqn}: ${pages.length} log page entries`,
+        );
         if (pages.length) console.log(dlpTable(pages));
       }
     }),
@@ -100,7 +105,9 @@ program
 program
   .command('dlp')
   .description('the cached discovery log page entries of one discovery controller (exact 7-field match)')
-  .addOption(new Option('-t, --transport <transport>', 'transport').choices(['tcp', 'rdma', 'fc', 'loop']).default('tcp'))
+  .addOption(
+    new Option('-t, --transport <transport>', 'transport').choices(['tcp', 'rdma', 'fc', 'loop']).default('tcp'),
+  )
   .requiredOption('-a, --traddr <traddr>', 'discovery controller address')
   .requiredOption('-s, --trsvcid <trsvcid>', 'discovery controller port')
   .option('-w, --host-traddr <addr>', 'host transport address', '')
@@ -108,13 +115,31 @@ program
   .option('-q, --host-nqn <nqn>', 'host NQN (default: the host NQN of /etc/stas/sys.conf or /etc/nvme/hostnqn)')
   .option('-n, --nqn <nqn>', 'discovery controller NQN', WELL_KNOWN_DISC_NQN)
   .option('--json', 'JSON output')
-  .action(async (o: { transport: string; traddr: string; trsvcid: string; hostTraddr: string; hostIface: string; hostNqn?: string; nqn: string; json?: boolean }) =>
-    runCommand(o.json, async () => {
-      const hostNqn = o.hostNqn ?? defaultHostNqn();
-      const [pages] = (await client.call(IFACE, 'get_log_pages', 'sssssss', [o.transport, o.traddr, o.trsvcid, o.nqn, o.hostTraddr, o.hostIface, hostNqn])) as [Dict[]];
-      if (o.json) printJson(pages);
-      else console.log(dlpTable(pages));
-    }),
+  .action(
+    async (o: {
+      transport: string;
+      traddr: string;
+      trsvcid: string;
+      hostTraddr: string;
+      hostIface: string;
+      hostNqn?: string;
+      nqn: string;
+      json?: boolean;
+    }) =>
+      runCommand(o.json, async () => {
+        const hostNqn = o.hostNqn ?? defaultHostNqn();
+        const [pages] = (await client.call(IFACE, 'get_log_pages', 'sssssss', [
+          o.transport,
+          o.traddr,
+          o.trsvcid,
+          o.nqn,
+          o.hostTraddr,
+          o.hostIface,
+          hostNqn,
+        ])) as [Dict[]];
+        if (o.json) printJson(pages);
+        else console.log(dlpTable(pages));
+      }),
   );
 
 program
@@ -133,7 +158,9 @@ program
       if (all.length === 0) console.log('No discovery controllers.');
       for (const dc of all) {
         const c = dc['discovery-controller'];
-        console.log(`${c.device} ${c.transport} ${c.traddr}:${c.trsvcid} ${c.subsysnqn}${c['host-iface'] ? ' via ' + c['host-iface'] : ''}`);
+        console.log(
+          `${c.device} ${c.transport} ${c.traddr}:${c.trsvcid} ${c.subsysnqn}${c['host-iface'] ? ' via ' + c['host-iface'] : ''}`,
+        );
         console.log(dlpTable(dc['log-pages']) + '\n');
       }
     }),

@@ -8,13 +8,21 @@ import { register as registerConnectTest } from './stasadm/connect-test.js';
 import { register as registerGenDhchapKey } from './stasadm/gen-dhchap-key.js';
 
 const program = new Command('stasadm')
-  .description('Administration of the stas host identity (sys.conf, /etc/nvme/host*) and one-shot NVMe/TCP diagnostics.')
+  .description(
+    'Administration of the stas host identity (sys.conf, /etc/nvme/host*) and one-shot NVMe/TCP diagnostics.',
+  )
   .version(`stas ${stasVersion()}`, '-v, --version', 'print the version and exit')
   .showHelpAfterError();
 
 // before the sub-commands are created: commander copies the setting into each of them
 program.exitOverride((err) => {
-  process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
+  process.exit(
+    err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+      ? 0
+      : err.exitCode === 0
+        ? 0
+        : 2,
+  );
 });
 
 registerHost(program);

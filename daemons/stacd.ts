@@ -13,7 +13,8 @@ import { join } from 'node:path';
 
 await runDaemon<ServiceConfig>({
   prog: 'stacd',
-  description: 'STorage Appliance Connector: sets up NVMe-oF I/O controller connections and manages volumes and snapshots.',
+  description:
+    'STorage Appliance Connector: sets up NVMe-oF I/O controller connections and manages volumes and snapshots.',
   busName: 'org.nvmexpress.stac',
   objectPath: '/org/nvmexpress/stac',
   defaultConfFile: defaultConfPath('stacd'),
@@ -31,7 +32,13 @@ await runDaemon<ServiceConfig>({
     } catch {
       hostId = undefined;
     }
-    const storage = new StacdStorage({ bus: ctx.bus, config: ctx.config, stateDir: stateDir('stacd'), runDir: join(runtimeDir('stacd'), 'storage-daemon'), ...(hostId ? { hostId } : {}) });
+    const storage = new StacdStorage({
+      bus: ctx.bus,
+      config: ctx.config,
+      stateDir: stateDir('stacd'),
+      runDir: join(runtimeDir('stacd'), 'storage-daemon'),
+      ...(hostId ? { hostId } : {}),
+    });
     return withStorage(createConnectorEngine(ctx, { sys }), storage);
   },
 });

@@ -10,7 +10,8 @@ import { createFinderEngine } from './finder/index.js';
 
 await runDaemon<ServiceConfig>({
   prog: 'stafd',
-  description: 'STorage Appliance Finder: finds NVMe-oF discovery controllers (config, mDNS, referrals), keeps their discovery log pages and follows every change.',
+  description:
+    'STorage Appliance Finder: finds NVMe-oF discovery controllers (config, mDNS, referrals), keeps their discovery log pages and follows every change.',
   busName: 'org.nvmexpress.staf',
   objectPath: '/org/nvmexpress/staf',
   defaultConfFile: defaultConfPath('stafd'),

@@ -46,12 +46,17 @@ async function main(): Promise<void> {
   banner('booting the Linux kernel NVMe/TCP target (nvmet) in QEMU');
   const t0 = Date.now();
   const vm = await ensureTargetVm();
-  console.log(`nvmet ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: on the LAN at ${vm.lan.address} (discovery 8009, I/O 4420)`);
+  console.log(
+    `nvmet ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: on the LAN at ${vm.lan.address} (discovery 8009, I/O 4420)`,
+  );
   console.log(`subsystems: ${vm.defaultSubsystems.join(', ')}`);
 
   // zeroconf=enabled is the default: no controller= line, stafd learns of the target from mDNS alone
   writeFileSync(join(etc, 'stas', 'stafd.conf'), '[Global]\n\n[Service Discovery]\nzeroconf=enabled\n');
-  writeFileSync(join(etc, 'stas', 'stacd.conf'), `[Global]\n\n[Volumes]\nbackend=qcow2\nroot=${join(dir, 'volumes')}\n`);
+  writeFileSync(
+    join(etc, 'stas', 'stacd.conf'),
+    `[Global]\n\n[Volumes]\nbackend=qcow2\nroot=${join(dir, 'volumes')}\n`,
+  );
   const env = { STAS_ETC: etc, STATE_DIRECTORY: join(dir, 'state'), RUNTIME_DIRECTORY: join(dir, 'run') };
 
   const lanHosts: LanHost[] = [];
@@ -79,22 +84,43 @@ async function main(): Promise<void> {
     const pub = await attachToLan('dpub');
     lanHosts.push(pub);
     const targetName = 'nvmet-demo.local';
-    avahis.push(await startAvahi({
-      ns: pub.ns, iface: pub.ifname, hostName: 'stas-demo-advertiser', hosts: { [targetName]: vm.lan.address },
-      services: { nvmet: serviceXml({ name: 'nvmet demo target', stype: '_nvme-disc._tcp', port: 8009, hostName: targetName, txt: ['p=tcp', 'nqn=nqn.2014-08.org.nvmexpress.discovery'] }) },
-    }));
-    console.log(`avahi-daemon on ${pub.address} advertises "nvmet demo target" → ${targetName} (${vm.lan.address}):8009, TXT p=tcp`);
+    avahis.push(
+      await startAvahi({
+        ns: pub.ns,
+        iface: pub.ifname,
+        hostName: 'stas-demo-advertiser',
+        hosts: { [targetName]: vm.lan.address },
+        services: {
+          nvmet: serviceXml({
+            name: 'nvmet demo target',
+            stype: '_nvme-disc._tcp',
+            port: 8009,
+            hostName: targetName,
+            txt: ['p=tcp', 'nqn=nqn.2014-08.org.nvmexpress.discovery'],
+          }),
+        },
+      }),
+    );
+    console.log(
+      `avahi-daemon on ${pub.address} advertises "nvmet demo target" → ${targetName} (${vm.lan.address}):8009, TXT p=tcp`,
+    );
 
     banner('the storage host on the LAN');
     const host = await attachToLan('dhost');
     lanHosts.push(host);
-    avahis.push(await startAvahi({ ns: host.ns, iface: host.ifname, hostName: 'stas-demo-host', busAddress: bus.address }));
+    avahis.push(
+      await startAvahi({ ns: host.ns, iface: host.ifname, hostName: 'stas-demo-host', busAddress: bus.address }),
+    );
     console.log(`host ${host.address} (${host.ifname}) with avahi-daemon on the bus (org.freedesktop.Avahi)`);
     const wrap = ['ip', 'netns', 'exec', host.ns];
 
     banner('starting stafd and stacd');
-    daemons.push(await startDaemon('stafd', { busAddress: bus.address, confFile: join(etc, 'stas', 'stafd.conf'), env, wrap }));
-    daemons.push(await startDaemon('stacd', { busAddress: bus.address, confFile: join(etc, 'stas', 'stacd.conf'), env, wrap }));
+    daemons.push(
+      await startDaemon('stafd', { busAddress: bus.address, confFile: join(etc, 'stas', 'stafd.conf'), env, wrap }),
+    );
+    daemons.push(
+      await startDaemon('stacd', { busAddress: bus.address, confFile: join(etc, 'stas', 'stacd.conf'), env, wrap }),
+    );
     console.log('stafd owns org.nvmexpress.staf, stacd owns org.nvmexpress.stac');
 
     banner('stafd finds the discovery controller by mDNS and reads its log page');
@@ -103,11 +129,15 @@ async function main(): Promise<void> {
     await show('stafctl', ['adlp'], bus.address);
 
     banner('stacd connects every NVM subsystem stafd found');
-    await waitFor(async () => {
-      const r = await runCli('stacctl', ['ls', '-d', '--json'], { busAddress: bus.address });
-      const list = r.code === 0 ? (JSON.parse(r.stdout) as Record<string, string>[]) : [];
-      return list.length >= vm.defaultSubsystems.length && list.every((c) => c.connected === 'True');
-    }, 60_000, 'stacd to connect the subsystems');
+    await waitFor(
+      async () => {
+        const r = await runCli('stacctl', ['ls', '-d', '--json'], { busAddress: bus.address });
+        const list = r.code === 0 ? (JSON.parse(r.stdout) as Record<string, string>[]) : [];
+        return list.length >= vm.defaultSubsystems.length && list.every((c) => c.connected === 'True');
+      },
+      60_000,
+      'stacd to connect the subsystems',
+    );
     await show('stacctl', ['ls', '-d'], bus.address);
 
     banner('a volume and a snapshot on the embedded qcow2 backend');

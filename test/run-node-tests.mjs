@@ -52,14 +52,21 @@ function walk(dir) {
 const all = walk(testDir).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 const untiered = all.filter((f) => !TIERS.some((t) => f.endsWith(`.${t}.test${ext}`)));
 if (untiered.length) {
-  console.error(`run-node-tests: test files without a tier in their name (<name>.<${TIERS.join('|')}>.test.ts):\n  ${untiered.join('\n  ')}`);
+  console.error(
+    `run-node-tests: test files without a tier in their name (<name>.<${TIERS.join('|')}>.test.ts):\n  ${untiered.join('\n  ')}`,
+  );
   process.exit(2);
 }
 
 /** Runs one tier; echoes the runner's output and picks its pass/fail/skip counts from the summary lines. */
 function runTier(tier, files) {
   const concurrency = tier === 'unit' ? Math.max(2, availableParallelism()) : 1;
-  const nodeArgs = [...(fromSource ? ['--import', 'tsx'] : []), '--test', `--test-concurrency=${concurrency}`, ...files];
+  const nodeArgs = [
+    ...(fromSource ? ['--import', 'tsx'] : []),
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    ...files,
+  ];
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, nodeArgs, {
@@ -80,7 +87,9 @@ function runTier(tier, files) {
         if (m) counts[m[1]] = Number(m[2]);
       }
     });
-    child.on('close', (code, signal) => resolve({ tier, files: files.length, code: code ?? (signal ? 1 : 0), ms: Date.now() - started, counts }));
+    child.on('close', (code, signal) =>
+      resolve({ tier, files: files.length, code: code ?? (signal ? 1 : 0), ms: Date.now() - started, counts }),
+    );
   });
 }
 
@@ -108,7 +117,9 @@ for (const r of results) {
   total.pass += pass;
   total.fail += fail + cancelled;
   total.skipped += skipped + todo;
-  console.log(`${r.tier.padEnd(6)} ${(r.ms / 1000).toFixed(1).padStart(7)} s  ${String(r.files).padStart(3)} files  ${pass} passed, ${fail + cancelled} failed, ${skipped + todo} skipped${r.code ? `  (exit ${r.code})` : ''}`);
+  console.log(
+    `${r.tier.padEnd(6)} ${(r.ms / 1000).toFixed(1).padStart(7)} s  ${String(r.files).padStart(3)} files  ${pass} passed, ${fail + cancelled} failed, ${skipped + todo} skipped${r.code ? `  (exit ${r.code})` : ''}`,
+  );
 }
 const failedTier = results.some((r) => r.code !== 0);
 console.log(`${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);

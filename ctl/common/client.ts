@@ -36,8 +36,16 @@ export interface DaemonTarget {
   objectPath: string;
 }
 
-export const STAFD: DaemonTarget = { prog: 'stafd', busName: 'org.nvmexpress.staf', objectPath: '/org/nvmexpress/staf' };
-export const STACD: DaemonTarget = { prog: 'stacd', busName: 'org.nvmexpress.stac', objectPath: '/org/nvmexpress/stac' };
+export const STAFD: DaemonTarget = {
+  prog: 'stafd',
+  busName: 'org.nvmexpress.staf',
+  objectPath: '/org/nvmexpress/staf',
+};
+export const STACD: DaemonTarget = {
+  prog: 'stacd',
+  busName: 'org.nvmexpress.stac',
+  objectPath: '/org/nvmexpress/stac',
+};
 
 export function classify(e: unknown, target: DaemonTarget): CliError {
   if (e instanceof CliError) return e;
@@ -46,9 +54,17 @@ export function classify(e: unknown, target: DaemonTarget): CliError {
     switch (e.type) {
       case 'org.freedesktop.DBus.Error.ServiceUnknown':
       case 'org.freedesktop.DBus.Error.NameHasNoOwner':
-        return new CliError(`${target.prog} is not running (nobody owns ${target.busName} on the system bus)`, EXIT.NOT_RUNNING, 'not-running');
+        return new CliError(
+          `${target.prog} is not running (nobody owns ${target.busName} on the system bus)`,
+          EXIT.NOT_RUNNING,
+          'not-running',
+        );
       case 'org.freedesktop.DBus.Error.AccessDenied':
-        return new CliError(`access denied by the D-Bus policy for ${target.busName}: ${e.text} (this operation needs root)`, EXIT.ACCESS_DENIED, 'access-denied');
+        return new CliError(
+          `access denied by the D-Bus policy for ${target.busName}: ${e.text} (this operation needs root)`,
+          EXIT.ACCESS_DENIED,
+          'access-denied',
+        );
       case 'org.freedesktop.DBus.Error.Timeout':
       case 'org.freedesktop.DBus.Error.NoReply':
         return new CliError(`${target.prog} did not answer in time: ${e.text}`, EXIT.TIMEOUT, 'timeout');
@@ -76,7 +92,11 @@ export class DaemonClient {
     const addr = process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/var/run/dbus/system_bus_socket';
     const m = /^unix:path=([^,;]+)/.exec(addr);
     if (m && !existsSync(m[1]!)) {
-      throw new CliError(`cannot connect to the system bus at ${addr}: no such socket (is dbus-daemon running?)`, EXIT.NO_BUS, 'no-bus');
+      throw new CliError(
+        `cannot connect to the system bus at ${addr}: no such socket (is dbus-daemon running?)`,
+        EXIT.NO_BUS,
+        'no-bus',
+      );
     }
     const bus = connectSystemBus();
     let connError: unknown;
@@ -91,7 +111,13 @@ export class DaemonClient {
     return bus;
   }
 
-  async call(iface: string, member: string, signature = '', body: unknown[] = [], path = this.target.objectPath): Promise<unknown[]> {
+  async call(
+    iface: string,
+    member: string,
+    signature = '',
+    body: unknown[] = [],
+    path = this.target.objectPath,
+  ): Promise<unknown[]> {
     const bus = await this.connect();
     const spec: CallSpec = { destination: this.target.busName, path, interface: iface, member, signature, body };
     try {
@@ -106,9 +132,21 @@ export class DaemonClient {
     return (v as { value: unknown }).value;
   }
 
-  async setProperty(iface: string, name: string, signature: string, value: unknown, path = this.target.objectPath): Promise<void> {
+  async setProperty(
+    iface: string,
+    name: string,
+    signature: string,
+    value: unknown,
+    path = this.target.objectPath,
+  ): Promise<void> {
     const { Variant } = (await import('dbus-next')).default;
-    await this.call('org.freedesktop.DBus.Properties', 'Set', 'ssv', [iface, name, new Variant(signature, value)], path);
+    await this.call(
+      'org.freedesktop.DBus.Properties',
+      'Set',
+      'ssv',
+      [iface, name, new Variant(signature, value)],
+      path,
+    );
   }
 
   close(): void {

@@ -24,7 +24,13 @@ D-Bus: ${target.busName} at ${target.objectPath} on the system bus ($DBUS_SYSTEM
     );
   // before the sub-commands are created: commander copies the setting into each of them
   program.exitOverride((err) => {
-    process.exit(err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : err.exitCode === 0 ? 0 : 2);
+    process.exit(
+      err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version'
+        ? 0
+        : err.exitCode === 0
+          ? 0
+          : 2,
+    );
   });
   return program;
 }
@@ -52,7 +58,9 @@ export function registerDebugCommands(program: Command, client: DaemonClient): v
     .command('version')
     .description('print the version')
     .option('--json', 'JSON output')
-    .action((o: { json?: boolean }) => (o.json ? printJson({ version: stasVersion() }) : console.log(`stas ${stasVersion()}`)));
+    .action((o: { json?: boolean }) =>
+      o.json ? printJson({ version: stasVersion() }) : console.log(`stas ${stasVersion()}`),
+    );
 }
 
 /** Parses argv, runs the command, closes the client and exits with the command's code. */

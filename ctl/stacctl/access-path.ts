@@ -27,10 +27,18 @@ async function pathOf(client: DaemonClient, name: string): Promise<string> {
   return String(p);
 }
 
-const port = (p: unknown[]): string => `${String(p[0])}:${p[1] === 'ipv6' ? `[${String(p[2])}]` : String(p[2])}:${String(p[3])}`;
+const port = (p: unknown[]): string =>
+  `${String(p[0])}:${p[1] === 'ipv6' ? `[${String(p[2])}]` : String(p[2])}:${String(p[3])}`;
 
 /** properties as plain JSON for --json and the tables */
-function describe(a: Props): { name: string; nqn: string; ports: string[]; hosts: { nqn: string; keyFile: string | null }[]; volumes: { nsid: number; volume: string }[]; created: string } {
+function describe(a: Props): {
+  name: string;
+  nqn: string;
+  ports: string[];
+  hosts: { nqn: string; keyFile: string | null }[];
+  volumes: { nsid: number; volume: string }[];
+  created: string;
+} {
   return {
     name: String(a.Name),
     nqn: String(a.Nqn),
@@ -46,7 +54,11 @@ function collect(v: string, prev: string[]): string[] {
 }
 
 export function register(program: Command): void {
-  const ap = group(program, 'access-path', 'access paths: volumes exported over NVMe/TCP to mapped hosts (kernel NVMe target)');
+  const ap = group(
+    program,
+    'access-path',
+    'access paths: volumes exported over NVMe/TCP to mapped hosts (kernel NVMe target)',
+  );
 
   ap.command('create <name>')
     .description('create an access path (an NVMe subsystem served on its ports)')
@@ -57,7 +69,13 @@ export function register(program: Command): void {
       withClient(o.json, async (client) => {
         const opts: Record<string, dbus.Variant> = {};
         if (o.nqn) opts.nqn = new dbus.Variant('s', o.nqn);
-        const [path] = await client.call(MANAGER_IFACE, 'CreateAccessPath', 'sasa{sv}', [name, o.port, opts], MANAGER_PATH);
+        const [path] = await client.call(
+          MANAGER_IFACE,
+          'CreateAccessPath',
+          'sasa{sv}',
+          [name, o.port, opts],
+          MANAGER_PATH,
+        );
         const a = describe(await getAll(client, String(path), AP_IFACE));
         if (o.json) printJson(a);
         else process.stdout.write(`created access path ${a.name} (${a.nqn}) on ${a.ports.join(', ')}\n`);
@@ -97,10 +115,20 @@ export function register(program: Command): void {
         if (o.json) return printJson(a);
         process.stdout.write(keyValues({ name: a.name, nqn: a.nqn, ports: a.ports, created: a.created }) + '\n\n');
         process.stdout.write(
-          (a.hosts.length ? table(a.hosts, [{ header: 'HOST NQN', value: (h) => h.nqn }, { header: 'DH-HMAC-CHAP KEY FILE', value: (h) => h.keyFile ?? '-' }]) : 'No mapped hosts.') + '\n\n',
+          (a.hosts.length
+            ? table(a.hosts, [
+                { header: 'HOST NQN', value: (h) => h.nqn },
+                { header: 'DH-HMAC-CHAP KEY FILE', value: (h) => h.keyFile ?? '-' },
+              ])
+            : 'No mapped hosts.') + '\n\n',
         );
         process.stdout.write(
-          (a.volumes.length ? table(a.volumes, [{ header: 'NSID', value: (v) => String(v.nsid), align: 'right' }, { header: 'VOLUME', value: (v) => v.volume }]) : 'No volumes.') + '\n',
+          (a.volumes.length
+            ? table(a.volumes, [
+                { header: 'NSID', value: (v) => String(v.nsid), align: 'right' },
+                { header: 'VOLUME', value: (v) => v.volume },
+              ])
+            : 'No volumes.') + '\n',
         );
       }),
     );
@@ -122,8 +150,15 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action((name: string, volume: string, o: { nsid?: string; json?: boolean }) =>
       withClient(o.json, async (client) => {
-        if (o.nsid !== undefined && !/^[1-9]\d{0,3}$/.test(o.nsid)) throw new CliError(`--nsid: "${o.nsid}" is not a namespace id (1-1024)`, EXIT.USAGE, 'usage');
-        const [nsid] = await client.call(AP_IFACE, 'AddVolume', 'su', [volume, Number(o.nsid ?? 0)], await pathOf(client, name));
+        if (o.nsid !== undefined && !/^[1-9]\d{0,3}$/.test(o.nsid))
+          throw new CliError(`--nsid: "${o.nsid}" is not a namespace id (1-1024)`, EXIT.USAGE, 'usage');
+        const [nsid] = await client.call(
+          AP_IFACE,
+          'AddVolume',
+          'su',
+          [volume, Number(o.nsid ?? 0)],
+          await pathOf(client, name),
+        );
         if (o.json) printJson({ accessPath: name, volume, nsid: Number(nsid) });
         else process.stdout.write(`volume ${volume} is namespace ${String(nsid)} of ${name}\n`);
       }),

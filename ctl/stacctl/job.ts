@@ -63,14 +63,17 @@ export async function snapshotPathOf(client: DaemonClient, volume: string, snap:
 }
 
 function jobPathOf(id: string): string {
-  return id.startsWith('/') ? id : `${STORAGE_PATH}/job/${id.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
+  return id.startsWith('/')
+    ? id
+    : `${STORAGE_PATH}/job/${id.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
 }
 
 /** the job's path, or "job X not found" (finished jobs are forgotten after a while) */
 async function existingJob(client: DaemonClient, id: string): Promise<string> {
   const path = jobPathOf(id);
   const [objs] = await client.call('org.freedesktop.DBus.ObjectManager', 'GetManagedObjects', '', [], STORAGE_PATH);
-  if (!(objs as Record<string, unknown>)[path]) throw new CliError(`job ${id} not found (finished jobs are kept for an hour)`, EXIT.FAILURE, 'not-found');
+  if (!(objs as Record<string, unknown>)[path])
+    throw new CliError(`job ${id} not found (finished jobs are kept for an hour)`, EXIT.FAILURE, 'not-found');
   return path;
 }
 
@@ -80,7 +83,11 @@ function bar(pct: number, width = 30): string {
 }
 
 /** Polls the job until it ends; a progress bar on stderr when it is a terminal (and not --json). */
-export async function waitForJob(client: DaemonClient, jobPath: string, opts: { json?: boolean; quiet?: boolean } = {}): Promise<Props> {
+export async function waitForJob(
+  client: DaemonClient,
+  jobPath: string,
+  opts: { json?: boolean; quiet?: boolean } = {},
+): Promise<Props> {
   const tty = process.stderr.isTTY && !opts.json && !opts.quiet;
   for (;;) {
     const p = await getAll(client, jobPath, JOB_IFACE);
@@ -95,7 +102,12 @@ export async function waitForJob(client: DaemonClient, jobPath: string, opts: { 
 }
 
 /** Waits (unless --no-wait), prints the outcome, and turns a failed job into an error exit. */
-export async function finishJob(client: DaemonClient, jobPath: string, opts: { wait?: boolean; json?: boolean }, what: string): Promise<void> {
+export async function finishJob(
+  client: DaemonClient,
+  jobPath: string,
+  opts: { wait?: boolean; json?: boolean },
+  what: string,
+): Promise<void> {
   if (opts.wait === false) {
     const p = await getAll(client, jobPath, JOB_IFACE);
     if (opts.json) printJson({ job: p.Id, path: jobPath, state: p.State });
@@ -104,7 +116,8 @@ export async function finishJob(client: DaemonClient, jobPath: string, opts: { w
   }
   const p = await waitForJob(client, jobPath, opts);
   if (opts.json) printJson({ job: p.Id, state: p.State, result: p.Result, error: p.Error, errorName: p.ErrorName });
-  if (p.State !== 'succeeded') throw new CliError(`${what}: ${p.State}: ${p.Error} (${p.ErrorName})`, EXIT.FAILURE, 'job-failed');
+  if (p.State !== 'succeeded')
+    throw new CliError(`${what}: ${p.State}: ${p.Error} (${p.ErrorName})`, EXIT.FAILURE, 'job-failed');
   if (!opts.json) process.stdout.write(`${what}: done${p.Result ? ` (${p.Result})` : ''}\n`);
 }
 

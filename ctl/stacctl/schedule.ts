@@ -31,7 +31,12 @@ export function parseSettingArgs(words: readonly string[]): Record<string, strin
   const out: Record<string, string> = {};
   for (const w of words) {
     const eq = w.indexOf('=');
-    if (eq <= 0) throw new CliError(`"${w}" is not KEY=VALUE (e.g. volumes=db-* calendar=daily keep-daily=7)`, EXIT.USAGE, 'usage');
+    if (eq <= 0)
+      throw new CliError(
+        `"${w}" is not KEY=VALUE (e.g. volumes=db-* calendar=daily keep-daily=7)`,
+        EXIT.USAGE,
+        'usage',
+      );
     const k = w.slice(0, eq).trim();
     if (k in out) throw new CliError(`${k} given twice`, EXIT.USAGE, 'usage');
     out[k] = w.slice(eq + 1);
@@ -40,12 +45,16 @@ export function parseSettingArgs(words: readonly string[]): Record<string, strin
 }
 
 function showRun(run: Rec, tz: string): string {
-  const lines = [`${run.trigger} run at ${when(run.started_at, tz)}: ${run.outcome}${run.summary ? ` — ${run.summary}` : ''}`];
+  const lines = [
+    `${run.trigger} run at ${when(run.started_at, tz)}: ${run.outcome}${run.summary ? ` — ${run.summary}` : ''}`,
+  ];
   for (const v of (run.volumes as Rec[] | undefined) ?? []) {
     lines.push(`  ${v.volume}: ${v.outcome}${v.snapshot ? ` ${v.snapshot}` : ''}${v.reason ? ` (${v.reason})` : ''}`);
     for (const w of (v.warnings as string[] | undefined) ?? []) lines.push(`    warning: ${w}`);
     for (const h of (v.hooks as Rec[] | undefined) ?? []) {
-      lines.push(`    ${h.phase}-hook ${(h.argv as string[]).join(' ')}: ${h.ok ? 'ok' : 'FAILED'} (exit ${h.exit_code}${h.timed_out ? ', timed out' : ''}, ${h.duration_ms} ms)`);
+      lines.push(
+        `    ${h.phase}-hook ${(h.argv as string[]).join(' ')}: ${h.ok ? 'ok' : 'FAILED'} (exit ${h.exit_code}${h.timed_out ? ', timed out' : ''}, ${h.duration_ms} ms)`,
+      );
       const out = String(h.output ?? '').trimEnd();
       if (out) for (const l of out.split('\n').slice(-10)) lines.push(`      | ${l}`);
     }
@@ -101,7 +110,10 @@ function registerSchedule(program: Command, client: DaemonClient): void {
     .command('add')
     .description('add a schedule (persisted by stacd); settings are the stacd.conf [Schedule NAME] keys')
     .argument('<name>')
-    .argument('<settings...>', 'KEY=VALUE, e.g. volumes=db-* calendar="*-*-* 02:00" timezone=Europe/Berlin keep-daily=7')
+    .argument(
+      '<settings...>',
+      'KEY=VALUE, e.g. volumes=db-* calendar="*-*-* 02:00" timezone=Europe/Berlin keep-daily=7',
+    )
     .option('--json', 'JSON output')
     .action(async (name: string, words: string[], o: { json?: boolean }) =>
       runCommand(o.json, async () => {
@@ -150,7 +162,10 @@ function registerGc(program: Command, client: DaemonClient): void {
     .option('--json', 'JSON output')
     .action(async (o: { schedule?: string; volume?: string; dryRun?: boolean; explain?: boolean; json?: boolean }) =>
       runCommand(o.json, async () => {
-        const [results] = (await call(client, o.dryRun ? 'PlanRetention' : 'CollectGarbage', 'ss', [o.schedule ?? '', o.volume ?? ''])) as [Rec[]];
+        const [results] = (await call(client, o.dryRun ? 'PlanRetention' : 'CollectGarbage', 'ss', [
+          o.schedule ?? '',
+          o.volume ?? '',
+        ])) as [Rec[]];
         if (o.json) return printJson({ dry_run: Boolean(o.dryRun), results });
         const verb = o.dryRun ? 'would prune' : 'pruned';
         for (const r of results) {
@@ -159,7 +174,9 @@ function registerGc(program: Command, client: DaemonClient): void {
           console.log(`${r.schedule} / ${r.volume}: ${decisions.length - pruned} kept, ${pruned} ${verb}`);
           if (o.explain) {
             for (const d of decisions) {
-              console.log(`  ${d.keep ? 'keep ' : 'prune'}  ${String(d.snapshot).padEnd(40)} ${when(d.created_at)}  ${(d.rules as string[]).join('; ')}`);
+              console.log(
+                `  ${d.keep ? 'keep ' : 'prune'}  ${String(d.snapshot).padEnd(40)} ${when(d.created_at)}  ${(d.rules as string[]).join('; ')}`,
+              );
             }
           }
           for (const e of (r.errors as string[]) ?? []) console.log(`  error: ${e}`);
@@ -204,7 +221,9 @@ function registerHolds(program: Command, client: DaemonClient): void {
 function registerCheck(program: Command, client: DaemonClient): void {
   group(program, 'check', 'monitoring checks (Nagios/Icinga plugin output and exit codes)')
     .command('snapshots')
-    .description('age of the newest snapshot of every volume: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; no snapshot at all is CRITICAL')
+    .description(
+      'age of the newest snapshot of every volume: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; no snapshot at all is CRITICAL',
+    )
     .addOption(new Option('--warn <age>', 'WARNING when the newest snapshot is older (e.g. 26h)').makeOptionMandatory())
     .addOption(new Option('--crit <age>', 'CRITICAL when older (e.g. 50h)').makeOptionMandatory())
     .option('--volume <name...>', 'only these volumes')
@@ -220,17 +239,30 @@ function registerCheck(program: Command, client: DaemonClient): void {
         } catch (e) {
           throw new Error(`bad threshold: ${(e as Error).message}`);
         }
-        const [now, volumes, unknown] = (await call(client, 'SnapshotFreshness', 'as', [o.volume ?? []])) as [number, Rec[], string[]];
+        const [now, volumes, unknown] = (await call(client, 'SnapshotFreshness', 'as', [o.volume ?? []])) as [
+          number,
+          Rec[],
+          string[],
+        ];
         result = evaluateFreshness({
           now,
           warnMs,
           critMs,
           unknownVolumes: unknown,
-          volumes: volumes.map((v) => ({ volume: String(v.volume), count: Number(v.count), newest: Number(v.newest) > 0 ? Number(v.newest) : null })),
+          volumes: volumes.map((v) => ({
+            volume: String(v.volume),
+            count: Number(v.count),
+            newest: Number(v.newest) > 0 ? Number(v.newest) : null,
+          })),
         });
       } catch (e) {
         // a monitoring check never fails "silently": anything unexpected is UNKNOWN with the reason
-        result = { code: CHECK_UNKNOWN, status: 'UNKNOWN', line: `SNAPSHOTS UNKNOWN - ${(e as Error).message}`, volumes: [] };
+        result = {
+          code: CHECK_UNKNOWN,
+          status: 'UNKNOWN',
+          line: `SNAPSHOTS UNKNOWN - ${(e as Error).message}`,
+          volumes: [],
+        };
       }
       if (o.json) printJson(result);
       else console.log(result.line);
@@ -245,4 +277,3 @@ export function register(program: Command, client: DaemonClient = new DaemonClie
   registerHolds(program, client);
   registerCheck(program, client);
 }
-

@@ -3,7 +3,17 @@ import { Command } from 'commander';
 import type { DaemonClient } from '../common/client.js';
 import { table, printJson, runCommand } from '../common/output.js';
 import { formatSize } from '../../daemons/volumes/size.js';
-import { storageClient, group, getAll, managedObjects, volumePathOf, snapshotPathOf, SNAPSHOT_IFACE, VOLUME_IFACE, type Props } from './job.js';
+import {
+  storageClient,
+  group,
+  getAll,
+  managedObjects,
+  volumePathOf,
+  snapshotPathOf,
+  SNAPSHOT_IFACE,
+  VOLUME_IFACE,
+  type Props,
+} from './job.js';
 
 async function withClient(json: boolean | undefined, fn: (c: DaemonClient) => Promise<void>): Promise<void> {
   await runCommand(json, async () => {
@@ -39,7 +49,13 @@ export function register(program: Command): void {
     .option('--json', 'JSON output')
     .action((volume: string, name: string, o: { json?: boolean }) =>
       withClient(o.json, async (client) => {
-        const [path] = await client.call(VOLUME_IFACE, 'CreateSnapshot', 's', [name], await volumePathOf(client, volume));
+        const [path] = await client.call(
+          VOLUME_IFACE,
+          'CreateSnapshot',
+          's',
+          [name],
+          await volumePathOf(client, volume),
+        );
         const s = await getAll(client, String(path), SNAPSHOT_IFACE);
         if (o.json) printJson(s);
         else process.stdout.write(`created ${volume}@${s.Name}\n`);
@@ -64,7 +80,11 @@ export function register(program: Command): void {
             { header: 'NAME', value: (s) => String(s.Name) },
             { header: 'SIZE', value: (s) => formatSize(Number(s.Size)), align: 'right' },
             { header: 'PROTECTED', value: (s) => (s.Protected ? 'yes' : 'no') },
-            { header: 'CREATED', value: (s) => (Number(s.Created) ? new Date(Number(s.Created) * 1000).toISOString().replace('.000Z', 'Z') : '-') },
+            {
+              header: 'CREATED',
+              value: (s) =>
+                Number(s.Created) ? new Date(Number(s.Created) * 1000).toISOString().replace('.000Z', 'Z') : '-',
+            },
           ]) + '\n',
         );
       }),

@@ -6,8 +6,16 @@ import { CliError, EXIT, type DaemonClient } from '../common/client.js';
 import { table, keyValues, printJson, runCommand } from '../common/output.js';
 import { parseSize, formatSize } from '../../daemons/volumes/size.js';
 import {
-  storageClient, group, getAll, managedObjects, volumePathOf, finishJob,
-  STORAGE_PATH, STORAGE_IFACE, VOLUME_IFACE, type Props,
+  storageClient,
+  group,
+  getAll,
+  managedObjects,
+  volumePathOf,
+  finishJob,
+  STORAGE_PATH,
+  STORAGE_IFACE,
+  VOLUME_IFACE,
+  type Props,
 } from './job.js';
 
 interface QosOpts {
@@ -34,7 +42,8 @@ function size(text: string, flag = '--size'): bigint {
 function qosOptions(o: QosOpts): Record<string, dbus.Variant> {
   const out: Record<string, dbus.Variant> = {};
   if (o.qosIops !== undefined) out.qos_iops = new dbus.Variant('t', count(o.qosIops, '--qos-iops'));
-  if (o.qosIopsBurst !== undefined) out.qos_iops_burst = new dbus.Variant('t', count(o.qosIopsBurst, '--qos-iops-burst'));
+  if (o.qosIopsBurst !== undefined)
+    out.qos_iops_burst = new dbus.Variant('t', count(o.qosIopsBurst, '--qos-iops-burst'));
   if (o.qosBps !== undefined) out.qos_bps = new dbus.Variant('t', size(o.qosBps, '--qos-bps'));
   if (o.qosBpsBurst !== undefined) out.qos_bps_burst = new dbus.Variant('t', size(o.qosBpsBurst, '--qos-bps-burst'));
   if (o.priority !== undefined) out.performance_priority = new dbus.Variant('s', o.priority);
@@ -97,7 +106,13 @@ export function register(program: Command): void {
       withClient(o.json, async (client) => {
         const opts = qosOptions(o);
         if (o.pool) opts.pool = new dbus.Variant('s', o.pool);
-        const [path] = await client.call(STORAGE_IFACE, 'CreateVolume', 'sta{sv}', [name, size(o.size), opts], STORAGE_PATH);
+        const [path] = await client.call(
+          STORAGE_IFACE,
+          'CreateVolume',
+          'sta{sv}',
+          [name, size(o.size), opts],
+          STORAGE_PATH,
+        );
         const v = await getAll(client, String(path), VOLUME_IFACE);
         if (o.json) printJson(v);
         else process.stdout.write(`created ${v.Name} (${formatSize(Number(v.Size))}, pool ${v.Pool})\n`);
@@ -139,25 +154,45 @@ export function register(program: Command): void {
         const path = await volumePathOf(client, name);
         const v = await getAll(client, path, VOLUME_IFACE);
         const [prov, alloc, per] = await client.call(VOLUME_IFACE, 'Usage', '', [], path);
-        const usage = { provisioned: Number(prov), allocated: Number(alloc), snapshots: (per as [string, bigint, bigint][]).map(([s, p, a]) => ({ snapshot: s, provisioned: Number(p), allocated: Number(a) })) };
+        const usage = {
+          provisioned: Number(prov),
+          allocated: Number(alloc),
+          snapshots: (per as [string, bigint, bigint][]).map(([s, p, a]) => ({
+            snapshot: s,
+            provisioned: Number(p),
+            allocated: Number(a),
+          })),
+        };
         if (o.json) return printJson({ ...v, Usage: usage });
         process.stdout.write(keyValues(describe(v)) + '\n');
         if (usage.snapshots.length)
           process.stdout.write(
-            '\n' + table(usage.snapshots, [
-              { header: 'SNAPSHOT', value: (s) => s.snapshot },
-              { header: 'PROVISIONED', value: (s) => formatSize(s.provisioned), align: 'right' },
-              { header: 'ALLOCATED', value: (s) => formatSize(s.allocated), align: 'right' },
-            ]) + '\n',
+            '\n' +
+              table(usage.snapshots, [
+                { header: 'SNAPSHOT', value: (s) => s.snapshot },
+                { header: 'PROVISIONED', value: (s) => formatSize(s.provisioned), align: 'right' },
+                { header: 'ALLOCATED', value: (s) => formatSize(s.allocated), align: 'right' },
+              ]) +
+              '\n',
           );
       }),
     );
 
-  withWait(vol.command('resize <name> <size>').description('grow a volume (shrink only with --allow-shrink, never while attached)'))
+  withWait(
+    vol
+      .command('resize <name> <size>')
+      .description('grow a volume (shrink only with --allow-shrink, never while attached)'),
+  )
     .option('--allow-shrink', 'allow a smaller size (data beyond it is lost)')
     .action((name: string, sz: string, o: { allowShrink?: boolean; wait?: boolean; json?: boolean }) =>
       withClient(o.json, async (client) => {
-        const [job] = await client.call(VOLUME_IFACE, 'Resize', 'tb', [size(sz, 'size'), o.allowShrink === true], await volumePathOf(client, name));
+        const [job] = await client.call(
+          VOLUME_IFACE,
+          'Resize',
+          'tb',
+          [size(sz, 'size'), o.allowShrink === true],
+          await volumePathOf(client, name),
+        );
         await finishJob(client, String(job), o, `resize ${name}`);
       }),
     );
@@ -174,38 +209,67 @@ export function register(program: Command): void {
       }),
     );
 
-  withWait(withQos(vol.command('clone <volume> <snapshot> <target>').description('clone a protected snapshot into a new volume')))
+  withWait(
+    withQos(
+      vol.command('clone <volume> <snapshot> <target>').description('clone a protected snapshot into a new volume'),
+    ),
+  )
     .option('--flatten', 'copy all data now (no dependency on the snapshot)')
-    .action((volume: string, snapshot: string, target: string, o: QosOpts & { flatten?: boolean; wait?: boolean; json?: boolean }) =>
-      withClient(o.json, async (client) => {
-        const opts = qosOptions(o);
-        if (o.flatten) opts.flatten = new dbus.Variant('b', true);
-        const [job] = await client.call(VOLUME_IFACE, 'Clone', 'ssa{sv}', [snapshot, target, opts], await volumePathOf(client, volume));
-        await finishJob(client, String(job), o, `clone ${volume}@${snapshot} -> ${target}`);
-      }),
+    .action(
+      (
+        volume: string,
+        snapshot: string,
+        target: string,
+        o: QosOpts & { flatten?: boolean; wait?: boolean; json?: boolean },
+      ) =>
+        withClient(o.json, async (client) => {
+          const opts = qosOptions(o);
+          if (o.flatten) opts.flatten = new dbus.Variant('b', true);
+          const [job] = await client.call(
+            VOLUME_IFACE,
+            'Clone',
+            'ssa{sv}',
+            [snapshot, target, opts],
+            await volumePathOf(client, volume),
+          );
+          await finishJob(client, String(job), o, `clone ${volume}@${snapshot} -> ${target}`);
+        }),
     );
 
-  withWait(vol.command('flatten <name>').description("copy a clone's parent data into it and detach it"))
-    .action((name: string, o: { wait?: boolean; json?: boolean }) =>
+  withWait(vol.command('flatten <name>').description("copy a clone's parent data into it and detach it")).action(
+    (name: string, o: { wait?: boolean; json?: boolean }) =>
       withClient(o.json, async (client) => {
         const [job] = await client.call(VOLUME_IFACE, 'Flatten', '', [], await volumePathOf(client, name));
         await finishJob(client, String(job), o, `flatten ${name}`);
       }),
-    );
+  );
 
-  withWait(vol.command('rollback <volume> <snapshot>').description('revert a volume to a snapshot (a backup snapshot is taken first)'))
-    .action((volume: string, snapshot: string, o: { wait?: boolean; json?: boolean }) =>
-      withClient(o.json, async (client) => {
-        const [job] = await client.call(VOLUME_IFACE, 'Rollback', 's', [snapshot], await volumePathOf(client, volume));
-        await finishJob(client, String(job), o, `rollback ${volume} to ${snapshot} (backup snapshot)`);
-      }),
-    );
+  withWait(
+    vol
+      .command('rollback <volume> <snapshot>')
+      .description('revert a volume to a snapshot (a backup snapshot is taken first)'),
+  ).action((volume: string, snapshot: string, o: { wait?: boolean; json?: boolean }) =>
+    withClient(o.json, async (client) => {
+      const [job] = await client.call(VOLUME_IFACE, 'Rollback', 's', [snapshot], await volumePathOf(client, volume));
+      await finishJob(client, String(job), o, `rollback ${volume} to ${snapshot} (backup snapshot)`);
+    }),
+  );
 
-  withWait(vol.command('rm <name>').description('delete a volume (refused with snapshots unless --force; refused with clones or while attached)'))
+  withWait(
+    vol
+      .command('rm <name>')
+      .description('delete a volume (refused with snapshots unless --force; refused with clones or while attached)'),
+  )
     .option('--force', 'also delete its snapshots')
     .action((name: string, o: { force?: boolean; wait?: boolean; json?: boolean }) =>
       withClient(o.json, async (client) => {
-        const [job] = await client.call(VOLUME_IFACE, 'Delete', 'b', [o.force === true], await volumePathOf(client, name));
+        const [job] = await client.call(
+          VOLUME_IFACE,
+          'Delete',
+          'b',
+          [o.force === true],
+          await volumePathOf(client, name),
+        );
         await finishJob(client, String(job), o, `delete ${name}`);
       }),
     );

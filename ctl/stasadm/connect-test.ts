@@ -6,7 +6,16 @@ import type { Command } from 'commander';
 import { EXIT_CODES } from '../../daemons/nvme/tcp/errors.js';
 import { IoQueue } from '../../daemons/nvme/tcp/io-queue.js';
 import { AdminSession, type NamespaceInfo } from '../../daemons/nvme/tcp/session.js';
-import { EXIT_CODE_HELP, UsageError, addCommonOptions, processIo, reportFailure, sessionOptionsFrom, type CommonCliOptions, type Io } from './discover.js';
+import {
+  EXIT_CODE_HELP,
+  UsageError,
+  addCommonOptions,
+  processIo,
+  reportFailure,
+  sessionOptionsFrom,
+  type CommonCliOptions,
+  type Io,
+} from './discover.js';
 
 export interface ConnectTestCliOptions extends CommonCliOptions {
   nqn?: string;
@@ -68,7 +77,14 @@ export async function runConnectTest(o: ConnectTestCliOptions, io: Io = processI
         const b = await ioq.read(ns, last, 1);
         ok = a.length === ns.lbaSize && a.equals(b);
       }
-      verify = { nsid: ns.nsid, lba: last.toString(), bytes: ns.lbaSize, mode: o.writeVerify ? 'write' : 'read', ok, ms: performance.now() - v0 };
+      verify = {
+        nsid: ns.nsid,
+        lba: last.toString(),
+        bytes: ns.lbaSize,
+        mode: o.writeVerify ? 'write' : 'read',
+        ok,
+        ms: performance.now() - v0,
+      };
     }
 
     if (o.json) {
@@ -82,7 +98,14 @@ export async function runConnectTest(o: ConnectTestCliOptions, io: Io = processI
             firmware: idc.fr,
             digests: { header: admin.queue.hdgst, data: admin.queue.ddgst },
             connectMs: Math.round(connectMs * 10) / 10,
-            namespaces: namespaces.map((n) => ({ nsid: n.nsid, blocks: n.blocks.toString(), lbaSize: n.lbaSize, sizeBytes: n.sizeBytes.toString(), uuid: n.uuid ?? null, nguid: n.nguid ?? null })),
+            namespaces: namespaces.map((n) => ({
+              nsid: n.nsid,
+              blocks: n.blocks.toString(),
+              lbaSize: n.lbaSize,
+              sizeBytes: n.sizeBytes.toString(),
+              uuid: n.uuid ?? null,
+              nguid: n.nguid ?? null,
+            })),
             verify: verify ?? null,
           },
           null,
@@ -90,10 +113,18 @@ export async function runConnectTest(o: ConnectTestCliOptions, io: Io = processI
         ),
       );
     } else {
-      io.out(`connected to ${idc.subnqn} at ${admin.label}: cntlid ${admin.cntlid}, model "${idc.mn}", serial "${idc.sn}", firmware "${idc.fr}" (${connectMs.toFixed(1)} ms)`);
+      io.out(
+        `connected to ${idc.subnqn} at ${admin.label}: cntlid ${admin.cntlid}, model "${idc.mn}", serial "${idc.sn}", firmware "${idc.fr}" (${connectMs.toFixed(1)} ms)`,
+      );
       io.out(`${'NSID'.padEnd(6)}${'SIZE'.padEnd(12)}${'LBA'.padEnd(7)}${'BLOCKS'.padEnd(12)}UUID`);
-      for (const n of namespaces) io.out(`${String(n.nsid).padEnd(6)}${humanSize(n.sizeBytes).padEnd(12)}${String(n.lbaSize).padEnd(7)}${n.blocks.toString().padEnd(12)}${n.uuid ?? '-'}`);
-      if (verify) io.out(`${verify.mode === 'write' ? 'write+read' : 'read'} verify of NSID ${verify.nsid} LBA ${verify.lba} (${verify.bytes} bytes): ${verify.ok ? 'OK' : 'MISMATCH'} (${verify.ms.toFixed(1)} ms)`);
+      for (const n of namespaces)
+        io.out(
+          `${String(n.nsid).padEnd(6)}${humanSize(n.sizeBytes).padEnd(12)}${String(n.lbaSize).padEnd(7)}${n.blocks.toString().padEnd(12)}${n.uuid ?? '-'}`,
+        );
+      if (verify)
+        io.out(
+          `${verify.mode === 'write' ? 'write+read' : 'read'} verify of NSID ${verify.nsid} LBA ${verify.lba} (${verify.bytes} bytes): ${verify.ok ? 'OK' : 'MISMATCH'} (${verify.ms.toFixed(1)} ms)`,
+        );
     }
     ioq?.close();
     await admin.shutdown(2000);
@@ -112,11 +143,16 @@ export async function runConnectTest(o: ConnectTestCliOptions, io: Io = processI
 export function register(program: Command): void {
   const cmd = program
     .command('connect-test')
-    .description('Connect to an NVMe/TCP subsystem (userspace host), list its namespaces, optionally verify the data path');
+    .description(
+      'Connect to an NVMe/TCP subsystem (userspace host), list its namespaces, optionally verify the data path',
+    );
   addCommonOptions(cmd, 4420)
     .option('-n, --nqn <SUBNQN>', 'subsystem NQN to connect to (required)')
     .option('--read-verify', 'read the last block of namespace 1 twice and compare (non-destructive)')
-    .option('--write-verify', 'DESTRUCTIVE: write a random pattern to the last block of namespace 1, read it back, then restore the old contents')
+    .option(
+      '--write-verify',
+      'DESTRUCTIVE: write a random pattern to the last block of namespace 1, read it back, then restore the old contents',
+    )
     .addHelpText('after', EXIT_CODE_HELP)
     .action(async (opts: ConnectTestCliOptions) => {
       process.exitCode = await runConnectTest(opts);

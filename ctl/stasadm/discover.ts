@@ -63,18 +63,27 @@ export function addCommonOptions(cmd: Command, defaultPort: number): Command {
 
 /** Validates the shared options and turns them into session options (without subnqn). */
 export function sessionOptionsFrom(o: CommonCliOptions): Omit<SessionOptions, 'subnqn'> {
-  if ((o.transport ?? 'tcp').toLowerCase() !== 'tcp') throw new UsageError(`transport "${o.transport}" is not supported (only tcp)`);
+  if ((o.transport ?? 'tcp').toLowerCase() !== 'tcp')
+    throw new UsageError(`transport "${o.transport}" is not supported (only tcp)`);
   const host = (o.traddr ?? '').trim().replace(/^\[(.*)\]$/, '$1');
   if (!host) throw new UsageError('-a/--traddr is empty');
   const port = Number(o.trsvcid);
-  if (!/^\d+$/.test(o.trsvcid ?? '') || port < 1 || port > 65535) throw new UsageError(`-s/--trsvcid "${o.trsvcid}" is not a TCP port (1..65535)`);
+  if (!/^\d+$/.test(o.trsvcid ?? '') || port < 1 || port > 65535)
+    throw new UsageError(`-s/--trsvcid "${o.trsvcid}" is not a TCP port (1..65535)`);
   const timeout = Number(o.timeout ?? '5000');
-  if (!Number.isInteger(timeout) || timeout < 100 || timeout > 600_000) throw new UsageError(`--timeout "${o.timeout}" must be an integer number of ms in 100..600000`);
+  if (!Number.isInteger(timeout) || timeout < 100 || timeout > 600_000)
+    throw new UsageError(`--timeout "${o.timeout}" must be an integer number of ms in 100..600000`);
   const def = defaultHostIdentity();
   const hostnqn = o.hostnqn ?? def.hostnqn;
-  if (!hostnqn.startsWith('nqn.') || Buffer.byteLength(hostnqn) > 223) throw new UsageError(`host NQN "${hostnqn}" is not an NQN (nqn.…, at most 223 bytes)`);
-  const hostid = o.hostid ?? (o.hostnqn ? (hostnqn.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i)?.[0] ?? def.hostid) : def.hostid);
-  if (!/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(hostid)) throw new UsageError(`--hostid "${hostid}" is not a UUID`);
+  if (!hostnqn.startsWith('nqn.') || Buffer.byteLength(hostnqn) > 223)
+    throw new UsageError(`host NQN "${hostnqn}" is not an NQN (nqn.…, at most 223 bytes)`);
+  const hostid =
+    o.hostid ??
+    (o.hostnqn
+      ? (hostnqn.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i)?.[0] ?? def.hostid)
+      : def.hostid);
+  if (!/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(hostid))
+    throw new UsageError(`--hostid "${hostid}" is not a UUID`);
   return {
     host,
     port,
@@ -151,7 +160,12 @@ export async function runDiscover(o: DiscoverCliOptions, io: Io = processIo): Pr
       const safe = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
       io.out(
         JSON.stringify(
-          { genctr: safe(log.genctr), numrec: safe(log.numrec), recfmt: log.recfmt, entries: log.entries.map((e) => dlpeDict(e)) },
+          {
+            genctr: safe(log.genctr),
+            numrec: safe(log.numrec),
+            recfmt: log.recfmt,
+            entries: log.entries.map((e) => dlpeDict(e)),
+          },
           null,
           2,
         ),
@@ -171,7 +185,9 @@ export async function runDiscover(o: DiscoverCliOptions, io: Io = processIo): Pr
 export function register(program: Command): void {
   const cmd = program
     .command('discover')
-    .description('Read the discovery log page of an NVMe/TCP discovery controller (userspace host: no kernel module, no root)');
+    .description(
+      'Read the discovery log page of an NVMe/TCP discovery controller (userspace host: no kernel module, no root)',
+    );
   addCommonOptions(cmd, 8009)
     .option('-n, --nqn <NQN>', 'discovery subsystem NQN', DISCOVERY_NQN)
     .option('--kato <MS>', 'keep-alive timeout sent in Connect, ms (0: none)', '0')

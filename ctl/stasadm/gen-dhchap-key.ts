@@ -10,17 +10,21 @@ interface Opts {
 }
 
 export function genDhchapKey(o: Opts): string {
-  if (!/^[0-3]$/.test(o.hmac)) throw new Error(`--hmac ${o.hmac}: must be 0 (none), 1 (SHA-256), 2 (SHA-384) or 3 (SHA-512)`);
+  if (!/^[0-3]$/.test(o.hmac))
+    throw new Error(`--hmac ${o.hmac}: must be 0 (none), 1 (SHA-256), 2 (SHA-384) or 3 (SHA-512)`);
   const hmac = Number(o.hmac) as 0 | AuthHashId;
   let keyLength: 32 | 48 | 64 | undefined;
   if (o.keyLength !== undefined) {
     if (!/^(32|48|64)$/.test(o.keyLength)) throw new Error(`--key-length ${o.keyLength}: must be 32, 48 or 64`);
     keyLength = Number(o.keyLength) as 32 | 48 | 64;
     const needed = [0, 32, 48, 64][hmac];
-    if (hmac !== 0 && keyLength !== needed) throw new Error(`--key-length ${keyLength}: --hmac ${hmac} makes ${needed}-byte keys`);
+    if (hmac !== 0 && keyLength !== needed)
+      throw new Error(`--key-length ${keyLength}: --hmac ${hmac} makes ${needed}-byte keys`);
   }
   if (o.nqn !== undefined && !/^nqn\.[\x21-\x7e]{1,219}$/.test(o.nqn)) throw new Error(`--nqn ${o.nqn}: not an NQN`);
-  return formatDhchapSecret(generateDhchapSecret(hmac, { ...(o.nqn !== undefined ? { nqn: o.nqn } : {}), ...(keyLength ? { keyLength } : {}) }));
+  return formatDhchapSecret(
+    generateDhchapSecret(hmac, { ...(o.nqn !== undefined ? { nqn: o.nqn } : {}), ...(keyLength ? { keyLength } : {}) }),
+  );
 }
 
 export function register(program: Command): void {

@@ -19,7 +19,9 @@ function run(fn: () => void): void {
   try {
     fn();
   } catch (e) {
-    process.stderr.write(`${e instanceof RootRequiredError ? e.message : e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(
+      `${e instanceof RootRequiredError ? e.message : e instanceof Error ? e.message : String(e)}\n`,
+    );
     process.exitCode = 1;
   }
 }
@@ -32,12 +34,16 @@ export function register(program: Command): void {
     .command('hostnqn')
     .description('Generate the host NQN (from /etc/machine-id when possible) and save it')
     .option('-f, --file <FILE>', 'Write the NQN to FILE and reference it from the configuration file as file://FILE')
-    .action((opts: { file?: string }, cmd: Command) => run(() => saveHostOption(confFileOf(cmd), 'nqn', generateHostNqn(), opts.file)));
+    .action((opts: { file?: string }, cmd: Command) =>
+      run(() => saveHostOption(confFileOf(cmd), 'nqn', generateHostNqn(), opts.file)),
+    );
   program
     .command('hostid')
     .description('Generate a random host ID (UUID) and save it')
     .option('-f, --file <FILE>', 'Write the ID to FILE and reference it from the configuration file as file://FILE')
-    .action((opts: { file?: string }, cmd: Command) => run(() => saveHostOption(confFileOf(cmd), 'id', generateHostId(), opts.file)));
+    .action((opts: { file?: string }, cmd: Command) =>
+      run(() => saveHostOption(confFileOf(cmd), 'id', generateHostId(), opts.file)),
+    );
   program
     .command('set-symname')
     .description('Set the host symbolic name (used for TP8010 registration)')

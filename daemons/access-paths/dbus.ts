@@ -40,7 +40,8 @@ function variants(a: AccessPath): Record<string, dbus.Variant> {
 }
 
 function optString(opts: Record<string, unknown>, key: string, allowed: string[]): string | undefined {
-  for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new InvalidArgumentError(`unknown option "${k}" (known: ${allowed.join(', ')})`);
+  for (const k of Object.keys(opts))
+    if (!allowed.includes(k)) throw new InvalidArgumentError(`unknown option "${k}" (known: ${allowed.join(', ')})`);
   const raw = opts[key];
   const v = raw instanceof dbus.Variant ? (raw.value as unknown) : raw;
   if (v === undefined) return undefined;
@@ -71,7 +72,11 @@ export class AccessPathDBus {
     this.manager = ExportedObject.create(this.bus, ACCESS_PATHS_PATH, interfaceFile(ACCESS_PATH_MANAGER_IFACE), {
       [ACCESS_PATH_MANAGER_IFACE]: {
         methods: {
-          CreateAccessPath: async (name: string, ports: string[], options: Record<string, unknown>): Promise<string> => {
+          CreateAccessPath: async (
+            name: string,
+            ports: string[],
+            options: Record<string, unknown>,
+          ): Promise<string> => {
             const nqn = optString(options, 'nqn', ['nqn']);
             const ap = await this.service.create(name, ports.map(parsePort), nqn !== undefined ? { nqn } : {});
             return accessPathPath(ap.name);
@@ -109,7 +114,8 @@ export class AccessPathDBus {
     const cur = this.objects.get(path);
     if (cur) {
       const diff: Record<string, DBusValue> = {};
-      for (const [k, [, get]] of Object.entries(PROPS)) if (JSON.stringify(get(cur.ap), big) !== JSON.stringify(get(ap), big)) diff[k] = get(ap);
+      for (const [k, [, get]] of Object.entries(PROPS))
+        if (JSON.stringify(get(cur.ap), big) !== JSON.stringify(get(ap), big)) diff[k] = get(ap);
       cur.ap = ap;
       if (Object.keys(diff).length > 0) cur.object.emitPropertiesChanged(ACCESS_PATH_IFACE, diff);
       return;

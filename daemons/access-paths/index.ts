@@ -10,7 +10,14 @@ import { AccessPathService, type VolumeAccess } from './service.js';
 import { AccessPathDBus } from './dbus.js';
 
 export { AccessPathService } from './service.js';
-export { AccessPathDBus, ACCESS_PATH_IFACE, ACCESS_PATH_MANAGER_IFACE, ACCESS_PATHS_PATH, ACCESS_PATH_MUTATING_MEMBERS, accessPathPath } from './dbus.js';
+export {
+  AccessPathDBus,
+  ACCESS_PATH_IFACE,
+  ACCESS_PATH_MANAGER_IFACE,
+  ACCESS_PATHS_PATH,
+  ACCESS_PATH_MUTATING_MEMBERS,
+  accessPathPath,
+} from './dbus.js';
 export { parsePort, validateNqn, defaultNqn, type AccessPath } from './model.js';
 
 export interface AccessPaths {
@@ -20,7 +27,13 @@ export interface AccessPaths {
 }
 
 /** Opens nvmet (a missing target is reported, not fatal: the objects say why), the model, and the D-Bus objects. */
-export async function startAccessPaths(o: { bus: MessageBus; stateDir: string; volumes: VolumeService; storageDBus: StorageDBus; applianceId: string }): Promise<AccessPaths> {
+export async function startAccessPaths(o: {
+  bus: MessageBus;
+  stateDir: string;
+  volumes: VolumeService;
+  storageDBus: StorageDBus;
+  applianceId: string;
+}): Promise<AccessPaths> {
   let target: NvmetTarget | undefined = new NvmetTarget({ stateFile: join(o.stateDir, 'nvmet-owned.json') });
   let problem = '';
   try {
@@ -35,14 +48,33 @@ export async function startAccessPaths(o: { bus: MessageBus; stateDir: string; v
     exportVolume: (name) => o.volumes.exportVolume(name),
     unexportVolume: (name) => o.volumes.unexportVolume(name),
   };
-  const service = new AccessPathService({ stateFile: join(o.stateDir, 'access-paths.json'), target, targetProblem: problem, volumes, applianceId: o.applianceId });
+  const service = new AccessPathService({
+    stateFile: join(o.stateDir, 'access-paths.json'),
+    target,
+    targetProblem: problem,
+    volumes,
+    applianceId: o.applianceId,
+  });
   await service.open();
   o.volumes.setExportCheck((vol) => service.mappedIn(vol));
   o.volumes.on('change', (c: { volume: string; renamedFrom?: string; removed?: boolean }) => {
-    if (c.renamedFrom || c.removed) void service.volumeChanged(c.volume, c).catch((e: unknown) => log().error(`access paths: ${(e as Error).message}`));
+    if (c.renamedFrom || c.removed)
+      void service
+        .volumeChanged(c.volume, c)
+        .catch((e: unknown) => log().error(`access paths: ${(e as Error).message}`));
   });
-  const dbus = new AccessPathDBus(o.bus, service, o.storageDBus, { available: target !== undefined, problem, hostAuth: target?.hostAuthSupported ?? false });
+  const dbus = new AccessPathDBus(o.bus, service, o.storageDBus, {
+    available: target !== undefined,
+    problem,
+    hostAuth: target?.hostAuthSupported ?? false,
+  });
   dbus.start();
   const n = service.list().length;
-  return { service, dbus, status: target ? `${n} access path(s)${target.hostAuthSupported ? ', DH-HMAC-CHAP' : ''}` : `unavailable: ${problem}` };
+  return {
+    service,
+    dbus,
+    status: target
+      ? `${n} access path(s)${target.hostAuthSupported ? ', DH-HMAC-CHAP' : ''}`
+      : `unavailable: ${problem}`,
+  };
 }

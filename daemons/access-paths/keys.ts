@@ -9,7 +9,10 @@ import { InvalidArgumentError, NotFoundError } from '../volumes/errors.js';
 const SECRET_RE = /^DHHC-1:0[0-3]:[A-Za-z0-9+/]{44,}={0,2}:$/;
 
 export async function readKeyFile(path: string): Promise<string> {
-  if (!isAbsolute(path)) throw new InvalidArgumentError(`key file "${path}": give an absolute path (stacd does not share your working directory)`);
+  if (!isAbsolute(path))
+    throw new InvalidArgumentError(
+      `key file "${path}": give an absolute path (stacd does not share your working directory)`,
+    );
   let st;
   try {
     st = await stat(path);
@@ -19,8 +22,13 @@ export async function readKeyFile(path: string): Promise<string> {
   }
   if (!st.isFile()) throw new InvalidArgumentError(`key file ${path}: not a regular file`);
   if ((st.mode & 0o077) !== 0)
-    throw new InvalidArgumentError(`key file ${path}: readable or writable by group/others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); chmod 600 it`);
+    throw new InvalidArgumentError(
+      `key file ${path}: readable or writable by group/others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); chmod 600 it`,
+    );
   const text = (await readFile(path, 'utf8')).trim();
-  if (!SECRET_RE.test(text)) throw new InvalidArgumentError(`key file ${path}: not a DH-HMAC-CHAP secret (DHHC-1:NN:base64:, as nvme gen-dhchap-key prints)`);
+  if (!SECRET_RE.test(text))
+    throw new InvalidArgumentError(
+      `key file ${path}: not a DH-HMAC-CHAP secret (DHHC-1:NN:base64:, as nvme gen-dhchap-key prints)`,
+    );
   return text;
 }

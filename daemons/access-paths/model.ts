@@ -45,9 +45,12 @@ const NQN_RE = /^nqn\.\d{4}-(0[1-9]|1[0-2])\.[A-Za-z0-9][A-Za-z0-9.-]*(:[\x21-\x
 export function validateNqn(nqn: unknown, field = 'NQN'): string {
   if (typeof nqn !== 'string') throw new InvalidArgumentError(`${field}: must be a string`);
   if (Buffer.byteLength(nqn) > 223) throw new InvalidArgumentError(`${field}: "${nqn}" is longer than 223 bytes`);
-  if (nqn === 'nqn.2014-08.org.nvmexpress.discovery') throw new InvalidArgumentError(`${field}: "${nqn}" is the discovery NQN`);
+  if (nqn === 'nqn.2014-08.org.nvmexpress.discovery')
+    throw new InvalidArgumentError(`${field}: "${nqn}" is the discovery NQN`);
   if (!NQN_RE.test(nqn))
-    throw new InvalidArgumentError(`${field}: "${nqn}" is not an NVMe qualified name (nqn.yyyy-mm.reverse.domain:string, no "/" or spaces)`);
+    throw new InvalidArgumentError(
+      `${field}: "${nqn}" is not an NVMe qualified name (nqn.yyyy-mm.reverse.domain:string, no "/" or spaces)`,
+    );
   return nqn;
 }
 
@@ -56,11 +59,13 @@ export function parsePort(text: string): PortSpec {
   const m = /^([a-z]+):(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(text);
   if (!m) throw new InvalidArgumentError(`port "${text}": expected tcp:ADDRESS:PORT (IPv6 address in brackets)`);
   const [, trtype, rawAddr, svc] = m as unknown as [string, string, string, string];
-  if (trtype !== 'tcp') throw new InvalidArgumentError(`port "${text}": transport "${trtype}" is not supported (only tcp)`);
+  if (trtype !== 'tcp')
+    throw new InvalidArgumentError(`port "${text}": transport "${trtype}" is not supported (only tcp)`);
   const traddr = rawAddr.startsWith('[') ? rawAddr.slice(1, -1) : rawAddr;
   const fam = isIP(traddr);
   if (fam === 0) throw new InvalidArgumentError(`port "${text}": "${traddr}" is not an IP address`);
-  if (rawAddr.startsWith('[') !== (fam === 6)) throw new InvalidArgumentError(`port "${text}": an IPv6 address goes in brackets, an IPv4 one does not`);
+  if (rawAddr.startsWith('[') !== (fam === 6))
+    throw new InvalidArgumentError(`port "${text}": an IPv6 address goes in brackets, an IPv4 one does not`);
   const n = Number(svc);
   if (n < 1 || n > 65535) throw new InvalidArgumentError(`port "${text}": service id ${svc} is not in 1-65535`);
   return { trtype: 'tcp', adrfam: fam === 6 ? 'ipv6' : 'ipv4', traddr, trsvcid: String(n) };

@@ -48,14 +48,19 @@ export class AccessPathService extends EventEmitter {
   /** Loads the model and makes nvmet serve it (configfs is volatile: this re-creates after a reboot). */
   async open(): Promise<void> {
     try {
-      const v = JSON.parse(await readFile(this.opts.stateFile, 'utf8')) as { version?: number; accessPaths?: AccessPath[] };
+      const v = JSON.parse(await readFile(this.opts.stateFile, 'utf8')) as {
+        version?: number;
+        accessPaths?: AccessPath[];
+      };
       if (v.version !== 1 || !Array.isArray(v.accessPaths)) throw new Error('not a version 1 access path file');
       for (const ap of v.accessPaths) this.aps.set(ap.name, ap);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.opts.stateFile}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(`${this.opts.stateFile}: ${(e as Error).message}`);
     }
     if (!this.opts.target) {
-      if (this.aps.size > 0) log().error(`access paths: ${this.aps.size} not served: ${this.opts.targetProblem ?? 'no kernel NVMe target'}`);
+      if (this.aps.size > 0)
+        log().error(`access paths: ${this.aps.size} not served: ${this.opts.targetProblem ?? 'no kernel NVMe target'}`);
       return;
     }
     await this.serialised(() => this.apply([...this.aps.values()], { tolerant: true }));
@@ -73,16 +78,24 @@ export class AccessPathService extends EventEmitter {
 
   /** access paths that serve `volume` (the volume guards use it) */
   mappedIn(volume: string): string[] {
-    return this.list().filter((a) => a.volumes.some((v) => v.volume === volume)).map((a) => a.name);
+    return this.list()
+      .filter((a) => a.volumes.some((v) => v.volume === volume))
+      .map((a) => a.name);
   }
 
   create(name: string, ports: PortSpec[], o: CreateOptions = {}): Promise<AccessPath> {
     return this.serialised(async () => {
       validateAccessPathName(name);
       if (this.aps.has(name)) throw new AlreadyExistsError(`access path "${name}" already exists`);
-      if (ports.length === 0) throw new InvalidArgumentError(`access path "${name}": give at least one port (tcp:ADDRESS:PORT)`);
-      const nqn = o.nqn === undefined || o.nqn === '' ? defaultNqn(name, this.opts.applianceId) : validateNqn(o.nqn, 'subsystem NQN');
-      for (const other of this.aps.values()) if (other.nqn === nqn) throw new AlreadyExistsError(`subsystem NQN ${nqn} is already used by access path "${other.name}"`);
+      if (ports.length === 0)
+        throw new InvalidArgumentError(`access path "${name}": give at least one port (tcp:ADDRESS:PORT)`);
+      const nqn =
+        o.nqn === undefined || o.nqn === ''
+          ? defaultNqn(name, this.opts.applianceId)
+          : validateNqn(o.nqn, 'subsystem NQN');
+      for (const other of this.aps.values())
+        if (other.nqn === nqn)
+          throw new AlreadyExistsError(`subsystem NQN ${nqn} is already used by access path "${other.name}"`);
       const ap: AccessPath = { name, nqn, ports, hosts: [], volumes: [], created: Math.floor(Date.now() / 1000) };
       await this.commit([...this.aps.values(), ap]);
       this.emit('changed', ap);
@@ -103,12 +116,17 @@ export class AccessPathService extends EventEmitter {
     return this.serialised(async () => {
       const ap = this.get(name);
       const v = await this.opts.volumes.getVolume(volume);
-      if (ap.volumes.some((m) => m.volume === v.name)) throw new AlreadyExistsError(`volume "${v.name}" is already in access path "${name}"`);
-      if (!Number.isInteger(nsid) || nsid < 0 || nsid > MAX_NSID) throw new InvalidArgumentError(`namespace id ${nsid}: must be 1-${MAX_NSID} (0 = the next free one)`);
+      if (ap.volumes.some((m) => m.volume === v.name))
+        throw new AlreadyExistsError(`volume "${v.name}" is already in access path "${name}"`);
+      if (!Number.isInteger(nsid) || nsid < 0 || nsid > MAX_NSID)
+        throw new InvalidArgumentError(`namespace id ${nsid}: must be 1-${MAX_NSID} (0 = the next free one)`);
       const id = nsid === 0 ? nextNsid(ap) : nsid;
       const holder = ap.volumes.find((m) => m.nsid === id);
-      if (holder) throw new AlreadyExistsError(`access path "${name}": namespace id ${id} is already volume "${holder.volume}"`);
-      ap.volumes = [...ap.volumes, { nsid: id, volume: v.name, key: `${v.pool}/${v.id}` }].sort((a, b) => a.nsid - b.nsid);
+      if (holder)
+        throw new AlreadyExistsError(`access path "${name}": namespace id ${id} is already volume "${holder.volume}"`);
+      ap.volumes = [...ap.volumes, { nsid: id, volume: v.name, key: `${v.pool}/${v.id}` }].sort(
+        (a, b) => a.nsid - b.nsid,
+      );
       await this.commitOne(ap);
       return id;
     });
@@ -117,7 +135,8 @@ export class AccessPathService extends EventEmitter {
   removeVolume(name: string, volume: string): Promise<void> {
     return this.serialised(async () => {
       const ap = this.get(name);
-      if (!ap.volumes.some((m) => m.volume === volume)) throw new NotFoundError(`volume "${volume}" is not in access path "${name}"`);
+      if (!ap.volumes.some((m) => m.volume === volume))
+        throw new NotFoundError(`volume "${volume}" is not in access path "${name}"`);
       ap.volumes = ap.volumes.filter((m) => m.volume !== volume);
       await this.commitOne(ap);
       await this.unexportUnused([volume]);
@@ -138,7 +157,8 @@ export class AccessPathService extends EventEmitter {
   unmapHost(name: string, nqn: string): Promise<void> {
     return this.serialised(async () => {
       const ap = this.get(name);
-      if (!ap.hosts.some((h) => h.nqn === nqn)) throw new NotFoundError(`host ${nqn} is not mapped to access path "${name}"`);
+      if (!ap.hosts.some((h) => h.nqn === nqn))
+        throw new NotFoundError(`host ${nqn} is not mapped to access path "${name}"`);
       ap.hosts = ap.hosts.filter((h) => h.nqn !== nqn);
       await this.commitOne(ap);
     });
@@ -185,7 +205,11 @@ export class AccessPathService extends EventEmitter {
   /** nvmet first (refusals change nothing), then the durable model */
   private async commit(next: AccessPath[]): Promise<void> {
     await this.apply(next, { tolerant: false });
-    await writeFileDurable(this.opts.stateFile, `${JSON.stringify({ version: 1, accessPaths: next }, null, 2)}\n`, 0o600);
+    await writeFileDurable(
+      this.opts.stateFile,
+      `${JSON.stringify({ version: 1, accessPaths: next }, null, 2)}\n`,
+      0o600,
+    );
     this.aps = new Map(next.map((a) => [a.name, a]));
   }
 
@@ -193,7 +217,10 @@ export class AccessPathService extends EventEmitter {
    *  its key), a volume that cannot be exported is left out; both are logged. */
   private async apply(aps: AccessPath[], o: { tolerant: boolean }): Promise<void> {
     const target = this.opts.target;
-    if (!target) throw new NotSupportedError(`access paths need the kernel NVMe target: ${this.opts.targetProblem ?? 'not available'}`);
+    if (!target)
+      throw new NotSupportedError(
+        `access paths need the kernel NVMe target: ${this.opts.targetProblem ?? 'not available'}`,
+      );
     const specs: SubsystemSpec[] = [];
     for (const ap of aps) {
       const hosts: SubsystemSpec['hosts'] = [];
@@ -209,13 +236,27 @@ export class AccessPathService extends EventEmitter {
       for (const v of ap.volumes) {
         try {
           const devicePath = await this.device(v.volume);
-          namespaces.push({ nsid: v.nsid, devicePath, bufferedIo: !(await stat(devicePath)).isBlockDevice(), ...namespaceIdentity(v.key) });
+          namespaces.push({
+            nsid: v.nsid,
+            devicePath,
+            bufferedIo: !(await stat(devicePath)).isBlockDevice(),
+            ...namespaceIdentity(v.key),
+          });
         } catch (e) {
           if (!o.tolerant) throw e;
-          log().error(`access path "${ap.name}": volume "${v.volume}" (nsid ${v.nsid}) left out: ${(e as Error).message}`);
+          log().error(
+            `access path "${ap.name}": volume "${v.volume}" (nsid ${v.nsid}) left out: ${(e as Error).message}`,
+          );
         }
       }
-      specs.push({ nqn: ap.nqn, serial: subsystemSerial(ap.nqn), model: SUBSYSTEM_MODEL, ports: ap.ports, hosts, namespaces });
+      specs.push({
+        nqn: ap.nqn,
+        serial: subsystemSerial(ap.nqn),
+        model: SUBSYSTEM_MODEL,
+        ports: ap.ports,
+        hosts,
+        namespaces,
+      });
     }
     try {
       await target.reconcile(specs);
@@ -229,7 +270,10 @@ export class AccessPathService extends EventEmitter {
     const known = this.devices.get(volume);
     if (known) return known;
     const exp = this.opts.volumes.exportVolume;
-    if (!exp) throw new NotSupportedError(`volume "${volume}": exporting a volume needs the storage daemon (qemu-storage-daemon), which this stacd does not have`);
+    if (!exp)
+      throw new NotSupportedError(
+        `volume "${volume}": exporting a volume needs the storage daemon (qemu-storage-daemon), which this stacd does not have`,
+      );
     const { devicePath } = await exp.call(this.opts.volumes, volume);
     this.devices.set(volume, devicePath);
     return devicePath;

@@ -72,8 +72,14 @@ export async function runDaemon<C>(spec: DaemonSpec<C>, argv = process.argv): Pr
     .description(spec.description)
     .addOption(new Option('-f, --conf-file <file>', 'configuration file').default(spec.defaultConfFile))
     .option('-s, --syslog', 'log for the journal/syslog (no colours, identifier = program name)')
-    .option('--tron', 'trace on: debug logging from the start (also: tron= in the config file, or the D-Bus tron property)')
-    .option('--check-config', 'validate the configuration file (and sys.conf) as a reload would, print every problem with file:line, and exit (0 = a reload accepts it, notes aside; 1 = errors: a reload refuses it; 2 = missing or unreadable)')
+    .option(
+      '--tron',
+      'trace on: debug logging from the start (also: tron= in the config file, or the D-Bus tron property)',
+    )
+    .option(
+      '--check-config',
+      'validate the configuration file (and sys.conf) as a reload would, print every problem with file:line, and exit (0 = a reload accepts it, notes aside; 1 = errors: a reload refuses it; 2 = missing or unreadable)',
+    )
     .version(`stas ${stasVersion()}`, '-v, --version', 'print the version and exit')
     .addHelpText(
       'after',
@@ -102,13 +108,17 @@ D-Bus: ${spec.busName} at ${spec.objectPath} on the system bus ($DBUS_SYSTEM_BUS
     if (stoppingOnPurpose) return;
     // without the bus the daemon cannot be reached nor follow stafd/Avahi: exit non-zero so that systemd
     // (Restart=on-failure) starts it again on a fresh connection
-    log().fatal(`lost the D-Bus connection: ${reason}; exiting (status 1) for the service manager to restart ${spec.prog}`);
+    log().fatal(
+      `lost the D-Bus connection: ${reason}; exiting (status 1) for the service manager to restart ${spec.prog}`,
+    );
     process.exit(1);
   });
   try {
     await waitConnected(bus);
   } catch (e) {
-    log().fatal(`cannot connect to the system bus (${process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/var/run/dbus/system_bus_socket'}): ${(e as Error).message}`);
+    log().fatal(
+      `cannot connect to the system bus (${process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/var/run/dbus/system_bus_socket'}): ${(e as Error).message}`,
+    );
     process.exit(1);
   }
 
@@ -217,11 +227,16 @@ D-Bus: ${spec.busName} at ${spec.objectPath} on the system bus ($DBUS_SYSTEM_BUS
 function logProblems(loaded: { errors: string[]; warnings: string[] }): void {
   const all = [...loaded.errors.map((t) => ['error', t] as const), ...loaded.warnings.map((t) => ['warn', t] as const)];
   for (const [level, text] of all.slice(0, MAX_LOGGED_PROBLEMS)) log()[level](text);
-  if (all.length > MAX_LOGGED_PROBLEMS) log().error(`... and ${all.length - MAX_LOGGED_PROBLEMS} more problem(s) (see --check-config)`);
+  if (all.length > MAX_LOGGED_PROBLEMS)
+    log().error(`... and ${all.length - MAX_LOGGED_PROBLEMS} more problem(s) (see --check-config)`);
 }
 
 function saveAccepted(accepted: AcceptedConfig, texts: readonly ConfigFileText[]): void {
-  accepted.save(texts).catch((e: unknown) => log().warn(`cannot save the accepted configuration to ${accepted.path}: ${(e as Error).message}`));
+  accepted
+    .save(texts)
+    .catch((e: unknown) =>
+      log().warn(`cannot save the accepted configuration to ${accepted.path}: ${(e as Error).message}`),
+    );
 }
 
 /**
@@ -248,7 +263,9 @@ function startConfig<C>(spec: DaemonSpec<C>, file: string, accepted: AcceptedCon
   const prev = accepted.load();
   if (prev && !('problem' in prev)) {
     const fromSaved = spec.configFromTexts(file, prev.texts);
-    log().error(`${what}: starting with the last accepted configuration of ${prev.savedAt}, saved in ${accepted.path}; fix the file, then reload`);
+    log().error(
+      `${what}: starting with the last accepted configuration of ${prev.savedAt}, saved in ${accepted.path}; fix the file, then reload`,
+    );
     logProblems({ errors: [], warnings: fromSaved.warnings });
     return fromSaved;
   }
@@ -257,7 +274,9 @@ function startConfig<C>(spec: DaemonSpec<C>, file: string, accepted: AcceptedCon
     log().fatal(`${what}; no last accepted configuration in ${accepted.path}`);
     process.exit(1);
   }
-  log().error(`${what}; no last accepted configuration in ${accepted.path}: starting with what can be used (invalid values replaced by defaults, malformed entries left out)`);
+  log().error(
+    `${what}; no last accepted configuration in ${accepted.path}: starting with what can be used (invalid values replaced by defaults, malformed entries left out)`,
+  );
   return loaded;
 }
 
@@ -278,6 +297,9 @@ function checkConfigAndExit<C>(spec: DaemonSpec<C>, file: string): never {
   for (const w of notes) console.error(`note: ${w}`);
   const n = errors.length + notes.length;
   if (n === 0) console.log(`${file}: OK`);
-  else console.log(`${file}: ${n} problem(s): ${errors.length} error(s)${errors.length ? ' (a reload refuses this file)' : ''}, ${notes.length} note(s)`);
+  else
+    console.log(
+      `${file}: ${n} problem(s): ${errors.length} error(s)${errors.length ? ' (a reload refuses this file)' : ''}, ${notes.length} note(s)`,
+    );
   process.exit(errors.length ? 1 : 0);
 }

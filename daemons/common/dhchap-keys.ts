@@ -30,10 +30,18 @@ export function resolveDhchapSecret(option: DhchapOption, value: string): string
       mode = statSync(path).mode;
       text = readFileBoundedSync(path, KEY_FILE_MAX_BYTES).trim();
     } catch (e) {
-      throw new DhchapKeyRefError(option, 'file', `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new DhchapKeyRefError(
+        option,
+        'file',
+        `cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     if (mode & 0o004) {
-      throw new DhchapKeyRefError(option, 'world-readable', `key file ${path} is world-readable (mode ${(mode & 0o777).toString(8)}); chmod o-r it`);
+      throw new DhchapKeyRefError(
+        option,
+        'world-readable',
+        `key file ${path} is world-readable (mode ${(mode & 0o777).toString(8)}); chmod o-r it`,
+      );
     }
   }
   try {
@@ -48,9 +56,16 @@ export function resolveDhchapSecret(option: DhchapOption, value: string): string
 /** Parsed keys for the userspace host; undefined without a dhchap-secret. */
 export function resolveDhchapKeys(secret: string | undefined, ctrlSecret: string | undefined): DhchapKeys | undefined {
   if (!secret) {
-    if (ctrlSecret) throw new DhchapKeyRefError('dhchap-ctrl-secret', 'invalid', 'set without dhchap-secret (the host must authenticate itself first)');
+    if (ctrlSecret)
+      throw new DhchapKeyRefError(
+        'dhchap-ctrl-secret',
+        'invalid',
+        'set without dhchap-secret (the host must authenticate itself first)',
+      );
     return undefined;
   }
   const s = parseDhchapSecret(resolveDhchapSecret('dhchap-secret', secret));
-  return ctrlSecret ? { secret: s, ctrlSecret: parseDhchapSecret(resolveDhchapSecret('dhchap-ctrl-secret', ctrlSecret)) } : { secret: s };
+  return ctrlSecret
+    ? { secret: s, ctrlSecret: parseDhchapSecret(resolveDhchapSecret('dhchap-ctrl-secret', ctrlSecret)) }
+    : { secret: s };
 }

@@ -15,7 +15,8 @@ export interface KernelSupport {
 const DEV = '/dev/nvme-fabrics';
 
 export function kernelSupport(dev = DEV): KernelSupport {
-  if (!existsSync(dev)) return { fabricsDevice: false, discovery: true, hostIface: true, dhchapSecret: true, dhchapCtrlSecret: true };
+  if (!existsSync(dev))
+    return { fabricsDevice: false, discovery: true, hostIface: true, dhchapSecret: true, dhchapCtrlSecret: true };
   let first = '';
   try {
     first = readFileSync(dev, 'utf8').split('\n')[0] ?? '';

@@ -27,7 +27,10 @@ export function initLog(opts: LogOptions): Logger {
       formatters: { log: (obj) => redactObject(obj) as Record<string, unknown> },
       hooks: {
         logMethod(args, method) {
-          method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>);
+          method.apply(
+            this,
+            args.map((a: unknown) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>,
+          );
         },
       },
       redact: {
@@ -57,5 +60,13 @@ export function isTron(): boolean {
 /** nvme-stas reports Python logging level names: DEBUG or INFO in practice. */
 export function pythonLevelName(): string {
   const l = log().level;
-  return l === 'debug' || l === 'trace' ? 'DEBUG' : l === 'warn' ? 'WARNING' : l === 'error' ? 'ERROR' : l === 'fatal' ? 'CRITICAL' : 'INFO';
+  return l === 'debug' || l === 'trace'
+    ? 'DEBUG'
+    : l === 'warn'
+      ? 'WARNING'
+      : l === 'error'
+        ? 'ERROR'
+        : l === 'fatal'
+          ? 'CRITICAL'
+          : 'INFO';
 }

@@ -34,7 +34,13 @@ export function jsonDumps(v: PyValue): string {
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : v > 0 ? 'Infinity' : v < 0 ? '-Infinity' : 'NaN';
   if (typeof v === 'string') return jsonString(v);
   if (Array.isArray(v)) return '[' + v.map(jsonDumps).join(', ') + ']';
-  return '{' + Object.entries(v).map(([k, x]) => `${jsonString(k)}: ${jsonDumps(x)}`).join(', ') + '}';
+  return (
+    '{' +
+    Object.entries(v)
+      .map(([k, x]) => `${jsonString(k)}: ${jsonDumps(x)}`)
+      .join(', ') +
+    '}'
+  );
 }
 
 /** Python repr() of a str: single quotes unless the text contains ' and no ". */
@@ -68,7 +74,13 @@ export function pyRepr(v: PyValue): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return pyStrRepr(v);
   if (Array.isArray(v)) return '[' + v.map(pyRepr).join(', ') + ']';
-  return '{' + Object.entries(v).map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`).join(', ') + '}';
+  return (
+    '{' +
+    Object.entries(v)
+      .map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`)
+      .join(', ') +
+    '}'
+  );
 }
 
 /** Python str() of a value as nvme-stas applies it to dictionary values. */

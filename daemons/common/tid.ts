@@ -88,7 +88,15 @@ export class TID {
 
   /** From the 7 strings of a D-Bus call (get_log_pages, controller_info): normalised the same way. */
   static fromTuple(
-    t: { transport: string; traddr: string; trsvcid: string; subsysnqn: string; hostTraddr: string; hostIface: string; hostNqn: string },
+    t: {
+      transport: string;
+      traddr: string;
+      trsvcid: string;
+      subsysnqn: string;
+      hostTraddr: string;
+      hostIface: string;
+      hostNqn: string;
+    },
     ctx: TidContext,
   ): TID {
     return new TID(

@@ -28,10 +28,13 @@ export class Timer {
     if (intervalSec !== undefined) this.intervalSec = intervalSec;
     this.stop();
     this.deadline = Date.now() + this.intervalSec * 1000;
-    this.handle = setTimeout(() => {
-      this.handle = undefined;
-      this.onFire();
-    }, Math.max(0, this.intervalSec * 1000));
+    this.handle = setTimeout(
+      () => {
+        this.handle = undefined;
+        this.onFire();
+      },
+      Math.max(0, this.intervalSec * 1000),
+    );
     this.handle.unref?.();
   }
 

@@ -2,7 +2,16 @@
 // filters, and connect-parameter resolution with the kernel option names.
 import { ConfigWarning, echo, type SourceRef } from './errors.js';
 import type { IniValue } from './ini.js';
-import { checkText, describeValue, fallbackValue, isOptionKey, OPTION_SPECS, SEC_CONTROLLERS, type OptionKey, type ServiceKind } from './options.js';
+import {
+  checkText,
+  describeValue,
+  fallbackValue,
+  isOptionKey,
+  OPTION_SPECS,
+  SEC_CONTROLLERS,
+  type OptionKey,
+  type ServiceKind,
+} from './options.js';
 import { TID, WELL_KNOWN_DISC_NQN, type Cid, type CidValue, type TidContext } from '../common/tid.js';
 import type { ExcludeEntry } from '../common/exclude.js';
 import { canonicalKey, redactSecrets } from '../common/secrets.js';
@@ -27,7 +36,12 @@ export { redactSecrets };
  * `=` ignored). A token with no `=` or more than one is dropped, with a warning here. Repeated keys: last value wins,
  * first position kept (Python dict).
  */
-export function tokenizeControllerText(text: string, ref: SourceRef, where: string, warnings: ConfigWarning[]): Map<string, string> {
+export function tokenizeControllerText(
+  text: string,
+  ref: SourceRef,
+  where: string,
+  warnings: ConfigWarning[],
+): Map<string, string> {
   const out = new Map<string, string>();
   for (const token of text.split(/\s*;\s*/)) {
     if (token === '') continue;
@@ -35,13 +49,18 @@ export function tokenizeControllerText(text: string, ref: SourceRef, where: stri
     if (parts.length !== 2) {
       const shown = echo(redactSecrets(token));
       const why = parts.length < 2 ? 'has no "="' : 'has more than one "="';
-      const hint = /^\s*dhchap[-_]/i.test(token) ? ' (a secret containing "=" cannot be given on a controller= line)' : '';
+      const hint = /^\s*dhchap[-_]/i.test(token)
+        ? ' (a secret containing "=" cannot be given on a controller= line)'
+        : '';
       warnings.push(new ConfigWarning(ref, `${where}: token "${shown}" ${why}; dropped${hint}`, SEC_CONTROLLERS));
       continue;
     }
     // `DHCHAP_Secret` and `dhchap-secret` are one key (stas; nvme-stas matches keys exactly)
     const key = canonicalKey(parts[0]);
-    if (key === '') warnings.push(new ConfigWarning(ref, `${where}: token "${echo(redactSecrets(token))}" has an empty key`, SEC_CONTROLLERS));
+    if (key === '')
+      warnings.push(
+        new ConfigWarning(ref, `${where}: token "${echo(redactSecrets(token))}" has an empty key`, SEC_CONTROLLERS),
+      );
     out.set(key, parts[1].trim());
   }
   return out;
@@ -66,7 +85,9 @@ export function parseControllerValue(kind: ServiceKind, value: IniValue, warning
     const spec = OPTION_SPECS[key as OptionKey];
     const fallback = fallbackValue(kind, key as OptionKey);
     const fallbackText =
-      fallback === null ? `keeping the text "${echo(v)}" unconverted (as nvme-stas does)` : `using [Global] default (${describeValue(fallback)})`;
+      fallback === null
+        ? `keeping the text "${echo(v)}" unconverted (as nvme-stas does)`
+        : `using [Global] default (${describeValue(fallback)})`;
     const r = checkText<unknown>(spec as never, v, fallback, value.ref, warnings, `${where}: ${k}`, fallbackText);
     if (r.ok) m.set(k, r.value as CidValue);
     else if (fallback !== null) m.set(k, fallback as CidValue);
@@ -90,7 +111,15 @@ export function parseExcludeValue(value: IniValue, warnings: ConfigWarning[]): E
     );
   }
   if (value.text === '') {
-    warnings.push(new ConfigWarning(value.ref, `${where}: an empty exclude= entry excludes every controller`, SEC_CONTROLLERS, 'exclude', 'note'));
+    warnings.push(
+      new ConfigWarning(
+        value.ref,
+        `${where}: an empty exclude= entry excludes every controller`,
+        SEC_CONTROLLERS,
+        'exclude',
+        'note',
+      ),
+    );
   }
   const m: Map<string, CidValue> = tokenizeControllerText(value.text, value.ref, where, warnings);
   m.delete('host-traddr');
@@ -102,7 +131,11 @@ export function parseExcludeValue(value: IniValue, warnings: ConfigWarning[]): E
  * The TID of a configured controller. stafd defaults a missing subsysnqn to the well-known discovery NQN.
  * Returns the reason instead when the daemon drops the entry (as nvme-stas does, silently: here the caller may log).
  */
-export function configuredTid(kind: ServiceKind, spec: ControllerSpec, ctx: TidContext): { tid: TID } | { reason: string } {
+export function configuredTid(
+  kind: ServiceKind,
+  spec: ControllerSpec,
+  ctx: TidContext,
+): { tid: TID } | { reason: string } {
   let cid = spec.cid;
   if (kind === 'stafd' && !cid.some(([k, v]) => k === 'subsysnqn' && v !== '')) {
     cid = [...cid.filter(([k]) => k !== 'subsysnqn'), ['subsysnqn', WELL_KNOWN_DISC_NQN]];
@@ -112,7 +145,10 @@ export function configuredTid(kind: ServiceKind, spec: ControllerSpec, ctx: TidC
     (f) => (tid as unknown as Record<string, string>)[f] === '',
   );
   if (missing.length > 0) {
-    const fc = tid.transport === 'fc' || tid.transport === 'loop' ? ' (fc/loop entries have no trsvcid: nvme-stas drops them)' : '';
+    const fc =
+      tid.transport === 'fc' || tid.transport === 'loop'
+        ? ' (fc/loop entries have no trsvcid: nvme-stas drops them)'
+        : '';
     return { reason: `${missing.join(', ')} missing${fc}` };
   }
   return { tid };

@@ -72,8 +72,10 @@ export function pythonOsErrorText(err: unknown, path: string): string {
 
 /** Short reason for a ConfigError, from a Node fs error. */
 export function fsReason(err: unknown): { reason: string; code?: string } {
-  if (err instanceof FileTooLargeError) return { reason: `larger than ${err.maxBytes} bytes (not read)`, code: err.code };
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  if (err instanceof FileTooLargeError)
+    return { reason: `larger than ${err.maxBytes} bytes (not read)`, code: err.code };
+  const code =
+    typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
   switch (code) {
     case 'EACCES':
     case 'EPERM':

@@ -75,7 +75,16 @@ export {
   type ConfigFileText,
 } from './service-config.js';
 export { describeChanges, reloadServiceConfig, type ReloadResult } from './reload.js';
-export { HostIdentityError, SysConfig, SysConfig as HostIdentity, defaultHostFiles, etcRoot, loadSysConfig, NQN_MAX_LEN, type HostFiles } from './sys-config.js';
+export {
+  HostIdentityError,
+  SysConfig,
+  SysConfig as HostIdentity,
+  defaultHostFiles,
+  etcRoot,
+  loadSysConfig,
+  NQN_MAX_LEN,
+  type HostFiles,
+} from './sys-config.js';
 export {
   clearHostOption,
   editHostOption,

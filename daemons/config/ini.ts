@@ -116,7 +116,12 @@ export function parseIniText(doc: IniDocument, text: string, file: string): void
     if (haveValue && indent > indentLevel) {
       // continuation line
       if (option) {
-        option.values.push({ text: stripped, ref: { file, line: lineNo }, continuation: true, blankBefore: pendingBlank.has(option) });
+        option.values.push({
+          text: stripped,
+          ref: { file, line: lineNo },
+          continuation: true,
+          blankBefore: pendingBlank.has(option),
+        });
         pendingBlank.delete(option);
       } else {
         warn(lineNo, `continuation line "${echo(stripped)}" follows a line that was skipped; skipped too`);
@@ -159,7 +164,12 @@ export function parseIniText(doc: IniDocument, text: string, file: string): void
       opt = { name, ref: { file, line: lineNo }, values: [] };
       section.options.set(name, opt);
     }
-    opt.values.push({ text: (om[3] ?? '').trim(), ref: { file, line: lineNo }, continuation: false, blankBefore: pendingBlank.has(opt) });
+    opt.values.push({
+      text: (om[3] ?? '').trim(),
+      ref: { file, line: lineNo },
+      continuation: false,
+      blankBefore: pendingBlank.has(opt),
+    });
     pendingBlank.delete(opt);
     option = opt;
   });

@@ -93,7 +93,12 @@ const intSpec = (name: string, range?: readonly [number, number]): OptionSpec<nu
 });
 
 /** A resource cap: an integer within `range`, `dflt` when absent or invalid. */
-const capSpec = (section: string, name: string, dflt: number, range: readonly [number, number]): OptionSpec<number> => ({
+const capSpec = (
+  section: string,
+  name: string,
+  dflt: number,
+  range: readonly [number, number],
+): OptionSpec<number> => ({
   section,
   name,
   default: dflt,
@@ -162,11 +167,26 @@ export const OPTION_SPECS: { readonly [K in OptionKey]: OptionSpec<OptionTypes[K
     },
     convertError: 'is not an integer',
   },
-  'Discovery controller connection management/max-log-entries': capSpec(SEC_DCCM, 'max-log-entries', 16384, [1, 262144]),
-  'Discovery controller connection management/max-referrals-per-controller': capSpec(SEC_DCCM, 'max-referrals-per-controller', 64, [0, 262144]),
+  'Discovery controller connection management/max-log-entries': capSpec(
+    SEC_DCCM,
+    'max-log-entries',
+    16384,
+    [1, 262144],
+  ),
+  'Discovery controller connection management/max-referrals-per-controller': capSpec(
+    SEC_DCCM,
+    'max-referrals-per-controller',
+    64,
+    [0, 262144],
+  ),
   'Discovery controller connection management/max-referrals': capSpec(SEC_DCCM, 'max-referrals', 1024, [0, 262144]),
   'I/O controller connection management/max-controllers': capSpec(SEC_IOCCM, 'max-controllers', 1024, [1, 1048576]),
-  'I/O controller connection management/max-connects-in-flight': capSpec(SEC_IOCCM, 'max-connects-in-flight', 16, [1, 1024]),
+  'I/O controller connection management/max-connects-in-flight': capSpec(
+    SEC_IOCCM,
+    'max-connects-in-flight',
+    16,
+    [1, 1024],
+  ),
 };
 
 /** Multi-valued options (every occurrence, in order). */
@@ -228,7 +248,8 @@ export const LEGACY_HINTS: Readonly<Record<string, string>> = {
   'Global/persistent-connections':
     'legacy option (nvme-stas 2.1-2.4); use [Discovery controller connection management] persistent-connections',
   'Controllers/blacklist': 'legacy option (nvme-stas <= 1.1); use exclude=',
-  'Global/sticky-connections': 'legacy option (nvme-stas 1.1); use [I/O controller connection management] disconnect-scope',
+  'Global/sticky-connections':
+    'legacy option (nvme-stas 1.1); use [I/O controller connection management] disconnect-scope',
   'Global/udev-rule': 'legacy option (nvme-stas 1.1-2.1.2), no longer used',
   'Global/duplicate-connect': 'legacy option (nvme-stas 2.1), no longer used',
 };

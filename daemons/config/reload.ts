@@ -8,7 +8,12 @@ import { pythonStr } from '../common/tid.js';
 import { isSecretKey } from '../common/secrets.js';
 
 export type ReloadResult =
-  | { readonly ok: true; readonly config: ServiceConfig; readonly warnings: ConfigWarning[]; readonly changes: string[] }
+  | {
+      readonly ok: true;
+      readonly config: ServiceConfig;
+      readonly warnings: ConfigWarning[];
+      readonly changes: string[];
+    }
   | { readonly ok: false; readonly error: ConfigError };
 
 /** Printable form of a controller/exclude entry with secrets masked: `transport=tcp;traddr=1.2.3.4;kato=17`. */
@@ -18,7 +23,8 @@ function entryText(cid: Cid | ReadonlyArray<readonly [string, string]>): string 
 
 function listDiff(name: string, before: string[], after: string[]): string[] {
   const out: string[] = [];
-  const count = (l: string[]): Map<string, number> => l.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
+  const count = (l: string[]): Map<string, number> =>
+    l.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
   const b = count(before);
   const a = count(after);
   for (const [x, n] of b) for (let i = a.get(x) ?? 0; i < n; i++) out.push(`[Controllers] ${name} removed: ${x}`);
@@ -34,8 +40,20 @@ export function describeChanges(before: ServiceConfig, after: ServiceConfig): st
     const y = describeValue(after.get(key));
     if (x !== y) out.push(`[${OPTION_SPECS[key].section}] ${OPTION_SPECS[key].name}: ${x} -> ${y}`);
   }
-  out.push(...listDiff('controller', before.controllers.map((c) => entryText(c.cid)), after.controllers.map((c) => entryText(c.cid))));
-  out.push(...listDiff('exclude', before.excludes.map((e) => entryText(e)), after.excludes.map((e) => entryText(e))));
+  out.push(
+    ...listDiff(
+      'controller',
+      before.controllers.map((c) => entryText(c.cid)),
+      after.controllers.map((c) => entryText(c.cid)),
+    ),
+  );
+  out.push(
+    ...listDiff(
+      'exclude',
+      before.excludes.map((e) => entryText(e)),
+      after.excludes.map((e) => entryText(e)),
+    ),
+  );
   return out;
 }
 

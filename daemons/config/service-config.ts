@@ -21,7 +21,15 @@ import {
   type OptionTypes,
   type ServiceKind,
 } from './options.js';
-import { configuredTid, parseControllerValue, parseExcludeValue, resolveConnectParams, type ConnectParam, type ControllerSpec, type ExcludeSpec } from './controllers.js';
+import {
+  configuredTid,
+  parseControllerValue,
+  parseExcludeValue,
+  resolveConnectParams,
+  type ConnectParam,
+  type ControllerSpec,
+  type ExcludeSpec,
+} from './controllers.js';
 import type { TimeSpan } from './timespan.js';
 import type { CidValue } from '../common/tid.js';
 import type { ExcludeEntry } from '../common/exclude.js';
@@ -40,9 +48,14 @@ const modeOf = (path: string): number | undefined => {
     return undefined;
   }
 };
-const modeOfAsync = async (path: string): Promise<number | undefined> => stat(path).then((st) => st.mode & 0o7777, () => undefined);
+const modeOfAsync = async (path: string): Promise<number | undefined> =>
+  stat(path).then(
+    (st) => st.mode & 0o7777,
+    () => undefined,
+  );
 
-const isEnoent = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
+const isEnoent = (e: unknown): boolean =>
+  typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
 
 function fail(path: string, err: unknown): never {
   const { reason, code } = fsReason(err);
@@ -54,7 +67,8 @@ export function dropInDir(path: string): string {
   return `${path}.d`;
 }
 
-const dropInNames = (names: string[]): string[] => names.filter((n) => n.endsWith('.conf') && !n.startsWith('.')).sort();
+const dropInNames = (names: string[]): string[] =>
+  names.filter((n) => n.endsWith('.conf') && !n.startsWith('.')).sort();
 
 /**
  * Reads the main file and its drop-ins (lexical order). A missing main file or folder means "nothing there"
@@ -131,12 +145,22 @@ export class ServiceConfig {
   ) {}
 
   /** Builds the configuration from already-read files. Never throws; problems become warnings. */
-  static fromFiles(kind: ServiceKind, path: string, files: readonly ConfigFileText[]): { config: ServiceConfig; warnings: ConfigWarning[] } {
+  static fromFiles(
+    kind: ServiceKind,
+    path: string,
+    files: readonly ConfigFileText[],
+  ): { config: ServiceConfig; warnings: ConfigWarning[] } {
     const doc = new IniDocument();
     const binary: ConfigWarning[] = [];
     for (const f of files) {
       const bad = binaryLine(f.text);
-      if (bad > 0) binary.push(new ConfigWarning({ file: f.path, line: bad }, 'not a text file (NUL, control characters or invalid UTF-8 from this line on)'));
+      if (bad > 0)
+        binary.push(
+          new ConfigWarning(
+            { file: f.path, line: bad },
+            'not a text file (NUL, control characters or invalid UTF-8 from this line on)',
+          ),
+        );
       parseIniText(doc, f.text, f.path);
     }
     const warnings: ConfigWarning[] = [...binary, ...doc.issues];
@@ -166,7 +190,9 @@ export class ServiceConfig {
     }
     const controllers = doc.values(SEC_CONTROLLERS, 'controller').map((v) => parseControllerValue(kind, v, warnings));
     const excludes = doc.values(SEC_CONTROLLERS, 'exclude').map((v) => parseExcludeValue(v, warnings));
-    const config = new ServiceConfig(kind, path, [...doc.files], values as Values, sources, controllers, excludes, [...files]);
+    const config = new ServiceConfig(kind, path, [...doc.files], values as Values, sources, controllers, excludes, [
+      ...files,
+    ]);
     warnings.push(...entryNotes(kind, config, files));
     // report in reading order: file by file, line by line
     const fileIndex = (f: string): number => doc.files.indexOf(f);
@@ -184,37 +210,89 @@ export class ServiceConfig {
     return this.sources[key];
   }
 
-  get tron(): boolean { return this.get('Global/tron'); }
-  get hdrDigest(): boolean { return this.get('Global/hdr-digest'); }
-  get dataDigest(): boolean { return this.get('Global/data-digest'); }
-  get kato(): number | null { return this.get('Global/kato'); }
-  get queueSize(): number | null { return this.get('Global/queue-size'); }
-  get nrIoQueues(): number | null { return this.get('Global/nr-io-queues'); }
-  get nrWriteQueues(): number | null { return this.get('Global/nr-write-queues'); }
-  get nrPollQueues(): number | null { return this.get('Global/nr-poll-queues'); }
-  get reconnectDelay(): number | null { return this.get('Global/reconnect-delay'); }
-  get ctrlLossTmo(): number | null { return this.get('Global/ctrl-loss-tmo'); }
-  get disableSqflow(): boolean | null { return this.get('Global/disable-sqflow'); }
-  get ignoreIface(): boolean { return this.get('Global/ignore-iface'); }
-  get ipFamily(): IpFamily { return this.get('Global/ip-family'); }
-  get ipv4Enabled(): boolean { return this.ipFamily.includes(4); }
-  get ipv6Enabled(): boolean { return this.ipFamily.includes(6); }
-  get pleo(): boolean { return this.get('Global/pleo'); }
-  get zeroconf(): boolean { return this.get('Service Discovery/zeroconf'); }
+  get tron(): boolean {
+    return this.get('Global/tron');
+  }
+  get hdrDigest(): boolean {
+    return this.get('Global/hdr-digest');
+  }
+  get dataDigest(): boolean {
+    return this.get('Global/data-digest');
+  }
+  get kato(): number | null {
+    return this.get('Global/kato');
+  }
+  get queueSize(): number | null {
+    return this.get('Global/queue-size');
+  }
+  get nrIoQueues(): number | null {
+    return this.get('Global/nr-io-queues');
+  }
+  get nrWriteQueues(): number | null {
+    return this.get('Global/nr-write-queues');
+  }
+  get nrPollQueues(): number | null {
+    return this.get('Global/nr-poll-queues');
+  }
+  get reconnectDelay(): number | null {
+    return this.get('Global/reconnect-delay');
+  }
+  get ctrlLossTmo(): number | null {
+    return this.get('Global/ctrl-loss-tmo');
+  }
+  get disableSqflow(): boolean | null {
+    return this.get('Global/disable-sqflow');
+  }
+  get ignoreIface(): boolean {
+    return this.get('Global/ignore-iface');
+  }
+  get ipFamily(): IpFamily {
+    return this.get('Global/ip-family');
+  }
+  get ipv4Enabled(): boolean {
+    return this.ipFamily.includes(4);
+  }
+  get ipv6Enabled(): boolean {
+    return this.ipFamily.includes(6);
+  }
+  get pleo(): boolean {
+    return this.get('Global/pleo');
+  }
+  get zeroconf(): boolean {
+    return this.get('Service Discovery/zeroconf');
+  }
   /** mDNS service types to browse ([] when zeroconf is disabled) */
-  get stypes(): string[] { return this.zeroconf ? ['_nvme-disc._tcp', '_nvme-disc._udp'] : []; }
-  get persistentConnections(): boolean { return this.get('Discovery controller connection management/persistent-connections'); }
-  get zeroconfPersistence(): TimeSpan { return this.get('Discovery controller connection management/zeroconf-connections-persistence'); }
+  get stypes(): string[] {
+    return this.zeroconf ? ['_nvme-disc._tcp', '_nvme-disc._udp'] : [];
+  }
+  get persistentConnections(): boolean {
+    return this.get('Discovery controller connection management/persistent-connections');
+  }
+  get zeroconfPersistence(): TimeSpan {
+    return this.get('Discovery controller connection management/zeroconf-connections-persistence');
+  }
   /** seconds; negative = never remove, 0 = remove on the next pass */
-  get zeroconfPersistenceSec(): number { return this.zeroconfPersistence.seconds; }
-  get disconnectScope(): DisconnectScope { return this.get('I/O controller connection management/disconnect-scope'); }
-  get disconnectTrtypes(): readonly string[] { return this.get('I/O controller connection management/disconnect-trtypes'); }
-  get connectAttemptsOnNcc(): number { return this.get('I/O controller connection management/connect-attempts-on-ncc'); }
+  get zeroconfPersistenceSec(): number {
+    return this.zeroconfPersistence.seconds;
+  }
+  get disconnectScope(): DisconnectScope {
+    return this.get('I/O controller connection management/disconnect-scope');
+  }
+  get disconnectTrtypes(): readonly string[] {
+    return this.get('I/O controller connection management/disconnect-trtypes');
+  }
+  get connectAttemptsOnNcc(): number {
+    return this.get('I/O controller connection management/connect-attempts-on-ncc');
+  }
 
   /** Every controller= entry in order (before the configured-entry filters: see configuredTid). */
-  get controllers(): readonly ControllerSpec[] { return this.controllerSpecs; }
+  get controllers(): readonly ControllerSpec[] {
+    return this.controllerSpecs;
+  }
   /** Every exclude= entry in order (an empty entry excludes everything). */
-  get excludes(): readonly ExcludeEntry[] { return this.excludeSpecs.map((e) => e.entry); }
+  get excludes(): readonly ExcludeEntry[] {
+    return this.excludeSpecs.map((e) => e.entry);
+  }
 
   /** Resolved [Global] value of a connect option, by its config name (`kato`, `queue-size`, ...). */
   globalConnectValue(option: string): number | boolean | null {
@@ -247,7 +325,16 @@ function entryNotes(kind: ServiceKind, config: ServiceConfig, files: readonly Co
   const modes = new Map(files.map((f) => [f.path, f.mode]));
   for (const spec of config.controllers) {
     const r = configuredTid(kind, spec, { ignoreIface: config.ignoreIface, hostNqn: '' });
-    if ('reason' in r) out.push(new ConfigWarning(spec.ref, `${where}: ${kind} will ignore this entry: ${r.reason}`, SEC_CONTROLLERS, 'controller', 'note'));
+    if ('reason' in r)
+      out.push(
+        new ConfigWarning(
+          spec.ref,
+          `${where}: ${kind} will ignore this entry: ${r.reason}`,
+          SEC_CONTROLLERS,
+          'controller',
+          'note',
+        ),
+      );
     const secret = spec.cid.find(([k]) => isSecretKey(k));
     const mode = modes.get(spec.ref.file);
     if (secret && mode !== undefined && (mode & 0o004) !== 0) {
@@ -278,7 +365,15 @@ function validateStructure(kind: ServiceKind, doc: IniDocument): ConfigWarning[]
     if (!sections.has(sec.name)) {
       const near = [...sections].find((s) => s.toLowerCase() === sec.name.trim().toLowerCase());
       const hint = near ? ` (section names are case-sensitive: did you mean [${near}]?)` : '';
-      out.push(new ConfigWarning(sec.ref, `unknown section [${echo(sec.name)}] for ${kind}${hint}; its options are not used`, sec.name, undefined, 'note'));
+      out.push(
+        new ConfigWarning(
+          sec.ref,
+          `unknown section [${echo(sec.name)}] for ${kind}${hint}; its options are not used`,
+          sec.name,
+          undefined,
+          'note',
+        ),
+      );
       continue;
     }
     for (const opt of sec.options.values()) {
@@ -301,11 +396,17 @@ function validateStructure(kind: ServiceKind, doc: IniDocument): ConfigWarning[]
 }
 
 /** Reads and validates a daemon configuration file. Throws ConfigError when a file exists but cannot be read. */
-export function loadServiceConfig(kind: ServiceKind, path: string): { config: ServiceConfig; warnings: ConfigWarning[] } {
+export function loadServiceConfig(
+  kind: ServiceKind,
+  path: string,
+): { config: ServiceConfig; warnings: ConfigWarning[] } {
   return ServiceConfig.fromFiles(kind, path, readConfigFiles(path));
 }
 
-export async function loadServiceConfigAsync(kind: ServiceKind, path: string): Promise<{ config: ServiceConfig; warnings: ConfigWarning[] }> {
+export async function loadServiceConfigAsync(
+  kind: ServiceKind,
+  path: string,
+): Promise<{ config: ServiceConfig; warnings: ConfigWarning[] }> {
   return ServiceConfig.fromFiles(kind, path, await readConfigFilesAsync(path));
 }
 
@@ -313,4 +414,3 @@ export async function loadServiceConfigAsync(kind: ServiceKind, path: string): P
 export function defaultConfPath(kind: ServiceKind): string {
   return `${process.env.STAS_ETC ?? '/etc'}/stas/${kind}.conf`;
 }
-

@@ -67,7 +67,9 @@ export function hostNqnUuid(src: UuidSources = {}): string {
   if (euid !== 0) throw new RootRequiredError();
   const dmi = readIf(src.dmiProductUuidPath ?? '/sys/class/dmi/id/product_uuid')?.trim();
   if (dmi && dmi.length === 36) return dmiUuidToNetworkOrder(dmi).toLowerCase();
-  const dt = readIf(src.deviceTreeUuidPath ?? '/proc/device-tree/ibm,partition-uuid')?.replace(/\0+$/, '').trim();
+  const dt = readIf(src.deviceTreeUuidPath ?? '/proc/device-tree/ibm,partition-uuid')
+    ?.replace(/\0+$/, '')
+    .trim();
   if (dt && dt.length === 36) return dt;
   return randomUUID();
 }
@@ -167,7 +169,10 @@ export function editHostOption(text: string, key: string, value: string | null):
   const lines = text === '' ? [] : text.replace(/\r\n?/g, '\n').replace(/\n$/, '').split('\n');
   const info = classify(lines);
   const k = key.toLowerCase();
-  const isKeyLine = (i: number): boolean => info[i].section === 'Host' && info[i].option === k && (info[i].kind === 'option' || info[i].kind === 'continuation');
+  const isKeyLine = (i: number): boolean =>
+    info[i].section === 'Host' &&
+    info[i].option === k &&
+    (info[i].kind === 'option' || info[i].kind === 'continuation');
   const lastOption = [...info.keys()].filter((i) => isKeyLine(i) && info[i].kind === 'option').pop();
   const newLine = value === null ? undefined : `${key} = ${value}`;
 

@@ -91,7 +91,9 @@ export class SysConfig {
       return config;
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      log().error(`${e.message}; using the [Host] defaults (${defaultHostFiles().hostnqnFile}, ${defaultHostFiles().hostidFile})`);
+      log().error(
+        `${e.message}; using the [Host] defaults (${defaultHostFiles().hostnqnFile}, ${defaultHostFiles().hostidFile})`,
+      );
       const files: HostFiles = { ...defaultHostFiles(), ...stripUndefined(opts) };
       return new SysConfig(files, new IniDocument(), opts.onWarning ?? ((m: string) => log().warn(m)));
     }
@@ -119,7 +121,8 @@ export class SysConfig {
     check('nqn', this.files.hostnqnFile, () => this.hostnqn, errors);
     check('id', this.files.hostidFile, () => this.hostid, errors);
     const key = this.raw('key');
-    if (key?.startsWith('file://')) check('key', this.files.hostkeyFile, () => this.value('key', this.files.hostkeyFile), errors);
+    if (key?.startsWith('file://'))
+      check('key', this.files.hostkeyFile, () => this.value('key', this.files.hostkeyFile), errors);
     if (this.raw('symname')?.startsWith('file://')) check('symname', '', () => this.value('symname'), warnings);
     return { errors, warnings };
   }
@@ -152,11 +155,15 @@ export class SysConfig {
     try {
       r = this.value(option, defaultFile);
     } catch (e) {
-      throw new HostIdentityError(`Error reading mandatory ${what} (see stasadm --help): ${pythonOsErrorText(e, pathOf(e, this.raw(option), defaultFile))}`);
+      throw new HostIdentityError(
+        `Error reading mandatory ${what} (see stasadm --help): ${pythonOsErrorText(e, pathOf(e, this.raw(option), defaultFile))}`,
+      );
     }
     if (r.value === null) {
       // nvme-stas would carry None on and fail later; say it here instead
-      throw new HostIdentityError(`Error reading mandatory ${what} (see stasadm --help): '${r.path ?? option}' is empty`);
+      throw new HostIdentityError(
+        `Error reading mandatory ${what} (see stasadm --help): '${r.path ?? option}' is empty`,
+      );
     }
     return r.value;
   }
@@ -207,12 +214,16 @@ function pathOf(e: unknown, raw: string | undefined, defaultFile: string): strin
 
 function stripUndefined(o: SysConfigOptions): Partial<HostFiles> {
   const out: Partial<Record<keyof HostFiles, string>> = {};
-  for (const k of ['confFile', 'hostnqnFile', 'hostidFile', 'hostkeyFile'] as const) if (o[k] !== undefined) out[k] = o[k];
+  for (const k of ['confFile', 'hostnqnFile', 'hostidFile', 'hostkeyFile'] as const)
+    if (o[k] !== undefined) out[k] = o[k];
   return out;
 }
 
 /** Reads sys.conf (default path: $STAS_ETC/stas/sys.conf or /etc/stas/sys.conf). */
-export function loadSysConfig(path?: string, opts: Omit<SysConfigOptions, 'confFile'> = {}): { config: SysConfig; warnings: ConfigWarning[] } {
+export function loadSysConfig(
+  path?: string,
+  opts: Omit<SysConfigOptions, 'confFile'> = {},
+): { config: SysConfig; warnings: ConfigWarning[] } {
   return SysConfig.load({ ...opts, ...(path !== undefined ? { confFile: path } : {}) });
 }
 

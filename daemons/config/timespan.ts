@@ -59,7 +59,10 @@ export function parseTimeSpan(text: string): TimeSpan | null {
     if (!m || m[0].trim() === '') continue;
     const parts = Object.entries(m.groups ?? {}).filter((e): e is [string, string] => e[1] !== undefined);
     if (parts.every(([, v]) => isDigits(v))) {
-      return { seconds: sign * parts.reduce((acc, [k, v]) => acc + MULTIPLIER[k] * parseInt(v, 10), 0), isFloat: false };
+      return {
+        seconds: sign * parts.reduce((acc, [k, v]) => acc + MULTIPLIER[k] * parseInt(v, 10), 0),
+        isFloat: false,
+      };
     }
     // some unit is fractional. `[\d.]+` also matches text like `1.2.3`, on which Python's float() raises (and
     // nvme-stas with it): treat that as unparseable

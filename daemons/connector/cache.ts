@@ -30,8 +30,12 @@ interface FileEntry {
 }
 
 const isCidValue = (v: unknown): v is CidValue =>
-  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
-const isDlpe = (v: unknown): v is Dlpe => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+  typeof v === 'string' ||
+  typeof v === 'number' ||
+  typeof v === 'boolean' ||
+  (Array.isArray(v) && v.every((x) => typeof x === 'number'));
+const isDlpe = (v: unknown): v is Dlpe =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
 
 export class IocCache {
   readonly path: string;
@@ -62,8 +66,15 @@ export class IocCache {
     const problems: string[] = [];
     doc.controllers.forEach((raw: unknown, i: number) => {
       const e = raw as Partial<FileEntry>;
-      const okTid = Array.isArray(e?.tid) && e.tid.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && isCidValue(p[1]));
-      if (!okTid || (e.origin !== 'configured' && e.origin !== 'discovered') || typeof e['made-by-stas'] !== 'boolean' || (e.dlpe !== null && !isDlpe(e.dlpe))) {
+      const okTid =
+        Array.isArray(e?.tid) &&
+        e.tid.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && isCidValue(p[1]));
+      if (
+        !okTid ||
+        (e.origin !== 'configured' && e.origin !== 'discovered') ||
+        typeof e['made-by-stas'] !== 'boolean' ||
+        (e.dlpe !== null && !isDlpe(e.dlpe))
+      ) {
         problems.push(`${this.path}: controllers[${i}] is malformed; skipped`);
         return;
       }
@@ -92,5 +103,4 @@ export class IocCache {
     this.writing = next.catch(() => undefined);
     return next;
   }
-
 }

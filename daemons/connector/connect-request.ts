@@ -6,7 +6,10 @@ import type { ConnectParam } from '../config/controllers.js';
 import type { IocConnectOptions, IocConnectRequest } from './driver.js';
 
 export class ConnectOptionError extends Error {
-  constructor(readonly option: string, reason: string) {
+  constructor(
+    readonly option: string,
+    reason: string,
+  ) {
     super(`option ${option}: ${reason}`);
     this.name = 'ConnectOptionError';
   }
@@ -36,9 +39,11 @@ export function connectOptions(params: readonly ConnectParam[]): IocConnectOptio
     let v = p.value;
     if (intKey) {
       if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) v = Number(v.trim());
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConnectOptionError(p.option, `"${String(p.value)}" is not an integer`);
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw new ConnectOptionError(p.option, `"${String(p.value)}" is not an integer`);
       // ctrl-loss-tmo -1 means "forever" to the kernel; everything else must not be negative
-      if (v < 0 && !(p.option === 'ctrl-loss-tmo' && v === -1)) throw new ConnectOptionError(p.option, `${v} is negative`);
+      if (v < 0 && !(p.option === 'ctrl-loss-tmo' && v === -1))
+        throw new ConnectOptionError(p.option, `${v} is negative`);
       (o as Record<string, number>)[intKey] = v;
     } else if (boolKey) {
       if (typeof v !== 'boolean') throw new ConnectOptionError(p.option, `"${String(p.value)}" is not a boolean`);
@@ -48,7 +53,12 @@ export function connectOptions(params: readonly ConnectParam[]): IocConnectOptio
   return o;
 }
 
-export function buildConnectRequest(tid: TID, params: readonly ConnectParam[], hostnqn: string, hostid: string): IocConnectRequest {
+export function buildConnectRequest(
+  tid: TID,
+  params: readonly ConnectParam[],
+  hostnqn: string,
+  hostid: string,
+): IocConnectRequest {
   const secret = (k: string): string | undefined => {
     const v = tid.get(k);
     return typeof v === 'string' && v !== '' ? v : undefined;

@@ -105,7 +105,9 @@ export class Connector implements Engine<ServiceConfig> {
       connectRequest: (tid) => buildConnectRequest(tid, this.config.connectParams(tid.cfg), this.hostNqn, this.hostId),
       connectAttemptsOnNcc: () => this.config.connectAttemptsOnNcc,
       changed: () => this.scheduleCacheSave(),
-      connectSlots: new ConnectSlots(() => this.config.get('I/O controller connection management/max-connects-in-flight')),
+      connectSlots: new ConnectSlots(() =>
+        this.config.get('I/O controller connection management/max-connects-in-flight'),
+      ),
     };
     this.restoreFromCache();
   }
@@ -138,7 +140,10 @@ export class Connector implements Engine<ServiceConfig> {
       'stas.fabrics driver': this.driver.kind,
       'stas.disconnect-scope': this.config.disconnectScope,
       'stas.stafd': this.follower.owner ? 'on the bus' : 'absent',
-      'stas.stafd log pages': known.discovery === 'answered' ? `answered (${known.learned.length} I/O controller entries)` : 'not answered yet',
+      'stas.stafd log pages':
+        known.discovery === 'answered'
+          ? `answered (${known.learned.length} I/O controller entries)`
+          : 'not answered yet',
       'stas.reconcile passes': this.passes,
     };
   }
@@ -154,7 +159,8 @@ export class Connector implements Engine<ServiceConfig> {
   async start(): Promise<void> {
     await this.driver.start();
     this.driver.on('changed', () => {
-      if (this.config.disconnectScope === 'all-connections-matching-disconnect-trtypes') this.soak.start(AUDIT_SOAK_SEC);
+      if (this.config.disconnectScope === 'all-connections-matching-disconnect-trtypes')
+        this.soak.start(AUDIT_SOAK_SEC);
     });
     this.follower.on('signal', (member) => this.trigger(member));
     this.follower.on('owner', (owner) => {
@@ -175,7 +181,9 @@ export class Connector implements Engine<ServiceConfig> {
     try {
       this.connectorObject = ExportedObject.create(this.ctx.bus, CONNECTOR_PATH, interfaceFile(CONNECTOR_IFACE), {
         [CONNECTOR_IFACE]: {
-          methods: { Plan: async (): Promise<string> => JSON.stringify(planToJson(await this.plan(true), this.driver.kind)) },
+          methods: {
+            Plan: async (): Promise<string> => JSON.stringify(planToJson(await this.plan(true), this.driver.kind)),
+          },
           properties: { Driver: { get: () => this.driver.kind } },
         },
       });
@@ -309,7 +317,9 @@ export class Connector implements Engine<ServiceConfig> {
     this.passes++;
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const c = planSummary(plan);
-    log().info(`reconcile: ${this.table.size} I/O controller(s); connect ${c.connect}, adopt ${c.adopt}, disconnect ${c.disconnect}, keep ${c.keep} (${ms.toFixed(1)} ms)`);
+    log().info(
+      `reconcile: ${this.table.size} I/O controller(s); connect ${c.connect}, adopt ${c.adopt}, disconnect ${c.disconnect}, keep ${c.keep} (${ms.toFixed(1)} ms)`,
+    );
     await this.saveCache();
   }
 
@@ -317,7 +327,10 @@ export class Connector implements Engine<ServiceConfig> {
     const disposals: Promise<void>[] = [];
     const maxControllers = this.config.get('I/O controller connection management/max-controllers');
     // disconnects first free their places in the table for this pass's new controllers
-    const free = maxControllers - this.table.size + plan.steps.filter((s) => s.kind === 'disconnect' && this.table.has(s.key)).length;
+    const free =
+      maxControllers -
+      this.table.size +
+      plan.steps.filter((s) => s.kind === 'disconnect' && this.table.has(s.key)).length;
     let added = 0;
     let overCap = 0;
     for (const s of plan.steps) {
@@ -360,17 +373,28 @@ export class Connector implements Engine<ServiceConfig> {
           log().info(`${s.tid ?? s.device} disconnect: ${s.reason}`);
           if (existing) {
             this.table.delete(s.key);
-            disposals.push(existing.dispose(true).catch((e: unknown) => log().error(`${existing.tid} disconnect failed: ${(e as Error).message}`)));
+            disposals.push(
+              existing
+                .dispose(true)
+                .catch((e: unknown) => log().error(`${existing.tid} disconnect failed: ${(e as Error).message}`)),
+            );
           } else if (s.foreign) {
-            disposals.push(this.driver.disconnectDevice(s.device).catch((e: unknown) => log().error(`${s.device} disconnect failed: ${(e as Error).message}`)));
+            disposals.push(
+              this.driver
+                .disconnectDevice(s.device)
+                .catch((e: unknown) => log().error(`${s.device} disconnect failed: ${(e as Error).message}`)),
+            );
           }
           break;
       }
     }
     for (const [k, d] of desired) this.table.get(k)?.update(d.tid, d.dlpe, d.ncc);
     if (overCap > 0 && this.overCap === 0) {
-      log().warn(`max-controllers=${maxControllers} reached: ${overCap} more I/O controller(s) not connected (logged once until the table has room again)`);
-    } else if (overCap === 0 && this.overCap > 0) log().info(`max-controllers=${maxControllers}: every wanted I/O controller has a place again`);
+      log().warn(
+        `max-controllers=${maxControllers} reached: ${overCap} more I/O controller(s) not connected (logged once until the table has room again)`,
+      );
+    } else if (overCap === 0 && this.overCap > 0)
+      log().info(`max-controllers=${maxControllers}: every wanted I/O controller has a place again`);
     this.overCap = overCap;
     await Promise.all(disposals);
   }
@@ -388,7 +412,13 @@ export class Connector implements Engine<ServiceConfig> {
   private async saveCache(): Promise<void> {
     try {
       await this.cache.save(
-        [...this.table.values()].map((c) => ({ tid: c.tid, origin: c.origin, madeByStas: c.madeByStas, device: c.device, ...(c.dlpe ? { dlpe: c.dlpe } : {}) })),
+        [...this.table.values()].map((c) => ({
+          tid: c.tid,
+          origin: c.origin,
+          madeByStas: c.madeByStas,
+          device: c.device,
+          ...(c.dlpe ? { dlpe: c.dlpe } : {}),
+        })),
       );
     } catch (e) {
       log().error(`Unable to save last known config: ${(e as Error).message}`);

@@ -148,7 +148,10 @@ export function computeDesiredState(input: DesiredInput): DesiredResult {
         configProblems.push(`${where} ${tid}: excluded by an exclude= line; ignored`);
         continue;
       }
-      tid = TID.fromCid(tid.asCid().map(([k, v]) => (k === 'traddr' ? [k, addr] : [k, v])), input.tidContext);
+      tid = TID.fromCid(
+        tid.asCid().map(([k, v]) => (k === 'traddr' ? [k, addr] : [k, v])),
+        input.tidContext,
+      );
     }
     consider(tid, () => ({ tid, origin: 'configured', ncc: false }), where);
   }

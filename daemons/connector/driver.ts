@@ -34,7 +34,16 @@ export interface IocLink extends EventEmitter<IocLinkEvents> {
 /** Fabrics options of one connect, resolved (controller override > [Global] > not sent) and type-checked. */
 export type IocConnectOptions = Pick<
   FabricsConnectOptions,
-  'nrIoQueues' | 'nrWriteQueues' | 'nrPollQueues' | 'queueSize' | 'keepAliveTmo' | 'reconnectDelay' | 'ctrlLossTmo' | 'disableSqflow' | 'hdrDigest' | 'dataDigest'
+  | 'nrIoQueues'
+  | 'nrWriteQueues'
+  | 'nrPollQueues'
+  | 'queueSize'
+  | 'keepAliveTmo'
+  | 'reconnectDelay'
+  | 'ctrlLossTmo'
+  | 'disableSqflow'
+  | 'hdrDigest'
+  | 'dataDigest'
 >;
 
 export interface IocConnectRequest {

@@ -63,7 +63,15 @@ export class IoController {
   }
 
   snapshot(): TrackedIoc {
-    return { tid: this.tid, origin: this.origin, madeByStas: this.madeByStas, state: this.state, attempts: this.attempts, device: this.device, ncc: this.ncc };
+    return {
+      tid: this.tid,
+      origin: this.origin,
+      madeByStas: this.madeByStas,
+      state: this.state,
+      attempts: this.attempts,
+      device: this.device,
+      ncc: this.ncc,
+    };
   }
 
   /** A connect attempt now (plan step connect); `reset` zeroes the attempt counter first (NCC cleared). */
@@ -98,7 +106,9 @@ export class IoController {
       return;
     }
     this.attach(link);
-    log().info(`${this.tid} ${link.adopted ? 'adopted existing connection' : 'connected'}${link.device !== 'nvme?' ? ` as ${link.device}` : ''}`);
+    log().info(
+      `${this.tid} ${link.adopted ? 'adopted existing connection' : 'connected'}${link.device !== 'nvme?' ? ` as ${link.device}` : ''}`,
+    );
   }
 
   /** Follow an existing kernel controller (plan step adopt). */
@@ -145,7 +155,9 @@ export class IoController {
     const retry = shouldRetry(this.attempts, this.ncc, this.svc.connectAttemptsOnNcc());
     const delay = this.attempts === 1 ? RETRY_FIRST_SEC : RETRY_LATER_SEC;
     if (reason !== this.lastError) {
-      log().error(`${this.tid} connect failed: ${reason}; ${retry ? `retrying in ${delay} s` : `giving up (NCC set, ${this.attempts} attempt(s), connect-attempts-on-ncc=${this.svc.connectAttemptsOnNcc()})`}`);
+      log().error(
+        `${this.tid} connect failed: ${reason}; ${retry ? `retrying in ${delay} s` : `giving up (NCC set, ${this.attempts} attempt(s), connect-attempts-on-ncc=${this.svc.connectAttemptsOnNcc()})`}`,
+      );
       this.lastError = reason;
     } else {
       log().debug(`${this.tid} connect attempt ${this.attempts} failed again: ${reason}`);

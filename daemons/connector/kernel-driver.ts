@@ -42,7 +42,9 @@ export function kernelConnectOptions(req: IocConnectRequest): FabricsConnectOpti
     hostid: req.hostid || undefined,
     // file:PATH read here, at each connect (a rotated key file is picked up); the kernel gets the DHHC-1 text
     dhchapSecret: req.dhchapSecret ? resolveDhchapSecret('dhchap-secret', req.dhchapSecret) : undefined,
-    dhchapCtrlSecret: req.dhchapCtrlSecret ? resolveDhchapSecret('dhchap-ctrl-secret', req.dhchapCtrlSecret) : undefined,
+    dhchapCtrlSecret: req.dhchapCtrlSecret
+      ? resolveDhchapSecret('dhchap-ctrl-secret', req.dhchapCtrlSecret)
+      : undefined,
     nrIoQueues: o.nrIoQueues,
     nrWriteQueues: o.nrWriteQueues,
     nrPollQueues: o.nrPollQueues,
@@ -59,7 +61,14 @@ export function kernelConnectOptions(req: IocConnectRequest): FabricsConnectOpti
 
 function attributesOf(c: KernelController): IocAttributes {
   const clean = (v: string): string => (v === '(efault)' ? '' : v);
-  return { hostid: clean(c.hostid), hostnqn: clean(c.hostnqn), model: clean(c.model), serial: clean(c.serial), dctype: clean(c.dctype), cntrltype: clean(c.cntrltype) };
+  return {
+    hostid: clean(c.hostid),
+    hostnqn: clean(c.hostnqn),
+    model: clean(c.model),
+    serial: clean(c.serial),
+    dctype: clean(c.dctype),
+    cntrltype: clean(c.cntrltype),
+  };
 }
 
 class KernelIocLink extends EventEmitter<IocLinkEvents> implements IocLink {
@@ -164,7 +173,11 @@ export class KernelIocDriver extends EventEmitter<IocDriverEvents> implements Io
     const ifs = hostInterfaces();
     const all = await listControllers(this.root);
     return all.find(
-      (c) => FABRICS_TRANSPORTS.has(c.transport) && !this.links.has(c.name) && c.state !== 'deleting' && isIoCandidate(c) &&
+      (c) =>
+        FABRICS_TRANSPORTS.has(c.transport) &&
+        !this.links.has(c.name) &&
+        c.state !== 'deleting' &&
+        isIoCandidate(c) &&
         connectionMatches(tid, connectionOf(c), ifs),
     );
   }
@@ -176,7 +189,10 @@ export class KernelIocDriver extends EventEmitter<IocDriverEvents> implements Io
         log().info(`${req.tid}: found existing kernel controller ${existing.name}; adopting it`);
         return this.track(existing, true);
       }
-      const reply = await fabricsConnect(kernelConnectOptions(req), { device: this.device, ...(this.supported ? { supported: this.supported } : {}) });
+      const reply = await fabricsConnect(kernelConnectOptions(req), {
+        device: this.device,
+        ...(this.supported ? { supported: this.supported } : {}),
+      });
       const c = await readController(reply.device, this.root);
       if (!c) throw new Error(`${req.tid}: the kernel created ${reply.device} but it vanished at once`);
       return this.track(c, false);
@@ -196,7 +212,14 @@ export class KernelIocDriver extends EventEmitter<IocDriverEvents> implements Io
   async foreign(): Promise<ForeignIoc[]> {
     const all = await listControllers(this.root);
     return all
-      .filter((c) => FABRICS_TRANSPORTS.has(c.transport) && !this.links.has(c.name) && c.state !== 'deleting' && isIoCandidate(c) && c.subsysnqn !== 'nqn.2014-08.org.nvmexpress.discovery')
+      .filter(
+        (c) =>
+          FABRICS_TRANSPORTS.has(c.transport) &&
+          !this.links.has(c.name) &&
+          c.state !== 'deleting' &&
+          isIoCandidate(c) &&
+          c.subsysnqn !== 'nqn.2014-08.org.nvmexpress.discovery',
+      )
       .map((c) => ({ device: c.name, conn: connectionOf(c) }));
   }
 

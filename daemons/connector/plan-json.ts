@@ -45,7 +45,7 @@ export function planToJson(plan: ReconcilePlan, driver: string): PlanJson {
         'host-traddr': t?.hostTraddr ?? c?.hostTraddr ?? '',
         'host-iface': t?.hostIface ?? c?.hostIface ?? '',
         'host-nqn': t?.hostNqn ?? c?.hostNqn ?? '',
-        origin: s.foreign ? 'kernel' : s.origin ?? '',
+        origin: s.foreign ? 'kernel' : (s.origin ?? ''),
         tracked: s.tracked,
         foreign: s.foreign ?? false,
         reason: s.reason,

@@ -118,17 +118,28 @@ export function disconnectsOnRemoval(scope: DisconnectScope, trtypes: readonly s
 }
 
 function why(d: DesiredIoc): string {
-  return d.origin === 'configured' ? 'configured (controller=)' : `in the discovery log of ${d.via ?? 'a discovery controller'}`;
+  return d.origin === 'configured'
+    ? 'configured (controller=)'
+    : `in the discovery log of ${d.via ?? 'a discovery controller'}`;
 }
 
 /** Index key for matching: tcp/rdma by canonical IP, others case-insensitively. */
 function endpointKey(transport: string, traddr: string, trsvcid: string): string {
-  const addr = transport === 'tcp' || transport === 'rdma' ? canonicalIp(traddr) ?? traddr : traddr.toLowerCase();
+  const addr = transport === 'tcp' || transport === 'rdma' ? (canonicalIp(traddr) ?? traddr) : traddr.toLowerCase();
   return `${transport}|${addr}|${trsvcid}`;
 }
 
 function tidConn(t: TID): DeviceConnection {
-  return { transport: t.transport, traddr: t.traddr, trsvcid: t.trsvcid, subsysnqn: t.subsysnqn, hostTraddr: t.hostTraddr, hostIface: t.hostIface, hostNqn: t.hostNqn, srcAddr: '' };
+  return {
+    transport: t.transport,
+    traddr: t.traddr,
+    trsvcid: t.trsvcid,
+    subsysnqn: t.subsysnqn,
+    hostTraddr: t.hostTraddr,
+    hostIface: t.hostIface,
+    hostNqn: t.hostNqn,
+    srcAddr: '',
+  };
 }
 
 export function planReconcile(input: PlanInput): ReconcilePlan {
@@ -158,20 +169,45 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
       if (t.state === 'connected') {
         steps.push({ ...base, kind: 'keep', device: t.device, reason: `connected as ${t.device}; ${why(d)}` });
       } else if (t.state === 'gave-up' && t.ncc && !d.ncc) {
-        steps.push({ ...base, kind: 'connect', device: t.device, resetAttempts: true, reason: `NCC cleared by the new discovery log entry: attempts reset, connecting now; ${why(d)}` });
-      } else if (t.state === 'gave-up' || (t.state === 'idle' && !shouldRetry(t.attempts, d.ncc, input.connectAttemptsOnNcc))) {
-        steps.push({ ...base, kind: 'keep', device: t.device, reason: `not retrying: NCC set and ${t.attempts} failed attempt(s) (connect-attempts-on-ncc=${input.connectAttemptsOnNcc}); ${why(d)}` });
+        steps.push({
+          ...base,
+          kind: 'connect',
+          device: t.device,
+          resetAttempts: true,
+          reason: `NCC cleared by the new discovery log entry: attempts reset, connecting now; ${why(d)}`,
+        });
+      } else if (
+        t.state === 'gave-up' ||
+        (t.state === 'idle' && !shouldRetry(t.attempts, d.ncc, input.connectAttemptsOnNcc))
+      ) {
+        steps.push({
+          ...base,
+          kind: 'keep',
+          device: t.device,
+          reason: `not retrying: NCC set and ${t.attempts} failed attempt(s) (connect-attempts-on-ncc=${input.connectAttemptsOnNcc}); ${why(d)}`,
+        });
       } else if (t.state === 'idle') {
         steps.push({ ...base, kind: 'connect', device: t.device, reason: `not connected; ${why(d)}` });
       } else {
-        steps.push({ ...base, kind: 'keep', device: t.device, reason: `${t.state} (attempt ${t.attempts + 1}); ${why(d)}` });
+        steps.push({
+          ...base,
+          kind: 'keep',
+          device: t.device,
+          reason: `${t.state} (attempt ${t.attempts + 1}); ${why(d)}`,
+        });
       }
       continue;
     }
     const f = findForeign(d.tid);
     if (f) {
       claimed.add(f.device);
-      steps.push({ ...base, kind: 'adopt', device: f.device, conn: f.conn, reason: `already connected as ${f.device} (not made by this stacd): adopted, not duplicated; ${why(d)}` });
+      steps.push({
+        ...base,
+        kind: 'adopt',
+        device: f.device,
+        conn: f.conn,
+        reason: `already connected as ${f.device} (not made by this stacd): adopted, not duplicated; ${why(d)}`,
+      });
     } else {
       steps.push({ ...base, kind: 'connect', device: 'nvme?', reason: `not connected; ${why(d)}` });
     }
@@ -181,17 +217,41 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     if (desired.iocs.has(key)) continue;
     const base = { key, tid: t.tid, device: t.device, origin: t.origin };
     if (t.origin === 'discovered' && desired.discovery === 'unknown') {
-      const silent = 'stafd has not answered: keeping what its discovery log pages last said (stas never disconnects because stafd is unreachable)';
-      if (t.state === 'idle') steps.push({ ...base, kind: 'connect', tracked: true, reason: `restored from the cache, not connected; ${silent}` });
+      const silent =
+        'stafd has not answered: keeping what its discovery log pages last said (stas never disconnects because stafd is unreachable)';
+      if (t.state === 'idle')
+        steps.push({
+          ...base,
+          kind: 'connect',
+          tracked: true,
+          reason: `restored from the cache, not connected; ${silent}`,
+        });
       else steps.push({ ...base, kind: 'keep', tracked: true, reason: silent });
       continue;
     }
-    const gone = desired.dropped.get(key) ?? (t.origin === 'configured' ? 'no longer configured' : 'no longer in any discovery log page');
+    const gone =
+      desired.dropped.get(key) ??
+      (t.origin === 'configured' ? 'no longer configured' : 'no longer in any discovery log page');
     if (!t.madeByStas && scope === 'only-stas-connections') {
-      steps.push({ ...base, kind: 'keep', tracked: false, untrack: true, reason: `${gone}; not made by stas (adopted), so disconnect-scope=only-stas-connections leaves it connected` });
+      steps.push({
+        ...base,
+        kind: 'keep',
+        tracked: false,
+        untrack: true,
+        reason: `${gone}; not made by stas (adopted), so disconnect-scope=only-stas-connections leaves it connected`,
+      });
     } else if (!disconnectsOnRemoval(scope, trtypes, t.tid.transport)) {
-      const because = scope === 'no-disconnect' ? 'disconnect-scope=no-disconnect' : `transport ${t.tid.transport} is not in disconnect-trtypes (${trtypes.join('+') || 'none'})`;
-      steps.push({ ...base, kind: 'keep', tracked: false, untrack: true, reason: `${gone}; ${because}: left connected, no longer tracked` });
+      const because =
+        scope === 'no-disconnect'
+          ? 'disconnect-scope=no-disconnect'
+          : `transport ${t.tid.transport} is not in disconnect-trtypes (${trtypes.join('+') || 'none'})`;
+      steps.push({
+        ...base,
+        kind: 'keep',
+        tracked: false,
+        untrack: true,
+        reason: `${gone}; ${because}: left connected, no longer tracked`,
+      });
     } else {
       const state = t.state === 'connected' ? '' : ` (${t.state}: stop trying)`;
       steps.push({ ...base, kind: 'disconnect', tracked: false, reason: `${gone}${state}; disconnect-scope=${scope}` });
@@ -200,9 +260,20 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 
   for (const f of input.foreign) {
     if (claimed.has(f.device)) continue;
-    const base = { key: `device:${f.device}`, tid: undefined, conn: f.conn, device: f.device, tracked: false, foreign: true };
+    const base = {
+      key: `device:${f.device}`,
+      tid: undefined,
+      conn: f.conn,
+      device: f.device,
+      tracked: false,
+      foreign: true,
+    };
     if (scope === 'all-connections-matching-disconnect-trtypes' && trtypes.includes(f.conn.transport)) {
-      steps.push({ ...base, kind: 'disconnect', reason: `not justified by controller= lines or discovery log pages; disconnect-scope=${scope} and ${f.conn.transport} is in disconnect-trtypes` });
+      steps.push({
+        ...base,
+        kind: 'disconnect',
+        reason: `not justified by controller= lines or discovery log pages; disconnect-scope=${scope} and ${f.conn.transport} is in disconnect-trtypes`,
+      });
     } else {
       const because =
         scope === 'all-connections-matching-disconnect-trtypes'

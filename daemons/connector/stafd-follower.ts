@@ -22,7 +22,8 @@ export interface StafdFollowerEvents {
   owner: [owner: string];
 }
 
-export type StafdAnswer = { answered: true; learned: LearnedIoc[]; problems: string[] } | { answered: false; reason: string };
+export type StafdAnswer =
+  { answered: true; learned: LearnedIoc[]; problems: string[] } | { answered: false; reason: string };
 
 export class StafdFollower extends EventEmitter<StafdFollowerEvents> {
   owner = '';
@@ -38,7 +39,9 @@ export class StafdFollower extends EventEmitter<StafdFollowerEvents> {
   async start(): Promise<void> {
     for (const member of ['log_pages_changed', 'dc_removed']) {
       this.unsubscribe.push(
-        await subscribeSignals(this.bus, { sender: STAF_NAME, path: STAF_PATH, interface: STAF_IFACE, member }, () => this.emit('signal', member)),
+        await subscribeSignals(this.bus, { sender: STAF_NAME, path: STAF_PATH, interface: STAF_IFACE, member }, () =>
+          this.emit('signal', member),
+        ),
       );
     }
     this.unsubscribe.push(
@@ -56,7 +59,11 @@ export class StafdFollower extends EventEmitter<StafdFollowerEvents> {
   }
 
   private call(member: string, signature: string, body: unknown[]): Promise<unknown[]> {
-    return callMethod(this.bus, { destination: STAF_NAME, path: STAF_PATH, interface: STAF_IFACE, member, signature, body }, CALL_TIMEOUT_MS);
+    return callMethod(
+      this.bus,
+      { destination: STAF_NAME, path: STAF_PATH, interface: STAF_IFACE, member, signature, body },
+      CALL_TIMEOUT_MS,
+    );
   }
 
   /** Asks stafd now, without changing what is remembered. */
@@ -84,7 +91,9 @@ export class StafdFollower extends EventEmitter<StafdFollowerEvents> {
       if (!Array.isArray(dcs)) return { answered: false, reason: 'list_controllers did not return an array' };
       const doc: unknown[] = [];
       for (const dc of dcs as Record<string, string>[]) {
-        const t = ['transport', 'traddr', 'trsvcid', 'subsysnqn', 'host-traddr', 'host-iface', 'host-nqn'].map((k) => dc[k] ?? '');
+        const t = ['transport', 'traddr', 'trsvcid', 'subsysnqn', 'host-traddr', 'host-iface', 'host-nqn'].map(
+          (k) => dc[k] ?? '',
+        );
         const [pages] = await this.call('get_log_pages', 'sssssss', t);
         doc.push({ 'discovery-controller': dc, 'log-pages': pages });
       }
@@ -93,7 +102,11 @@ export class StafdFollower extends EventEmitter<StafdFollowerEvents> {
     } catch (e) {
       const err = e as { type?: string; text?: string; message?: string };
       // the text of a size refusal carries the size, which changes: keep the reason stable so it is logged once
-      if (err.type === REPLY_TOO_LARGE) return { answered: false, reason: `stafd's log pages do not fit a D-Bus message, even one discovery controller at a time (${REPLY_TOO_LARGE})` };
+      if (err.type === REPLY_TOO_LARGE)
+        return {
+          answered: false,
+          reason: `stafd's log pages do not fit a D-Bus message, even one discovery controller at a time (${REPLY_TOO_LARGE})`,
+        };
       return { answered: false, reason: `get_log_pages failed: ${err.text ?? err.message ?? String(e)}` };
     }
   }

@@ -82,7 +82,10 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
   private readonly addressMap = parseAddressMap(process.env[ADDRESS_MAP_ENV]);
 
   async start(): Promise<void> {
-    if (this.addressMap.size) log().info(`userspace driver: address map ${[...this.addressMap].map(([k, v]) => `${k}→${v.host}:${v.port}`).join(', ')}`);
+    if (this.addressMap.size)
+      log().info(
+        `userspace driver: address map ${[...this.addressMap].map(([k, v]) => `${k}→${v.host}:${v.port}`).join(', ')}`,
+      );
   }
 
   async connect(req: IocConnectRequest): Promise<IocLink> {
@@ -92,7 +95,9 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
     const mapped = this.addressMap.get(`${tid.traddr}:${tid.trsvcid}`);
     const target = mapped ?? { host: tid.traddr, port: Number(tid.trsvcid) };
     // a mapped address is a stand-in reached some other way (a loopback forward): no binding to the LAN side then
-    const localAddress = mapped ? undefined : localAddressFor({ hostTraddr: tid.hostTraddr, hostIface: tid.hostIface, traddr: tid.traddr });
+    const localAddress = mapped
+      ? undefined
+      : localAddressFor({ hostTraddr: tid.hostTraddr, hostIface: tid.hostIface, traddr: tid.traddr });
     const hostid = connectHostId(req.hostid, req.hostnqn);
     const session = await AdminSession.connect({
       host: target.host,
@@ -117,10 +122,12 @@ export class UserspaceIocDriver extends EventEmitter<IocDriverEvents> implements
       const wanted = o.nrIoQueues ?? 1;
       const granted = await session.requestIoQueues(wanted);
       const count = Math.min(wanted, granted);
-      if (count < wanted) log().info(`${tid}: the controller grants ${granted} I/O queue(s) of the ${wanted} asked for`);
+      if (count < wanted)
+        log().info(`${tid}: the controller grants ${granted} I/O queue(s) of the ${wanted} asked for`);
       const io: IoQueue[] = [];
       try {
-        for (let qid = 1; qid <= count; qid++) io.push(await IoQueue.open(session, { qid, identify: id, ...(sqsize !== undefined ? { sqsize } : {}) }));
+        for (let qid = 1; qid <= count; qid++)
+          io.push(await IoQueue.open(session, { qid, identify: id, ...(sqsize !== undefined ? { sqsize } : {}) }));
       } catch (e) {
         for (const q of io) q.close();
         throw e;

@@ -18,7 +18,10 @@ export function kernelFabricsUsable(device = FABRICS_DEVICE): boolean {
   }
 }
 
-export function chooseDriverKind(setting: string | undefined, kernelUsable: boolean): { kind: DriverKind; why: string } {
+export function chooseDriverKind(
+  setting: string | undefined,
+  kernelUsable: boolean,
+): { kind: DriverKind; why: string } {
   const s = (setting ?? 'auto').trim().toLowerCase();
   if (s === 'kernel' || s === 'userspace') return { kind: s, why: `${DRIVER_ENV}=${s}` };
   if (s !== 'auto' && s !== '') log().warn(`${DRIVER_ENV}="${setting}" is not kernel, userspace or auto; using auto`);

@@ -36,7 +36,12 @@ export async function waitConnected(bus: MessageBus, timeoutMs = 5_000): Promise
   // GetId forces the handshake and proves the connection works (a system bus policy allows it, unlike Peer.Ping).
   await callMethod(
     bus,
-    { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetId' },
+    {
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'GetId',
+    },
     timeoutMs,
   );
 }
@@ -67,7 +72,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 }
 
 /** A method call with a timeout; returns the reply body (an empty array for no-body replies). */
-export async function callMethod(bus: MessageBus, spec: CallSpec, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown[]> {
+export async function callMethod(
+  bus: MessageBus,
+  spec: CallSpec,
+  timeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+): Promise<unknown[]> {
   const msg = new dbus.Message({
     destination: spec.destination,
     path: spec.path,
@@ -84,7 +93,11 @@ const NAME_PRIMARY_OWNER = 1;
 
 /** Takes a well-known name as nvme-stas does (ALLOW_REPLACEMENT); anything but primary ownership is fatal. */
 export async function requestBusName(bus: MessageBus, name: string): Promise<void> {
-  const reply = await withTimeout(bus.requestName(name, dbus.NameFlag.ALLOW_REPLACEMENT), DEFAULT_CALL_TIMEOUT_MS, `RequestName ${name}`);
+  const reply = await withTimeout(
+    bus.requestName(name, dbus.NameFlag.ALLOW_REPLACEMENT),
+    DEFAULT_CALL_TIMEOUT_MS,
+    `RequestName ${name}`,
+  );
   if (reply !== NAME_PRIMARY_OWNER) {
     throw new Error(`cannot own D-Bus name ${name} (RequestName reply ${reply}: already owned by another process?)`);
   }
@@ -95,7 +108,14 @@ export async function getNameOwner(bus: MessageBus, name: string, timeoutMs = 2_
   try {
     const [owner] = await callMethod(
       bus,
-      { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetNameOwner', signature: 's', body: [name] },
+      {
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'GetNameOwner',
+        signature: 's',
+        body: [name],
+      },
       timeoutMs,
     );
     return typeof owner === 'string' ? owner : undefined;
@@ -123,12 +143,23 @@ export interface SignalRule {
 }
 
 function busDriverCall(bus: MessageBus, member: string, arg: string): Promise<unknown[]> {
-  return callMethod(bus, { destination: BUS_DRIVER, path: BUS_PATH, interface: BUS_DRIVER, member, signature: 's', body: [arg] });
+  return callMethod(bus, {
+    destination: BUS_DRIVER,
+    path: BUS_PATH,
+    interface: BUS_DRIVER,
+    member,
+    signature: 's',
+    body: [arg],
+  });
 }
 
 /** Subscribes to signals matching a rule and sent by `rule.sender`; the listener gets every such message.
  *  Returns an unsubscribe function. */
-export async function subscribeSignals(bus: MessageBus, rule: SignalRule, listener: (msg: Message) => void): Promise<() => Promise<void>> {
+export async function subscribeSignals(
+  bus: MessageBus,
+  rule: SignalRule,
+  listener: (msg: Message) => void,
+): Promise<() => Promise<void>> {
   const parts = ["type='signal'", `sender='${rule.sender}'`];
   if (rule.path) parts.push(`path='${rule.path}'`);
   if (rule.interface) parts.push(`interface='${rule.interface}'`);
@@ -149,10 +180,14 @@ export async function subscribeSignals(bus: MessageBus, rule: SignalRule, listen
   const early: Message[] = [];
   let unwatchOwner: (() => Promise<void>) | undefined;
   if (wellKnown) {
-    unwatchOwner = await subscribeSignals(bus, { sender: BUS_DRIVER, path: BUS_PATH, interface: BUS_DRIVER, member: 'NameOwnerChanged', arg0: rule.sender }, (msg) => {
-      const o = msg.body?.[2];
-      owner = typeof o === 'string' ? o : '';
-    });
+    unwatchOwner = await subscribeSignals(
+      bus,
+      { sender: BUS_DRIVER, path: BUS_PATH, interface: BUS_DRIVER, member: 'NameOwnerChanged', arg0: rule.sender },
+      (msg) => {
+        const o = msg.body?.[2];
+        owner = typeof o === 'string' ? o : '';
+      },
+    );
   }
   const onMessage = (msg: Message): void => {
     if (!matches(msg)) return;
@@ -178,7 +213,11 @@ export async function subscribeSignals(bus: MessageBus, rule: SignalRule, listen
 
 /** Calls `onChange(owner)` whenever the owner of `name` changes ('' = gone), and once with the current owner.
  *  Only the bus itself is believed about ownership. */
-export async function watchNameOwner(bus: MessageBus, name: string, onChange: (owner: string) => void): Promise<() => Promise<void>> {
+export async function watchNameOwner(
+  bus: MessageBus,
+  name: string,
+  onChange: (owner: string) => void,
+): Promise<() => Promise<void>> {
   const unsubscribe = await subscribeSignals(
     bus,
     { sender: BUS_DRIVER, path: BUS_PATH, interface: BUS_DRIVER, member: 'NameOwnerChanged', arg0: name },

@@ -97,7 +97,8 @@ function buildInterface(bus: MessageBus, spec: InterfaceSpec, impl: InterfaceImp
   for (const p of spec.properties) {
     const pi = impl.properties?.[p.name];
     if (!pi) throw new Error(`${file}: no implementation for property ${spec.name}.${p.name}`);
-    if (p.access !== 'read' && !pi.set) throw new Error(`${file}: property ${spec.name}.${p.name} is writable but has no setter`);
+    if (p.access !== 'read' && !pi.set)
+      throw new Error(`${file}: property ${spec.name}.${p.name} is writable but has no setter`);
     Object.defineProperty(proto, p.name, {
       get: () => pi.get(),
       set: (v: DBusValue) => pi.set?.(v),
@@ -224,7 +225,11 @@ export class ExportedObject {
       return;
     }
     if (variant.signature !== spec.type) {
-      this.replyError(msg, DBUS_ERR_INVALID_ARGS, `Property ${ifaceName}.${prop} has type "${spec.type}", got "${variant.signature}"`);
+      this.replyError(
+        msg,
+        DBUS_ERR_INVALID_ARGS,
+        `Property ${ifaceName}.${prop} has type "${spec.type}", got "${variant.signature}"`,
+      );
       return;
     }
     try {

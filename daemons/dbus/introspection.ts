@@ -89,13 +89,20 @@ export function parseIntrospection(xml: string, path = '<string>'): Introspectio
         return {
           name: mname,
           args: a,
-          inSignature: a.filter((x) => x.direction === 'in').map((x) => x.type).join(''),
-          outSignature: a.filter((x) => x.direction === 'out').map((x) => x.type).join(''),
+          inSignature: a
+            .filter((x) => x.direction === 'in')
+            .map((x) => x.type)
+            .join(''),
+          outSignature: a
+            .filter((x) => x.direction === 'out')
+            .map((x) => x.type)
+            .join(''),
         };
       }),
       properties: (i.property ?? []).map((p) => {
         const access = attr(p, 'access', where);
-        if (access !== 'read' && access !== 'write' && access !== 'readwrite') throw new Error(`${where}: bad property access "${access}"`);
+        if (access !== 'read' && access !== 'write' && access !== 'readwrite')
+          throw new Error(`${where}: bad property access "${access}"`);
         return { name: attr(p, 'name', where), type: attr(p, 'type', where), access };
       }),
       signals: (i.signal ?? []).map((s) => {

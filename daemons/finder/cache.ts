@@ -34,11 +34,18 @@ interface FileEntry {
 const ORIGINS = new Set<string>(['configured', 'discovered', 'referral']);
 
 function isCidValue(v: unknown): v is CidValue {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
+  return (
+    typeof v === 'string' ||
+    typeof v === 'number' ||
+    typeof v === 'boolean' ||
+    (Array.isArray(v) && v.every((x) => typeof x === 'number'))
+  );
 }
 
 function isDlpe(v: unknown): v is Dlpe {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')
+  );
 }
 
 export class LastKnownConfig {
@@ -73,7 +80,9 @@ export class LastKnownConfig {
     const problems: string[] = [];
     d.controllers.forEach((raw: unknown, i: number) => {
       const e = raw as Partial<FileEntry>;
-      const okTid = Array.isArray(e?.tid) && e.tid.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && isCidValue(p[1]));
+      const okTid =
+        Array.isArray(e?.tid) &&
+        e.tid.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && isCidValue(p[1]));
       const okPages = Array.isArray(e?.['log-pages']) && e['log-pages'].every(isDlpe);
       if (!okTid || !okPages || typeof e.origin !== 'string' || !ORIGINS.has(e.origin)) {
         problems.push(`${this.path}: controllers[${i}] is malformed; skipped`);
@@ -96,5 +105,4 @@ export class LastKnownConfig {
     this.writing = next.catch(() => undefined);
     return next;
   }
-
 }

@@ -183,7 +183,9 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     else this.retryTimer.interval = RETRY_LATER_SEC;
     if (!this.failureLogged) {
       this.failureLogged = true;
-      log().error(`${this.tid} Failed to connect to controller. ${message} (retrying in ${RETRY_FIRST_SEC} s, then every ${RETRY_LATER_SEC} s)`);
+      log().error(
+        `${this.tid} Failed to connect to controller. ${message} (retrying in ${RETRY_FIRST_SEC} s, then every ${RETRY_LATER_SEC} s)`,
+      );
     } else log().debug(`${this.tid} connect attempt ${this.attempts} failed: ${message}`);
     this.retryTimer.start();
     this.noteUnresponsive();
@@ -275,14 +277,18 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
         this.registerOp.retryTimer = this.registerRetryTimer;
         if (!this.registerFailureLogged) {
           this.registerFailureLogged = true;
-          log().error(`${this.tid} Failed to register with discovery controller. ${errText(e)} (retrying every ${REGISTER_RETRY_SEC} s)`);
+          log().error(
+            `${this.tid} Failed to register with discovery controller. ${errText(e)} (retrying every ${REGISTER_RETRY_SEC} s)`,
+          );
         }
         this.registerRetryTimer.start();
         return false;
       }
       this.registerOp.succeeded();
       // libnvme's text is the bare status name; the codes stay for statuses without one
-      const text = /^Reserved|status \(SCT/.test(e.statusText) ? e.statusText : e.statusText.replace(/ \(SCT=0x[0-9a-f]+ SC=0x[0-9a-f]+\)$/, '');
+      const text = /^Reserved|status \(SCT/.test(e.statusText)
+        ? e.statusText
+        : e.statusText.replace(/ \(SCT=0x[0-9a-f]+ SC=0x[0-9a-f]+\)$/, '');
       log().warn(`${this.tid} | ${link.device} - Registration error. ${text}.`);
     }
     this.registerOp.retryTimer = undefined;
@@ -311,7 +317,11 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
           this.svc.countMalformedEntries(r.malformed.length);
           log().warn(
             `${this.tid} Discovery log page has ${r.malformed.length} malformed entr${r.malformed.length === 1 ? 'y' : 'ies'}, ignored: ` +
-              r.malformed.slice(0, 5).map((m) => `#${m.index}: ${m.reason}`).join('; ') + (r.malformed.length > 5 ? '; ...' : ''),
+              r.malformed
+                .slice(0, 5)
+                .map((m) => `#${m.index}: ${m.reason}`)
+                .join('; ') +
+              (r.malformed.length > 5 ? '; ...' : ''),
           );
         }
         this.logPages = r.entries;
@@ -362,7 +372,9 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     const left = Math.max(0, span.seconds - (Date.now() - since.getTime()) / 1000);
     this.unresponsiveTimer.start(left);
     this.unresponsiveTimer.interval = span.seconds;
-    log().info(`${this.tid} Controller is not responding. Will be removed by ${asctime(new Date(since.getTime() + span.seconds * 1000))} unless restored`);
+    log().info(
+      `${this.tid} Controller is not responding. Will be removed by ${asctime(new Date(since.getTime() + span.seconds * 1000))} unless restored`,
+    );
   }
 
   private clearUnresponsive(): void {
@@ -399,7 +411,9 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
       const then = keepConnection ? 'kept' : 'disconnected';
       log().info(`${this.tid} connect in progress: controller parked until the connect completes (then ${then})`);
       link = await inflight;
-      log().info(`${this.tid} parked controller released: connect ${link ? `completed (${link.device}), connection ${then}` : 'failed, nothing to close'}`);
+      log().info(
+        `${this.tid} parked controller released: connect ${link ? `completed (${link.device}), connection ${then}` : 'failed, nothing to close'}`,
+      );
     }
     if (link) {
       try {
@@ -427,7 +441,8 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
     if (this.origin === 'discovered') {
       const span = this.svc.zeroconfPersistence();
       d['unresponsive timer'] = this.unresponsiveTimer.toString();
-      d['unresponsive timeout'] = span.seconds < 0 ? 'forever' : `${span.isFloat ? pyFloat(span.seconds) : String(span.seconds)} sec`;
+      d['unresponsive timeout'] =
+        span.seconds < 0 ? 'forever' : `${span.isFloat ? pyFloat(span.seconds) : String(span.seconds)} sec`;
       d['unresponsive time'] = this.unresponsiveSince ? asctime(this.unresponsiveSince) : '---';
     }
     if (this.logOp) d['get log page operation'] = this.logOp.toString();
@@ -451,5 +466,4 @@ export class DiscoveryController extends EventEmitter<DiscoveryControllerEvents>
       connected: this.everTried ? (this.connected ? 'True' : 'False') : 'None',
     };
   }
-
 }

@@ -47,7 +47,10 @@ export function malformedReason(e: DiscoveryLogEntry): string | undefined {
 const UNUSABLE_TRADDR = new Set(['0.0.0.0', '::', '']);
 
 /** Entries to dicts, in log order. Never throws. */
-export function filterDiscoveryEntries(entries: readonly DiscoveryLogEntry[], opts: { tsas?: boolean } = {}): DlpeFilterResult {
+export function filterDiscoveryEntries(
+  entries: readonly DiscoveryLogEntry[],
+  opts: { tsas?: boolean } = {},
+): DlpeFilterResult {
   const out: Dlpe[] = [];
   const malformed: { index: number; reason: string }[] = [];
   let unusable = 0;

@@ -114,7 +114,10 @@ export class Finder implements Engine<ServiceConfig> {
           get_all_log_pages: (detailed: boolean): string =>
             '[' +
             [...this.dcs.values()]
-              .map((dc) => `{"discovery-controller": ${jsonDumps(detailed ? dc.detailsDict() : dc.idDict())}, "log-pages": ${dc.logPagesJson()}}`)
+              .map(
+                (dc) =>
+                  `{"discovery-controller": ${jsonDumps(detailed ? dc.detailsDict() : dc.idDict())}, "log-pages": ${dc.logPagesJson()}}`,
+              )
               .join(', ') +
             ']',
         },
@@ -123,7 +126,11 @@ export class Finder implements Engine<ServiceConfig> {
   }
 
   processInfo(): Record<string, PyValue> {
-    const avahi: ZeroconfInfo = this.zeroconf?.info() ?? { 'avahi wake up timer': 'None', 'service types': [], services: {} };
+    const avahi: ZeroconfInfo = this.zeroconf?.info() ?? {
+      'avahi wake up timer': 'None',
+      'service types': [],
+      services: {},
+    };
     const z = this.zeroconf?.errorCounters();
     return {
       ...baseProcessInfo({
@@ -192,7 +199,9 @@ export class Finder implements Engine<ServiceConfig> {
 
   /** Hands a DC to the terminator (dispose) and tracks it until it is fully closed. */
   private terminate(dc: DiscoveryController, keepConnection: boolean): Promise<void> {
-    const done = dc.dispose(keepConnection).catch((e: unknown) => log().warn(`${dc.tid} termination failed: ${(e as Error).message}`));
+    const done = dc
+      .dispose(keepConnection)
+      .catch((e: unknown) => log().warn(`${dc.tid} termination failed: ${(e as Error).message}`));
     this.terminating.add(done);
     void done.finally(() => this.terminating.delete(done));
     return done;
@@ -205,12 +214,19 @@ export class Finder implements Engine<ServiceConfig> {
     const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), STOP_PARKED_WAIT_MS)));
     const r = await Promise.race([Promise.all([...this.terminating]).then(() => 'done' as const), late]);
     clearTimeout(timer);
-    if (r === 'late') log().warn(`stop: ${this.terminating.size} controller(s) still parked behind a connect after ${STOP_PARKED_WAIT_MS / 1000} s; exiting without them`);
+    if (r === 'late')
+      log().warn(
+        `stop: ${this.terminating.size} controller(s) still parked behind a connect after ${STOP_PARKED_WAIT_MS / 1000} s; exiting without them`,
+      );
   }
 
   private async startZeroconf(): Promise<void> {
     if (this.config.stypes.length === 0) return;
-    const z = new ZeroconfSource({ bus: this.ctx.bus, serviceTypes: this.config.stypes, kernelSupportsDiscovery: this.support.discovery });
+    const z = new ZeroconfSource({
+      bus: this.ctx.bus,
+      serviceTypes: this.config.stypes,
+      kernelSupportsDiscovery: this.support.discovery,
+    });
     z.on('change', (list: ZeroconfDc[]) => {
       log().debug(`mDNS: ${list.length} reachable discovery controller(s)`);
       this.soak.start();
@@ -234,12 +250,15 @@ export class Finder implements Engine<ServiceConfig> {
       // a log page stafd would no longer accept is not served from the cache either (it is read again on connect)
       let pages = c.logPages;
       if (pages.length > max) {
-        log().warn(`${c.tid} cached log page has ${pages.length} entries, more than max-log-entries=${max}; not restored`);
+        log().warn(
+          `${c.tid} cached log page has ${pages.length} entries, more than max-log-entries=${max}; not restored`,
+        );
         pages = [];
       }
       this.addDc(c.tid, c.origin, pages);
     }
-    if (dcs.length) log().info(`restored ${dcs.length} discovery controller(s) and their log pages from ${this.cache.path}`);
+    if (dcs.length)
+      log().info(`restored ${dcs.length} discovery controller(s) and their log pages from ${this.cache.path}`);
   }
 
   private addDc(tid: TID, origin: CurrentDc['origin'], cached: CurrentDc['logPages'] = []): DiscoveryController {
@@ -248,7 +267,20 @@ export class Finder implements Engine<ServiceConfig> {
       if (this.dcs.get(dc.tid.key()) !== dc) return;
       const t = dc.tid;
       try {
-        this.ctx.object().emitSignal(STAF_IFACE, 'log_pages_changed', t.transport, t.traddr, t.trsvcid, t.subsysnqn, t.hostTraddr, t.hostIface, t.hostNqn, dc.device);
+        this.ctx
+          .object()
+          .emitSignal(
+            STAF_IFACE,
+            'log_pages_changed',
+            t.transport,
+            t.traddr,
+            t.trsvcid,
+            t.subsysnqn,
+            t.hostTraddr,
+            t.hostIface,
+            t.hostNqn,
+            dc.device,
+          );
       } catch (e) {
         log().debug(`log_pages_changed not emitted: ${(e as Error).message}`);
       }
@@ -266,7 +298,8 @@ export class Finder implements Engine<ServiceConfig> {
     const kernelOptions = new Map<string, number | boolean | string>();
     for (const p of params) kernelOptions.set(p.kernel, p.value);
     const kato = kernelOptions.get('keep_alive_tmo');
-    const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
+    const num = (v: unknown): number | undefined =>
+      typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined;
     const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     return {
       tid,
@@ -351,13 +384,17 @@ export class Finder implements Engine<ServiceConfig> {
         // try the next family
       }
     }
-    log().error(`Cannot resolve traddr "${name}" (ip-family ${this.config.ipFamily.map((f) => `ipv${f}`).join('+')}); controller ignored`);
+    log().error(
+      `Cannot resolve traddr "${name}" (ip-family ${this.config.ipFamily.map((f) => `ipv${f}`).join('+')}); controller ignored`,
+    );
     return undefined;
   }
 
   /** One reconfiguration pass; passes never overlap. */
   private reconfigure(): Promise<void> {
-    this.passing = this.passing.then(() => this.reconfigureNow()).catch((e: unknown) => log().error(`reconfiguration failed: ${(e as Error).message}`));
+    this.passing = this.passing
+      .then(() => this.reconfigureNow())
+      .catch((e: unknown) => log().error(`reconfiguration failed: ${(e as Error).message}`));
     return this.passing;
   }
 
@@ -367,7 +404,13 @@ export class Finder implements Engine<ServiceConfig> {
     const configured = await this.configuredTids();
     if (this.stopped) return;
     const current = new Map<string, CurrentDc>();
-    for (const [k, dc] of this.dcs) current.set(k, { tid: dc.tid, origin: dc.origin, unresponsiveExpired: dc.unresponsiveExpired, logPages: dc.logPages });
+    for (const [k, dc] of this.dcs)
+      current.set(k, {
+        tid: dc.tid,
+        origin: dc.origin,
+        unresponsiveExpired: dc.unresponsiveExpired,
+        logPages: dc.logPages,
+      });
     const plan = planReconfiguration({
       configured,
       advertised: this.advertisedTids(),
@@ -412,7 +455,9 @@ export class Finder implements Engine<ServiceConfig> {
       this.addDc(p.tid, p.origin);
     }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    log().debug(`reconfiguration: ${this.dcs.size} DC(s), +${plan.toAdd.length} -${plan.toDel.length} in ${ms.toFixed(1)} ms`);
+    log().debug(
+      `reconfiguration: ${this.dcs.size} DC(s), +${plan.toAdd.length} -${plan.toDel.length} in ${ms.toFixed(1)} ms`,
+    );
     await this.saveCache();
   }
 
@@ -428,7 +473,9 @@ export class Finder implements Engine<ServiceConfig> {
 
   private async saveCache(): Promise<void> {
     try {
-      await this.cache.save([...this.dcs.values()].map((dc) => ({ tid: dc.tid, origin: dc.origin, logPages: dc.logPages })));
+      await this.cache.save(
+        [...this.dcs.values()].map((dc) => ({ tid: dc.tid, origin: dc.origin, logPages: dc.logPages })),
+      );
     } catch (e) {
       log().error(`Unable to save last known config: ${(e as Error).message}`);
     }

@@ -45,12 +45,20 @@ export async function kernelDim(device: string, tas: DimTaskCode, data: Buffer, 
       `--input-file=${file}`,
       '--write',
     ];
-    const r = await execa(nvme, args, { reject: false, timeout: PASSTHRU_TIMEOUT_MS, stdin: 'ignore', encoding: 'utf8' });
+    const r = await execa(nvme, args, {
+      reject: false,
+      timeout: PASSTHRU_TIMEOUT_MS,
+      stdin: 'ignore',
+      encoding: 'utf8',
+    });
     if (r.exitCode === 0 && !r.failed) return;
     const stderr = String(r.stderr ?? '');
     const cqe = parseNvmeCliStatus(stderr);
     if (cqe) throw new NvmeStatusError(`DIM(TAS=${tas}) on ${device}`, cqe, false);
-    const why = r.exitCode === undefined ? r.message : `exit code ${r.exitCode}: ${(stderr || String(r.stdout ?? '')).trim().split('\n')[0] ?? ''}`;
+    const why =
+      r.exitCode === undefined
+        ? r.message
+        : `exit code ${r.exitCode}: ${(stderr || String(r.stdout ?? '')).trim().split('\n')[0] ?? ''}`;
     throw new Error(`DIM(TAS=${tas}) on ${device}: nvme admin-passthru failed (${why})`);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -33,7 +33,12 @@ import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.
 import { dimHostEntry } from './userspace-driver.js';
 import { connectHostId } from '../controllers/identity.js';
 
-const NO_SUPPORT: DiscoveryLogSupport = { supported: false, extendedEntries: false, portLocalEntriesOnly: false, allSubsystemEntries: false };
+const NO_SUPPORT: DiscoveryLogSupport = {
+  supported: false,
+  extendedEntries: false,
+  portLocalEntriesOnly: false,
+  allSubsystemEntries: false,
+};
 
 function attributesOf(c: KernelController | undefined): DcAttributes {
   return {
@@ -109,7 +114,8 @@ class KernelLink extends EventEmitter<DcLinkEvents> implements DcLink {
   }
 
   async readDiscoveryLog(lsp: number, maxRecords?: number): Promise<DiscoveryLogEntry[]> {
-    return (await getKernelDiscoveryLog(this.device, { lsp, ...(maxRecords !== undefined ? { maxRecords } : {}) })).entries;
+    return (await getKernelDiscoveryLog(this.device, { lsp, ...(maxRecords !== undefined ? { maxRecords } : {}) }))
+      .entries;
   }
 
   async close(keepConnection: boolean): Promise<void> {
@@ -123,7 +129,8 @@ class KernelLink extends EventEmitter<DcLinkEvents> implements DcLink {
 }
 
 const num = (v: number | boolean | string | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
-const bool = (v: number | boolean | string | undefined): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+const bool = (v: number | boolean | string | undefined): boolean | undefined =>
+  typeof v === 'boolean' ? v : undefined;
 
 export class KernelDriver implements FabricsDriver {
   readonly kind = 'kernel' as const;
@@ -162,7 +169,9 @@ export class KernelDriver implements FabricsDriver {
       this.monitor = m;
       this.monitorStarting = m.start().catch((e: unknown) => {
         // without uevents the log page is still read on connect and reload; say so once
-        log().error(`kernel driver: cannot follow uevents (${(e as Error).message}); log page changes will not be noticed`);
+        log().error(
+          `kernel driver: cannot follow uevents (${(e as Error).message}); log page changes will not be noticed`,
+        );
       });
     }
     return this.monitorStarting;
@@ -190,7 +199,11 @@ export class KernelDriver implements FabricsDriver {
     };
     const taken = new Set(this.links.keys());
     const existing = (await listControllers()).find(
-      (c) => !taken.has(c.name) && c.state !== 'deleting' && isDiscoveryCandidate(c) && connectionMatches(cand, connectionOf(c)),
+      (c) =>
+        !taken.has(c.name) &&
+        c.state !== 'deleting' &&
+        isDiscoveryCandidate(c) &&
+        connectionMatches(cand, connectionOf(c)),
     );
     let device: string;
     if (existing) {
@@ -209,7 +222,8 @@ export class KernelDriver implements FabricsDriver {
         hostnqn: req.hostnqn,
         hostid: req.hostid || undefined,
         // TP8013: a unique discovery NQN needs the `discovery` option to be taken as a discovery controller
-        discovery: tid.subsysnqn !== WELL_KNOWN_DISC_NQN && (!supported || supported.has('discovery')) ? true : undefined,
+        discovery:
+          tid.subsysnqn !== WELL_KNOWN_DISC_NQN && (!supported || supported.has('discovery')) ? true : undefined,
         keepAliveTmo: req.katoSec,
         ctrlLossTmo: num(k.get('ctrl_loss_tmo')),
         reconnectDelay: num(k.get('reconnect_delay')),
@@ -217,16 +231,26 @@ export class KernelDriver implements FabricsDriver {
         disableSqflow: bool(k.get('disable_sqflow')),
         hdrDigest: req.hdrDigest || undefined,
         dataDigest: req.dataDigest || undefined,
-        dhchapSecret: req.dhchapSecret && (!supported || supported.has('dhchap_secret')) ? resolveDhchapSecret('dhchap-secret', req.dhchapSecret) : undefined,
+        dhchapSecret:
+          req.dhchapSecret && (!supported || supported.has('dhchap_secret'))
+            ? resolveDhchapSecret('dhchap-secret', req.dhchapSecret)
+            : undefined,
         dhchapCtrlSecret:
-          req.dhchapCtrlSecret && (!supported || supported.has('dhchap_ctrl_secret')) ? resolveDhchapSecret('dhchap-ctrl-secret', req.dhchapCtrlSecret) : undefined,
+          req.dhchapCtrlSecret && (!supported || supported.has('dhchap_ctrl_secret'))
+            ? resolveDhchapSecret('dhchap-ctrl-secret', req.dhchapCtrlSecret)
+            : undefined,
       };
       const reply = await fabricsConnect(o, supported ? { supported } : {});
       device = `nvme${reply.instance}`;
     }
     const attrs = attributesOf(await readController(device));
     // the host ID the kernel sent in Connect (sysfs), else the one the userspace host would use
-    const dimHost = dimHostEntry(attrs.hostnqn || req.hostnqn, connectHostId(attrs.hostid || req.hostid, req.hostnqn), req.symname, tid.traddr);
+    const dimHost = dimHostEntry(
+      attrs.hostnqn || req.hostnqn,
+      connectHostId(attrs.hostid || req.hostid, req.hostnqn),
+      req.symname,
+      tid.traddr,
+    );
     const link = new KernelLink(
       device,
       attrs,

@@ -33,7 +33,7 @@ export function udevRulesDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function overrideRuleText(systemctl = '/usr/bin/systemctl'): string {
   return [
-    '# Written by stafd (stas) at start, removed when it exits: shadows nvme-cli\'s rule of the same name in',
+    "# Written by stafd (stas) at start, removed when it exits: shadows nvme-cli's rule of the same name in",
     '# /usr/lib/udev/rules.d so that nvme-cli does not act on the discovery controllers stafd manages.',
     '# stafd itself starts nvmf-connect@.service for discovery controllers it does not manage.',
     '# Only the legacy nvme-fc transport rule is kept.',
@@ -103,9 +103,13 @@ export class NvmeCliCoexistence {
     try {
       await writeFileDurable(this.rulePath, overrideRuleText());
       this.wroteRule = true;
-      log().info(`nvme-cli coexistence: installed udev override ${this.rulePath} (nvme-cli's autoconnect rule is shadowed while stafd runs)`);
+      log().info(
+        `nvme-cli coexistence: installed udev override ${this.rulePath} (nvme-cli's autoconnect rule is shadowed while stafd runs)`,
+      );
     } catch (e) {
-      log().error(`nvme-cli coexistence: cannot write udev override ${this.rulePath}: ${(e as Error).message}; nvme-cli may also act on stafd's discovery controllers`);
+      log().error(
+        `nvme-cli coexistence: cannot write udev override ${this.rulePath}: ${(e as Error).message}; nvme-cli may also act on stafd's discovery controllers`,
+      );
     }
   }
 
@@ -149,7 +153,8 @@ export class NvmeCliCoexistence {
         all: true,
       });
       if (r.failed) {
-        const detail = r.exitCode === undefined ? r.message : `exit code ${r.exitCode}${r.all ? `: ${String(r.all).trim()}` : ''}`;
+        const detail =
+          r.exitCode === undefined ? r.message : `exit code ${r.exitCode}${r.all ? `: ${String(r.all).trim()}` : ''}`;
         log().error(`nvme-cli coexistence: systemctl restart ${unit} failed (${detail})`);
       }
     } catch (err) {

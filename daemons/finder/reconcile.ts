@@ -63,7 +63,8 @@ export function referralTid(referrer: TID, e: Dlpe, ctx: TidContext): TID {
   );
 }
 
-const sameEndpoint = (a: TID, b: TID): boolean => a.transport === b.transport && a.traddr === b.traddr && a.trsvcid === b.trsvcid;
+const sameEndpoint = (a: TID, b: TID): boolean =>
+  a.transport === b.transport && a.traddr === b.traddr && a.trsvcid === b.trsvcid;
 
 export function planReconfiguration(input: PlanInput): Plan {
   const want = new Map<string, PlannedDc>();
@@ -71,7 +72,8 @@ export function planReconfiguration(input: PlanInput): Plan {
   const usable = (t: TID): boolean => !input.excluded(t) && input.valid(t);
 
   for (const t of input.configured) if (!want.has(t.key())) want.set(t.key(), { tid: t, origin: 'configured' });
-  for (const t of input.advertised) if (usable(t) && !want.has(t.key())) want.set(t.key(), { tid: t, origin: 'discovered' });
+  for (const t of input.advertised)
+    if (usable(t) && !want.has(t.key())) want.set(t.key(), { tid: t, origin: 'discovered' });
   // discovered DCs stay until they are excluded, invalid or aged out (an mDNS goodbye alone does not remove them)
   for (const [k, c] of input.current) {
     if (c.origin !== 'discovered' || want.has(k)) continue;
@@ -116,7 +118,10 @@ export function planReconfiguration(input: PlanInput): Plan {
         want.set(t.key(), { tid: t, origin: 'referral' });
         next.push(t.key());
       }
-      if (overPerDc > 0) ignoredReferrals.push(`${referrer.tid} lists ${named} referrals: ${overPerDc} beyond max-referrals-per-controller=${perDc} not followed`);
+      if (overPerDc > 0)
+        ignoredReferrals.push(
+          `${referrer.tid} lists ${named} referrals: ${overPerDc} beyond max-referrals-per-controller=${perDc} not followed`,
+        );
     }
     frontier = next;
   }

@@ -6,7 +6,15 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import os from 'node:os';
-import { AdminSession, readDiscoveryLog, DiscoveryLogUnstableError, NvmeTcpError, NvmeStatusError, hostIdBytes, localAddressFor } from '../nvme/tcp/index.js';
+import {
+  AdminSession,
+  readDiscoveryLog,
+  DiscoveryLogUnstableError,
+  NvmeTcpError,
+  NvmeStatusError,
+  hostIdBytes,
+  localAddressFor,
+} from '../nvme/tcp/index.js';
 import { DimTask, encodeDimData, type DimHostEntry } from '../nvme/protocol/dim.js';
 import { LogPageId } from '../nvme/protocol/constants.js';
 import { discoveryLogSupport, parseSupportedLogPages, type DiscoveryLogSupport } from '../nvme/protocol/log-pages.js';
@@ -46,7 +54,12 @@ export function entityVersion(): string {
  * This host as a TP8010 DIM entry (both drivers register the same way). traddr '' = the DC registers the source
  * address of our connection, whose family is the DC address's family.
  */
-export function dimHostEntry(hostnqn: string, hostid: string, symname: string | null | undefined, dcTraddr: string): DimHostEntry {
+export function dimHostEntry(
+  hostnqn: string,
+  hostid: string,
+  symname: string | null | undefined,
+  dcTraddr: string,
+): DimHostEntry {
   return {
     hostnqn,
     hostId: hostIdBytes(hostid),
@@ -98,7 +111,8 @@ class UserspaceLink extends EventEmitter<DcLinkEvents> implements DcLink {
 
   async readDiscoveryLog(lsp: number, maxRecords?: number): Promise<DiscoveryLogEntry[]> {
     try {
-      return (await readDiscoveryLog(this.session, { lsp, ...(maxRecords !== undefined ? { maxRecords } : {}) })).entries;
+      return (await readDiscoveryLog(this.session, { lsp, ...(maxRecords !== undefined ? { maxRecords } : {}) }))
+        .entries;
     } catch (e) {
       // a log that keeps changing is no broken association: the read fails (and is retried) with its reason
       if (e instanceof DiscoveryLogUnstableError) throw e;
@@ -164,7 +178,9 @@ export class UserspaceDriver implements FabricsDriver {
       } catch (e) {
         // without AENs the DC is still usable: the log page is read on connect, reload and reconnect
         if (!(e instanceof NvmeStatusError)) throw e;
-        log().warn(`${tid}: the discovery controller refused async event configuration (${e.message}); log page changes will not be noticed`);
+        log().warn(
+          `${tid}: the discovery controller refused async event configuration (${e.message}); log page changes will not be noticed`,
+        );
       }
       return link;
     } catch (e) {

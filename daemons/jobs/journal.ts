@@ -63,7 +63,8 @@ export class Journal {
   async open(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // temp files of durable writes that never got renamed: the intent they carried was never committed
-    for (const f of await readdir(this.dir)) if (f.endsWith('.tmp')) await unlink(join(this.dir, f)).catch(() => undefined);
+    for (const f of await readdir(this.dir))
+      if (f.endsWith('.tmp')) await unlink(join(this.dir, f)).catch(() => undefined);
   }
 
   pathOf(id: string): string {

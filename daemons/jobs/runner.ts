@@ -212,7 +212,7 @@ export class JobRunner extends EventEmitter {
   }
 
   private pump(): void {
-    for (let i = 0; i < this.queue.length && this.running < this.maxParallel; ) {
+    for (let i = 0; i < this.queue.length && this.running < this.maxParallel;) {
       const job = this.queue[i];
       // FIFO per key: a job may not overtake an earlier queued job that shares a key with it
       const blockedByEarlier = this.queue.slice(0, i).some((e) => e.keys.some((k) => job.keys.includes(k)));
@@ -239,7 +239,8 @@ export class JobRunner extends EventEmitter {
       } catch (e) {
         const code = codeOf(e);
         const message = e instanceof Error ? e.message : String(e);
-        if (code === 'Cancelled' || job.abort.signal.aborted) job.finish('cancelled', '', { code: 'Cancelled', message });
+        if (code === 'Cancelled' || job.abort.signal.aborted)
+          job.finish('cancelled', '', { code: 'Cancelled', message });
         else {
           log().warn({ job: job.id, op: job.operation, object: job.object, err: message }, 'job failed');
           job.finish('failed', '', { code, message });

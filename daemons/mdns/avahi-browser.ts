@@ -1,7 +1,14 @@
 // Browsing `_nvme-disc._tcp|udp` through avahi-daemon's D-Bus API, as nvme-stas does (spec §4.5).
 // Availability follows the ownership of org.freedesktop.Avahi; browsers are created race-free with
 // Server2.ServiceBrowserPrepare → subscribe → Start (avahi ≥ 0.8).
-import { callMethod, getNameOwner, subscribeSignals, watchNameOwner, type Message, type MessageBus } from '../dbus/bus.js';
+import {
+  callMethod,
+  getNameOwner,
+  subscribeSignals,
+  watchNameOwner,
+  type Message,
+  type MessageBus,
+} from '../dbus/bus.js';
 import { log } from '../common/log.js';
 import { ifIndexToName } from './netif.js';
 import { OneShotTimer, realClock, type Clock } from './timers.js';
@@ -80,7 +87,11 @@ export class AvahiBrowser implements ZeroconfBrowser {
 
   constructor(private readonly opts: AvahiBrowserOptions) {
     this.clock = opts.clock ?? realClock;
-    this.kickTimer = new OneShotTimer(opts.kickIntervalMs ?? AVAHI_KICK_INTERVAL_MS, () => void this.kick(), this.clock);
+    this.kickTimer = new OneShotTimer(
+      opts.kickIntervalMs ?? AVAHI_KICK_INTERVAL_MS,
+      () => void this.kick(),
+      this.clock,
+    );
   }
 
   get isAvailable(): boolean {
@@ -183,7 +194,11 @@ export class AvahiBrowser implements ZeroconfBrowser {
           return;
         }
         this.browsers.push({ stype, path, unsubscribe });
-        await callMethod(bus, { destination: AVAHI_BUS_NAME, path, interface: BROWSER_IFACE, member: 'Start' }, this.opts.callTimeoutMs);
+        await callMethod(
+          bus,
+          { destination: AVAHI_BUS_NAME, path, interface: BROWSER_IFACE, member: 'Start' },
+          this.opts.callTimeoutMs,
+        );
         log().debug(`Avahi service browser for ${stype} started (${path})`);
       }
     } catch (e) {
@@ -208,9 +223,11 @@ export class AvahiBrowser implements ZeroconfBrowser {
       await b.unsubscribe().catch(() => undefined);
       // Free is best effort: Avahi may already be gone
       if (this.available) {
-        await callMethod(this.opts.bus, { destination: AVAHI_BUS_NAME, path: b.path, interface: BROWSER_IFACE, member: 'Free' }, 2_000).catch(
-          () => undefined,
-        );
+        await callMethod(
+          this.opts.bus,
+          { destination: AVAHI_BUS_NAME, path: b.path, interface: BROWSER_IFACE, member: 'Free' },
+          2_000,
+        ).catch(() => undefined);
       }
     }
     if (hadServices || browsers.length > 0) this.opts.sink.onReset();
@@ -259,7 +276,14 @@ export class AvahiBrowser implements ZeroconfBrowser {
     this.opts.sink.onRemoved(entry.key);
   }
 
-  private async resolve(epoch: number, id: string, gen: number, iface: number, proto: number, attempt: number): Promise<void> {
+  private async resolve(
+    epoch: number,
+    id: string,
+    gen: number,
+    iface: number,
+    proto: number,
+    attempt: number,
+  ): Promise<void> {
     const entry = this.services.get(id);
     if (!entry || entry.gen !== gen) return;
     const { name, stype, domain } = entry.key;
@@ -283,7 +307,9 @@ export class AvahiBrowser implements ZeroconfBrowser {
       const current = this.services.get(id);
       if (epoch !== this.epoch || this.stopped || !current || current.gen !== gen) return; // removed meanwhile: ignore
       const attempts = this.opts.resolveAttempts ?? AVAHI_RESOLVE_ATTEMPTS;
-      log().error(`Avahi failed to resolve ${entry.key.ifname} ${entry.key.proto} ${name}.${domain} ${stype} (attempt ${attempt}/${attempts}): ${errorText(e)}`);
+      log().error(
+        `Avahi failed to resolve ${entry.key.ifname} ${entry.key.proto} ${name}.${domain} ${stype} (attempt ${attempt}/${attempts}): ${errorText(e)}`,
+      );
       if (attempt < attempts) {
         current.retry = new OneShotTimer(
           this.opts.resolveRetryMs ?? AVAHI_RESOLVE_RETRY_MS,

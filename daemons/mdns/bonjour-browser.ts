@@ -126,8 +126,10 @@ export class BonjourBrowser implements ZeroconfBrowser {
     }
     for (const [id, i] of wanted) {
       if (this.sockets.has(id)) continue;
-      const bonjour = new Bonjour({ interface: i.address, bind: '0.0.0.0' } as unknown as ConstructorParameters<typeof Bonjour>[0], (err: unknown) =>
-        log().warn(`mDNS socket on ${i.ifname} (${i.address}): ${err instanceof Error ? err.message : String(err)}`),
+      const bonjour = new Bonjour(
+        { interface: i.address, bind: '0.0.0.0' } as unknown as ConstructorParameters<typeof Bonjour>[0],
+        (err: unknown) =>
+          log().warn(`mDNS socket on ${i.ifname} (${i.address}): ${err instanceof Error ? err.message : String(err)}`),
       );
       const s: Socket = { ifname: i.ifname, address: i.address, bonjour, browsers: [], refreshers: [] };
       for (const stype of this.opts.serviceTypes) {
@@ -173,13 +175,19 @@ export class BonjourBrowser implements ZeroconfBrowser {
   private identify(s: Socket, stype: string, svc: BonjourService): { key: ServiceKey; address: string } | undefined {
     const suffix = `.${stype}.local`;
     const fqdn = svc.fqdn ?? '';
-    const name = fqdn.toLowerCase().endsWith(suffix.toLowerCase()) ? fqdn.slice(0, fqdn.length - suffix.length) : svc.name;
+    const name = fqdn.toLowerCase().endsWith(suffix.toLowerCase())
+      ? fqdn.slice(0, fqdn.length - suffix.length)
+      : svc.name;
     const addresses = svc.addresses ?? [];
     const referer = svc.referer?.address;
-    const ifname = (referer && ifnameForAddress(referer)) ?? addresses.map((a) => ifnameForAddress(a)).find((n) => n) ?? s.ifname;
+    const ifname =
+      (referer && ifnameForAddress(referer)) ?? addresses.map((a) => ifnameForAddress(a)).find((n) => n) ?? s.ifname;
     // the IPv4 address on the interface's subnet if there is one, else any IPv4, else the first (IPv6)
     const address =
-      addresses.find((a) => isIPv4(a) && ifnameForAddress(a) === ifname) ?? addresses.find((a) => isIPv4(a)) ?? addresses[0] ?? referer;
+      addresses.find((a) => isIPv4(a) && ifnameForAddress(a) === ifname) ??
+      addresses.find((a) => isIPv4(a)) ??
+      addresses[0] ??
+      referer;
     if (!address) return undefined;
     return { key: { ifname, proto: 'IPv4', name, stype, domain: 'local' }, address };
   }

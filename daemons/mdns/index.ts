@@ -7,7 +7,13 @@ import type { MessageBus } from '../dbus/bus.js';
 import { AvahiBrowser, AVAHI_KICK_INTERVAL_MS } from './avahi-browser.js';
 import { BonjourBrowser } from './bonjour-browser.js';
 import { ReachabilityChecker, type ReachabilityOptions } from './reachability.js';
-import { DEFAULT_SERVICE_TYPES, serviceKeyString, type BrowserSink, type ResolvedService, type ServiceKey } from './service.js';
+import {
+  DEFAULT_SERVICE_TYPES,
+  serviceKeyString,
+  type BrowserSink,
+  type ResolvedService,
+  type ServiceKey,
+} from './service.js';
 import { interpretTxt, type ZeroconfTransport } from './txt.js';
 import { OneShotTimer, realClock, type Clock } from './timers.js';
 import { unmapIpv4 } from './netif.js';
@@ -29,7 +35,14 @@ export interface ZeroconfDc {
 /** One service as process_info shows it (empty until resolved). Keys and order as nvme-stas. */
 export type ZeroconfServiceInfo =
   | Record<string, never>
-  | { transport: string; traddr: string; trsvcid: string; 'host-iface': string; subsysnqn: string; reachable: 'True' | 'False' };
+  | {
+      transport: string;
+      traddr: string;
+      trsvcid: string;
+      'host-iface': string;
+      subsysnqn: string;
+      reachable: 'True' | 'False';
+    };
 
 /** The `avahi` object of stafd's process_info (spec §1.8). */
 export interface ZeroconfInfo {
@@ -95,7 +108,11 @@ export class ZeroconfSource extends EventEmitter<ZeroconfSourceEvents> {
   constructor(private readonly opts: ZeroconfSourceOptions) {
     super();
     this.serviceTypes = opts.serviceTypes ?? DEFAULT_SERVICE_TYPES;
-    this.idleKickTimer = new OneShotTimer(opts.kickIntervalMs ?? AVAHI_KICK_INTERVAL_MS, () => undefined, opts.clock ?? realClock);
+    this.idleKickTimer = new OneShotTimer(
+      opts.kickIntervalMs ?? AVAHI_KICK_INTERVAL_MS,
+      () => undefined,
+      opts.clock ?? realClock,
+    );
   }
 
   get backend(): ZeroconfBackend {
@@ -193,7 +210,9 @@ export class ZeroconfSource extends EventEmitter<ZeroconfSourceEvents> {
             sink: this.sinkFor('builtin'),
             ...(this.opts.bonjourRequeryMs !== undefined ? { requeryMs: this.opts.bonjourRequeryMs } : {}),
             ...(this.opts.bonjourExpireCheckMs !== undefined ? { expireCheckMs: this.opts.bonjourExpireCheckMs } : {}),
-            ...(this.opts.bonjourTtlOverrideSec !== undefined ? { ttlOverrideSec: this.opts.bonjourTtlOverrideSec } : {}),
+            ...(this.opts.bonjourTtlOverrideSec !== undefined
+              ? { ttlOverrideSec: this.opts.bonjourTtlOverrideSec }
+              : {}),
             ...(this.opts.clock ? { clock: this.opts.clock } : {}),
           });
           await this.builtin.start();
@@ -201,7 +220,9 @@ export class ZeroconfSource extends EventEmitter<ZeroconfSourceEvents> {
         this.setBackend('builtin');
       }
     });
-    this.switching = this.switching.catch((e: unknown) => log().error(`zeroconf: switching browser failed: ${e instanceof Error ? e.message : String(e)}`));
+    this.switching = this.switching.catch((e: unknown) =>
+      log().error(`zeroconf: switching browser failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   private setBackend(b: ZeroconfBackend): void {
@@ -244,7 +265,11 @@ export class ZeroconfSource extends EventEmitter<ZeroconfSourceEvents> {
   private identified(id: string, svc: ResolvedService): void {
     const { key } = svc;
     const traddr = unmapIpv4(svc.address.trim());
-    const verdict = interpretTxt(svc.txt, { address: traddr, ifname: key.ifname, kernelSupportsDiscovery: this.opts.kernelSupportsDiscovery });
+    const verdict = interpretTxt(svc.txt, {
+      address: traddr,
+      ifname: key.ifname,
+      kernelSupportsDiscovery: this.opts.kernelSupportsDiscovery,
+    });
     this.counters.malformedTxtRecords += verdict.badRecords;
     const prev = this.services.get(id);
     prev?.checker?.stop();
@@ -255,21 +280,35 @@ export class ZeroconfSource extends EventEmitter<ZeroconfSourceEvents> {
       return;
     }
     const { transport, subsysnqn } = verdict.identity;
-    const data = { transport, traddr, trsvcid: String(svc.port), hostIface: transport === 'tcp' ? key.ifname : '', subsysnqn };
+    const data = {
+      transport,
+      traddr,
+      trsvcid: String(svc.port),
+      hostIface: transport === 'tcp' ? key.ifname : '',
+      subsysnqn,
+    };
     const tracked: TrackedService = { key, data };
     this.services.set(id, tracked);
     log().debug(`mDNS identified ${serviceKeyString(key)}: ${JSON.stringify(data)}`);
     this.warnDuplicateAddresses();
     if (transport === 'rdma') {
       // nvme-stas only probes tcp; rdma services count as reachable at once
-      tracked.checker = new ReachabilityChecker({ address: traddr, port: svc.port, ifname: key.ifname }, () => this.changed(), {
-        probe: async () => undefined,
-      });
+      tracked.checker = new ReachabilityChecker(
+        { address: traddr, port: svc.port, ifname: key.ifname },
+        () => this.changed(),
+        {
+          probe: async () => undefined,
+        },
+      );
     } else {
-      tracked.checker = new ReachabilityChecker({ address: traddr, port: svc.port, ifname: key.ifname }, () => this.changed(), {
-        ...this.opts.reachability,
-        ...(this.opts.clock && !this.opts.reachability?.clock ? { clock: this.opts.clock } : {}),
-      });
+      tracked.checker = new ReachabilityChecker(
+        { address: traddr, port: svc.port, ifname: key.ifname },
+        () => this.changed(),
+        {
+          ...this.opts.reachability,
+          ...(this.opts.clock && !this.opts.reachability?.clock ? { clock: this.opts.clock } : {}),
+        },
+      );
     }
     tracked.checker.start();
     this.changed();

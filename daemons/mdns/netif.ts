@@ -83,7 +83,7 @@ function inSubnet(address: string, info: NetworkInterfaceInfo): boolean {
   if (info.family === 'IPv4' && isIPv4(address)) {
     if (prefix === 0) return true;
     const mask = prefix >= 32 ? 0xffffffff : ~((1 << (32 - prefix)) - 1) >>> 0;
-    return ((ipv4ToInt(address) & mask) >>> 0) === ((ipv4ToInt(info.address) & mask) >>> 0);
+    return (ipv4ToInt(address) & mask) >>> 0 === (ipv4ToInt(info.address) & mask) >>> 0;
   }
   if (info.family === 'IPv6' && isIPv6(address.split('%')[0]!)) {
     const shift = BigInt(128 - prefix);

@@ -22,9 +22,15 @@ export function tcpProbe(target: ProbeTarget, timeoutMs = CONNECT_CHECK_TIMEOUT_
   let host = unmapIpv4(target.address);
   const v6 = isIPv6(host);
   if (v6 && isLinkLocalIpv6(host) && !host.includes('%') && target.ifname) host = `${host}%${target.ifname}`;
-  const localAddress = target.ifname ? localAddressOn(target.ifname, v6 ? 'IPv6' : 'IPv4', v6 && isLinkLocalIpv6(host)) : undefined;
+  const localAddress = target.ifname
+    ? localAddressOn(target.ifname, v6 ? 'IPv6' : 'IPv4', v6 && isLinkLocalIpv6(host))
+    : undefined;
   return new Promise<void>((resolve, reject) => {
-    const sock = connect({ host, port: target.port, ...(localAddress ? { localAddress: localAddress.split('%')[0] } : {}) });
+    const sock = connect({
+      host,
+      port: target.port,
+      ...(localAddress ? { localAddress: localAddress.split('%')[0] } : {}),
+    });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new Error(`timed out after ${timeoutMs} ms`));

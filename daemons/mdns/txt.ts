@@ -28,7 +28,8 @@ function isPrintableLatin1(byte: number): boolean {
 /** Visible form of a record for logs: printable ASCII as is, everything else \xNN. */
 export function describeRecord(record: Uint8Array): string {
   let s = '';
-  for (const b of record) s += b >= 0x20 && b <= 0x7e && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  for (const b of record)
+    s += b >= 0x20 && b <= 0x7e && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
   return s.length > 200 ? `${s.slice(0, 200)}…(${record.length} bytes)` : s;
 }
 
@@ -102,10 +103,13 @@ export type TxtInterpretation =
  */
 export function interpretTxt(records: readonly Uint8Array[], ctx: TxtContext): TxtInterpretation {
   const { fields, problems } = parseTxtRecords(records);
-  for (const p of problems) log().debug({ record: p.record, problem: p.problem }, `Ignoring mDNS TXT record "${p.record}": ${p.problem}`);
+  for (const p of problems)
+    log().debug({ record: p.record, problem: p.problem }, `Ignoring mDNS TXT record "${p.record}": ${p.problem}`);
   const transport = protocolToTransport(fields.p);
   if (transport === undefined) {
-    log().error(`Received invalid/undefined protocol in mDNS TXT field: address=${ctx.address}, iface=${ctx.ifname}, TXT=${pyDictRepr(fields)}`);
+    log().error(
+      `Received invalid/undefined protocol in mDNS TXT field: address=${ctx.address}, iface=${ctx.ifname}, TXT=${pyDictRepr(fields)}`,
+    );
     return { ok: false, fields, badRecords: problems.length };
   }
   return {

@@ -41,8 +41,20 @@ const SHORTHANDS: Record<string, string> = {
 };
 
 const WEEKDAYS: Record<string, number> = {
-  sun: 0, sunday: 0, mon: 1, monday: 1, tue: 2, tuesday: 2, wed: 3, wednesday: 3,
-  thu: 4, thursday: 4, fri: 5, friday: 5, sat: 6, saturday: 6,
+  sun: 0,
+  sunday: 0,
+  mon: 1,
+  monday: 1,
+  tue: 2,
+  tuesday: 2,
+  wed: 3,
+  wednesday: 3,
+  thu: 4,
+  thursday: 4,
+  fri: 5,
+  friday: 5,
+  sat: 6,
+  saturday: 6,
 };
 const WEEKDAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
@@ -111,7 +123,7 @@ const range = (lo: number, hi: number): number[] => Array.from({ length: hi - lo
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 function fieldText(values: readonly number[] | null, lo: number, hi: number, w = 2): string {
-  if (values === null || (values.length === hi - lo + 1)) return '*';
+  if (values === null || values.length === hi - lo + 1) return '*';
   return values.map((v) => pad(v, w)).join(',');
 }
 
@@ -120,7 +132,8 @@ export function parseCalendar(text: string): CalendarSpec {
   try {
     return parseCalendarInner(text);
   } catch (e) {
-    if (e instanceof ValueError && !e.message.startsWith(`"${text}"`) && text.trim() !== '') throw new ValueError(`"${text}": ${e.message}`);
+    if (e instanceof ValueError && !e.message.startsWith(`"${text}"`) && text.trim() !== '')
+      throw new ValueError(`"${text}": ${e.message}`);
     throw e;
   }
 }
@@ -186,7 +199,12 @@ function parseCalendarInner(text: string): CalendarSpec {
       seconds: seconds ?? range(0, 59),
       everyHour: hours === null || hours.length === 24,
     };
-    const wd = weekdays ? [...weekdays].sort((a, b) => ((a || 7) - (b || 7))).map((d) => WEEKDAY_NAMES[d]).join(',') + ' ' : '';
+    const wd = weekdays
+      ? [...weekdays]
+          .sort((a, b) => (a || 7) - (b || 7))
+          .map((d) => WEEKDAY_NAMES[d])
+          .join(',') + ' '
+      : '';
     const normalized =
       `${wd}${years ? [...years].join(',') : '*'}-${fieldText(months, 1, 12)}-${fieldText(days, 1, 31)} ` +
       `${fieldText(hours, 0, 23)}:${fieldText(minutes, 0, 59)}:${fieldText(seconds, 0, 59)}`;
@@ -216,7 +234,14 @@ function dayMatches(spec: CalendarSpec, naiveMidnight: number): boolean {
 }
 
 /** Firing instants of one day (naive midnight) that are > after, per the DST rule above; ascending. */
-function firingsOfDay(spec: CalendarSpec, naiveMidnight: number, after: number, naiveAfter: number, tz: string, limitNaive: number): number[] {
+function firingsOfDay(
+  spec: CalendarSpec,
+  naiveMidnight: number,
+  after: number,
+  naiveAfter: number,
+  tz: string,
+  limitNaive: number,
+): number[] {
   const out = new Set<number>();
   for (const h of spec.hours) {
     const hourStart = naiveMidnight + h * HOUR;
@@ -254,7 +279,9 @@ export function nextCalendarRun(spec: CalendarSpec, after: number, tz: string): 
     if (found.length === 0) continue;
     // A transition at midnight can put the next day's first firing before this day's last; look one day on.
     const best = found[0]!;
-    const next = dayMatches(spec, day + DAY) ? firingsOfDay(spec, day + DAY, after, naiveAfter, tz, toNaive(best, tz) + SLACK) : [];
+    const next = dayMatches(spec, day + DAY)
+      ? firingsOfDay(spec, day + DAY, after, naiveAfter, tz, toNaive(best, tz) + SLACK)
+      : [];
     return next.length > 0 && next[0]! < best ? next[0]! : best;
   }
   return null;

@@ -40,10 +40,17 @@ function perfLabel(s: string): string {
 
 export function evaluateFreshness(input: FreshnessCheckInput): FreshnessCheckResult {
   const { warnMs, critMs, now } = input;
-  const unknown = (msg: string): FreshnessCheckResult => ({ code: CHECK_UNKNOWN, status: 'UNKNOWN', line: `SNAPSHOTS UNKNOWN - ${msg}`, volumes: [] });
+  const unknown = (msg: string): FreshnessCheckResult => ({
+    code: CHECK_UNKNOWN,
+    status: 'UNKNOWN',
+    line: `SNAPSHOTS UNKNOWN - ${msg}`,
+    volumes: [],
+  });
   if (!(warnMs >= 0) || !(critMs >= 0)) return unknown('--warn and --crit must be time spans');
-  if (warnMs > critMs) return unknown(`--warn ${formatTimeSpan(warnMs)} is longer than --crit ${formatTimeSpan(critMs)}`);
-  if (input.unknownVolumes && input.unknownVolumes.length > 0) return unknown(`no such volume: ${input.unknownVolumes.join(', ')}`);
+  if (warnMs > critMs)
+    return unknown(`--warn ${formatTimeSpan(warnMs)} is longer than --crit ${formatTimeSpan(critMs)}`);
+  if (input.unknownVolumes && input.unknownVolumes.length > 0)
+    return unknown(`no such volume: ${input.unknownVolumes.join(', ')}`);
   if (input.volumes.length === 0) return unknown('no volumes');
 
   const rows = input.volumes.map((v) => {
@@ -53,21 +60,31 @@ export function evaluateFreshness(input: FreshnessCheckInput): FreshnessCheckRes
   });
   const code = Math.max(...rows.map((r) => r.code)) as 0 | 1 | 2;
   const none = rows.filter((r) => r.ageMs === null).map((r) => r.volume);
-  const late = (c: number): string[] => rows.filter((r) => r.ageMs !== null && r.code === c).map((r) => `${r.volume} ${formatTimeSpan(r.ageMs!)}`);
+  const late = (c: number): string[] =>
+    rows.filter((r) => r.ageMs !== null && r.code === c).map((r) => `${r.volume} ${formatTimeSpan(r.ageMs!)}`);
   const ages = rows.filter((r) => r.ageMs !== null).map((r) => r.ageMs!);
   const parts = [`${rows.length} volume${rows.length === 1 ? '' : 's'}`];
   if (none.length) parts.push(`no snapshot: ${none.join(', ')}`);
-  if (late(CHECK_CRITICAL).length) parts.push(`older than ${formatTimeSpan(critMs)}: ${late(CHECK_CRITICAL).join(', ')}`);
+  if (late(CHECK_CRITICAL).length)
+    parts.push(`older than ${formatTimeSpan(critMs)}: ${late(CHECK_CRITICAL).join(', ')}`);
   if (late(CHECK_WARNING).length) parts.push(`older than ${formatTimeSpan(warnMs)}: ${late(CHECK_WARNING).join(', ')}`);
   if (ages.length) parts.push(`newest snapshot age max ${formatTimeSpan(Math.max(...ages))}`);
   const w = Math.round(warnMs / 1000);
   const c = Math.round(critMs / 1000);
   // a volume without snapshots reports "U" (unknown value), as the plugin guidelines prescribe
-  const perf = rows.map((r) => `${perfLabel(r.volume)}=${r.ageMs === null ? 'U' : `${Math.round(r.ageMs / 1000)}s`};${w};${c};0;`).join(' ');
+  const perf = rows
+    .map((r) => `${perfLabel(r.volume)}=${r.ageMs === null ? 'U' : `${Math.round(r.ageMs / 1000)}s`};${w};${c};0;`)
+    .join(' ');
   return {
     code,
     status: STATUS[code],
     line: `SNAPSHOTS ${STATUS[code]} - ${parts.join(', ')} | ${perf}`,
-    volumes: rows.map((r) => ({ volume: r.volume, count: r.count, newest: r.newest, ageMs: r.ageMs, status: STATUS[r.code] })),
+    volumes: rows.map((r) => ({
+      volume: r.volume,
+      count: r.count,
+      newest: r.newest,
+      ageMs: r.ageMs,
+      status: STATUS[r.code],
+    })),
   };
 }

@@ -75,7 +75,8 @@ export class ManualClock implements Clock {
       if (guard > 10_000_000) throw new Error('ManualClock: too many timers (runaway schedule?)');
       this.timers = this.timers.filter((t) => !t.cancelled);
       let next: PendingTimer | undefined;
-      for (const t of this.timers) if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.seq < next.seq))) next = t;
+      for (const t of this.timers)
+        if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.seq < next.seq))) next = t;
       if (!next) break;
       this.timers.splice(this.timers.indexOf(next), 1);
       this.t = Math.max(this.t, next.due);

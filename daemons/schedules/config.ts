@@ -28,7 +28,9 @@ export function scheduleSectionsOf(text: string, file: string): ScheduleSection[
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
     if (line.startsWith('[')) {
       const m = SECTION_RE.exec(line);
-      current = m ? { name: m[1]!.replace(/^"(.*)"$/, '$1'), file, line: i + 1, entries: [], malformed: [] } : undefined;
+      current = m
+        ? { name: m[1]!.replace(/^"(.*)"$/, '$1'), file, line: i + 1, entries: [], malformed: [] }
+        : undefined;
       if (current) out.push(current);
       continue;
     }
@@ -38,7 +40,11 @@ export function scheduleSectionsOf(text: string, file: string): ScheduleSection[
       current.malformed.push(`${file}:${i + 1}`);
       continue;
     }
-    current.entries.push({ key: line.slice(0, sep.index).trim(), value: line.slice(sep.index + 1).trim(), where: `${file}:${i + 1}` });
+    current.entries.push({
+      key: line.slice(0, sep.index).trim(),
+      value: line.slice(sep.index + 1).trim(),
+      where: `${file}:${i + 1}`,
+    });
   }
   return out;
 }
@@ -48,7 +54,10 @@ export function configFiles(mainFile: string): string[] {
   const files = existsSync(mainFile) ? [mainFile] : [];
   const dir = `${mainFile}.d`;
   if (existsSync(dir)) {
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.conf')).sort()) files.push(join(dir, f));
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith('.conf'))
+      .sort())
+      files.push(join(dir, f));
   }
   return files;
 }
@@ -67,8 +76,7 @@ export function schedulesFromTexts(texts: readonly { file: string; text: string 
       if (prev) {
         prev.entries.push(...s.entries);
         prev.malformed.push(...s.malformed);
-      }
-      else merged.set(s.name, s);
+      } else merged.set(s.name, s);
     }
   }
   const schedules: ScheduleDef[] = [];

@@ -50,7 +50,9 @@ export function runHook(req: HookRequest): Promise<HookResult> {
     let truncated = false;
     let timedOut = false;
     let settled = false;
-    const finish = (r: Omit<HookResult, 'phase' | 'argv' | 'durationMs' | 'output' | 'outputTruncated' | 'timedOut'>): void => {
+    const finish = (
+      r: Omit<HookResult, 'phase' | 'argv' | 'durationMs' | 'output' | 'outputTruncated' | 'timedOut'>,
+    ): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -84,8 +86,16 @@ export function runHook(req: HookRequest): Promise<HookResult> {
       });
     } catch (e) {
       resolve({
-        phase: req.phase, argv: [...req.argv], ok: false, exitCode: null, signal: null, timedOut: false,
-        spawnError: (e as Error).message, durationMs: 0, output: '', outputTruncated: false,
+        phase: req.phase,
+        argv: [...req.argv],
+        ok: false,
+        exitCode: null,
+        signal: null,
+        timedOut: false,
+        spawnError: (e as Error).message,
+        durationMs: 0,
+        output: '',
+        outputTruncated: false,
       });
       return;
     }

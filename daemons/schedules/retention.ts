@@ -60,7 +60,9 @@ export function bucketOf(instant: number, period: Period, tz: string): string {
 }
 
 export function hasRetention(policy: RetentionPolicy): boolean {
-  return PERIODS.some((p) => (policy.keep[p] ?? 0) > 0) || policy.maxAgeMs !== undefined || policy.keepAtLeast !== undefined;
+  return (
+    PERIODS.some((p) => (policy.keep[p] ?? 0) > 0) || policy.maxAgeMs !== undefined || policy.keepAtLeast !== undefined
+  );
 }
 
 function newestFirst(a: SnapshotRef, b: SnapshotRef): number {
@@ -68,7 +70,11 @@ function newestFirst(a: SnapshotRef, b: SnapshotRef): number {
 }
 
 /** Decides, for every snapshot of one volume, whether the policy keeps it and why. Newest first. */
-export function planRetention(snapshots: readonly SnapshotRef[], policy: RetentionPolicy, now: number): RetentionDecision[] {
+export function planRetention(
+  snapshots: readonly SnapshotRef[],
+  policy: RetentionPolicy,
+  now: number,
+): RetentionDecision[] {
   const sorted = [...snapshots].sort(newestFirst);
   const rules = new Map<SnapshotRef, string[]>(sorted.map((s) => [s, []]));
   const add = (s: SnapshotRef, rule: string): void => void rules.get(s)!.push(rule);
@@ -77,7 +83,12 @@ export function planRetention(snapshots: readonly SnapshotRef[], policy: Retenti
   const own = sorted.filter((s) => s.meta.createdBy === policy.schedule);
   for (const s of sorted) {
     if (s.meta.createdBy !== policy.schedule) {
-      add(s, s.meta.createdBy ? `not-created-by-schedule: made by schedule "${s.meta.createdBy}"` : 'not-created-by-schedule: manual snapshot');
+      add(
+        s,
+        s.meta.createdBy
+          ? `not-created-by-schedule: made by schedule "${s.meta.createdBy}"`
+          : 'not-created-by-schedule: manual snapshot',
+      );
     }
   }
   const configured = hasRetention(policy);
@@ -101,7 +112,8 @@ export function planRetention(snapshots: readonly SnapshotRef[], policy: Retenti
       }
     }
     if (bucketRules.length === 0 && policy.maxAgeMs !== undefined) {
-      for (const s of young) add(s, `max-age: ${formatTimeSpan(now - s.createdAt)} old, within ${formatTimeSpan(policy.maxAgeMs)}`);
+      for (const s of young)
+        add(s, `max-age: ${formatTimeSpan(now - s.createdAt)} old, within ${formatTimeSpan(policy.maxAgeMs)}`);
     }
   }
 

@@ -43,9 +43,25 @@ export interface SettingEntry {
 }
 
 export const SCHEDULE_KEYS = [
-  'volumes', 'interval', 'calendar', 'timezone', 'jitter', 'enabled',
-  'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-at-least', 'max-age',
-  'min-free', 'low-space', 'pre-hook', 'post-hook', 'hook-timeout', 'on-failure',
+  'volumes',
+  'interval',
+  'calendar',
+  'timezone',
+  'jitter',
+  'enabled',
+  'keep-hourly',
+  'keep-daily',
+  'keep-weekly',
+  'keep-monthly',
+  'keep-yearly',
+  'keep-at-least',
+  'max-age',
+  'min-free',
+  'low-space',
+  'pre-hook',
+  'post-hook',
+  'hook-timeout',
+  'on-failure',
 ] as const;
 
 export const DEFAULT_HOOK_TIMEOUT_MS = 60_000;
@@ -53,7 +69,11 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function validateScheduleName(name: string): void {
   if (!NAME_RE.test(name)) {
-    throw new ScheduleError(name, undefined, 'a schedule name is 1-64 characters of letters, digits, "_", "." and "-", starting with a letter or digit');
+    throw new ScheduleError(
+      name,
+      undefined,
+      'a schedule name is 1-64 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
+    );
   }
 }
 
@@ -84,7 +104,8 @@ function percent(v: string): number {
 function argv(v: string): string[] {
   const a = splitArgv(v);
   if (a.length === 0) throw new ValueError('empty command');
-  if (!a[0]!.startsWith('/')) throw new ValueError(`"${a[0]}" must be an absolute path (hooks are run without a shell or PATH search)`);
+  if (!a[0]!.startsWith('/'))
+    throw new ValueError(`"${a[0]}" must be an absolute path (hooks are run without a shell or PATH search)`);
   return a;
 }
 
@@ -115,7 +136,8 @@ export function parseSchedule(name: string, entries: readonly SettingEntry[], so
   const where = source.kind === 'config' ? `${source.file}:${source.line}` : undefined;
 
   const volumes = field('volumes', parseVolumeSelectors);
-  if (!volumes) throw new ScheduleError(name, 'volumes', 'missing: say which volumes (names, globs or label:key=value)', where);
+  if (!volumes)
+    throw new ScheduleError(name, 'volumes', 'missing: say which volumes (names, globs or label:key=value)', where);
 
   const timeZone = field('timezone', validateTimeZone) ?? 'UTC';
   const interval = field('interval', (v) => {
@@ -124,14 +146,25 @@ export function parseSchedule(name: string, entries: readonly SettingEntry[], so
     return ms;
   });
   const calendar = field('calendar', parseCalendar);
-  if (interval !== undefined && calendar) throw new ScheduleError(name, 'calendar', 'give either interval= or calendar=, not both', raw.get('calendar')!.where);
+  if (interval !== undefined && calendar)
+    throw new ScheduleError(
+      name,
+      'calendar',
+      'give either interval= or calendar=, not both',
+      raw.get('calendar')!.where,
+    );
   let when: ScheduleWhen;
   if (calendar) {
     when = { kind: 'calendar', spec: calendar };
   } else if (interval !== undefined) {
     when = { kind: 'interval', ms: interval, text: formatTimeSpan(interval) };
   } else {
-    throw new ScheduleError(name, 'interval', 'missing: give interval= (e.g. 1h) or calendar= (e.g. daily, *-*-* 02:00)', where);
+    throw new ScheduleError(
+      name,
+      'interval',
+      'missing: give interval= (e.g. 1h) or calendar= (e.g. daily, *-*-* 02:00)',
+      where,
+    );
   }
 
   const keep: Partial<Record<Period, number>> = {};
@@ -148,7 +181,12 @@ export function parseSchedule(name: string, entries: readonly SettingEntry[], so
   const jitterMs = field('jitter', (v) => parseTimeSpan(v)) ?? 0;
   const period = when.kind === 'interval' ? when.ms : undefined;
   if (period !== undefined && jitterMs >= period) {
-    throw new ScheduleError(name, 'jitter', `${formatTimeSpan(jitterMs)} must be shorter than the interval ${formatTimeSpan(period)}`, raw.get('jitter')!.where);
+    throw new ScheduleError(
+      name,
+      'jitter',
+      `${formatTimeSpan(jitterMs)} must be shorter than the interval ${formatTimeSpan(period)}`,
+      raw.get('jitter')!.where,
+    );
   }
 
   const def: ScheduleDef = {
@@ -162,11 +200,12 @@ export function parseSchedule(name: string, entries: readonly SettingEntry[], so
     jitterMs,
     retention,
     lowSpace: field('low-space', (v) => oneOf(v, ['skip', 'prune-oldest-first'] as const)) ?? 'skip',
-    hookTimeoutMs: field('hook-timeout', (v) => {
-      const ms = parseTimeSpan(v);
-      if (ms <= 0) throw new ValueError(`"${v}" must be longer than 0`);
-      return ms;
-    }) ?? DEFAULT_HOOK_TIMEOUT_MS,
+    hookTimeoutMs:
+      field('hook-timeout', (v) => {
+        const ms = parseTimeSpan(v);
+        if (ms <= 0) throw new ValueError(`"${v}" must be longer than 0`);
+        return ms;
+      }) ?? DEFAULT_HOOK_TIMEOUT_MS,
     onFailure: field('on-failure', (v) => oneOf(v, ['abort', 'warn'] as const)) ?? 'abort',
   };
   const minFree = field('min-free', percent);

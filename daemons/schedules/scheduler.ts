@@ -7,7 +7,13 @@ import { log } from '../common/log.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { SnapshotStore, SnapshotRef } from './snapshot-store.js';
 import { ScheduleError, UnknownScheduleError, UnknownSnapshotError, UnknownVolumeError } from './errors.js';
-import { parseSchedule, nextNominalRun, validateScheduleName, type ScheduleDef, type SettingEntry } from './schedule-def.js';
+import {
+  parseSchedule,
+  nextNominalRun,
+  validateScheduleName,
+  type ScheduleDef,
+  type SettingEntry,
+} from './schedule-def.js';
 import { selectVolumes } from './volume-select.js';
 import { planRetention, pruneOldestFirstCandidates, type RetentionDecision } from './retention.js';
 import { runHook, describeHookFailure, type HookResult } from './hooks.js';
@@ -105,14 +111,26 @@ function summarize(volumes: readonly VolumeRunRecord[]): { outcome: RunOutcome; 
   for (const o of ['created', 'aborted', 'skipped', 'failed'] as const) {
     const n = count(o);
     if (!n) continue;
-    const why = o === 'created' ? '' : ` (${volumes.filter((v) => v.outcome === o).map((v) => `${v.volume}: ${v.reason}`).join('; ')})`;
+    const why =
+      o === 'created'
+        ? ''
+        : ` (${volumes
+            .filter((v) => v.outcome === o)
+            .map((v) => `${v.volume}: ${v.reason}`)
+            .join('; ')})`;
     parts.push(`${n} ${o}${why}`);
   }
   const warnings = volumes.flatMap((v) => v.warnings.map((w) => `${v.volume}: ${w}`));
   if (warnings.length) parts.push(`warnings: ${warnings.join('; ')}`);
   const created = count('created');
   const outcome: RunOutcome =
-    created === volumes.length ? 'ok' : created > 0 ? 'partial' : count('skipped') === volumes.length ? 'skipped' : 'failed';
+    created === volumes.length
+      ? 'ok'
+      : created > 0
+        ? 'partial'
+        : count('skipped') === volumes.length
+          ? 'skipped'
+          : 'failed';
   return { outcome, summary: parts.join(', ') };
 }
 
@@ -150,7 +168,10 @@ export class SnapshotScheduler {
     for (const def of this.opts.configSchedules ?? []) this.entries.set(def.name, this.newEntry(def));
     for (const [name, settings] of Object.entries(this.readDefs())) {
       if (this.entries.has(name)) {
-        log().warn({ schedule: name }, 'schedule added over D-Bus is shadowed by a stacd.conf schedule of the same name');
+        log().warn(
+          { schedule: name },
+          'schedule added over D-Bus is shadowed by a stacd.conf schedule of the same name',
+        );
         continue;
       }
       try {
@@ -192,7 +213,12 @@ export class SnapshotScheduler {
     if (this.entries.has(name)) throw new ScheduleError(name, undefined, 'a schedule with this name exists already');
     const def = parseSchedule(name, toEntries(settings), { kind: 'runtime' });
     const { unknown } = selectVolumes(def.volumes, await this.store.listVolumes());
-    if (unknown.length > 0) throw new ScheduleError(name, 'volumes', `unknown volume${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}`);
+    if (unknown.length > 0)
+      throw new ScheduleError(
+        name,
+        'volumes',
+        `unknown volume${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}`,
+      );
     const e = this.newEntry(def);
     this.entries.set(name, e);
     this.saveDefs();
@@ -205,7 +231,11 @@ export class SnapshotScheduler {
   remove(name: string): void {
     const e = this.entry(name);
     if (e.def.source.kind === 'config') {
-      throw new ScheduleError(name, undefined, `defined in ${e.def.source.file}:${e.def.source.line}; remove it there and reload`);
+      throw new ScheduleError(
+        name,
+        undefined,
+        `defined in ${e.def.source.file}:${e.def.source.line}; remove it there and reload`,
+      );
     }
     e.timer?.cancel();
     this.entries.delete(name);
@@ -265,7 +295,9 @@ export class SnapshotScheduler {
   }
 
   /** Newest snapshot of every volume (or the named ones), for `check snapshots`. */
-  async freshness(volumes?: readonly string[]): Promise<{ now: number; volumes: VolumeFreshness[]; unknown: string[] }> {
+  async freshness(
+    volumes?: readonly string[],
+  ): Promise<{ now: number; volumes: VolumeFreshness[]; unknown: string[] }> {
     const all = await this.store.listVolumes();
     const known = new Set(all.map((v) => v.name));
     // each volume once: a caller (anyone may call) that names one volume 5000 times must not cost 5000 listings
@@ -275,7 +307,11 @@ export class SnapshotScheduler {
     for (const name of names) {
       if (!known.has(name)) continue;
       const snaps = await this.store.listSnapshots(name);
-      out.push({ volume: name, count: snaps.length, newest: snaps.length ? Math.max(...snaps.map((s) => s.createdAt)) : null });
+      out.push({
+        volume: name,
+        count: snaps.length,
+        newest: snaps.length ? Math.max(...snaps.map((s) => s.createdAt)) : null,
+      });
     }
     return { now: this.clock.now(), volumes: out, unknown };
   }
@@ -318,7 +354,10 @@ export class SnapshotScheduler {
     if (e.lastNominal !== undefined) {
       const missed = nextNominalRun(e.def, e.lastNominal);
       if (missed !== null && missed + this.jitter(e) <= now) {
-        log().info({ schedule: e.def.name, missedSince: new Date(missed).toISOString() }, 'catching up missed run once');
+        log().info(
+          { schedule: e.def.name, missedSince: new Date(missed).toISOString() },
+          'catching up missed run once',
+        );
         this.setTimer(e, now, now + this.jitter(e), 'catch-up');
         return;
       }
@@ -336,7 +375,8 @@ export class SnapshotScheduler {
     const j = this.jitter(e);
     // the jitter delays each run; a nominal instant whose jittered time is still ahead is not yet due
     let nominal = nextNominalRun(e.def, after - j);
-    if (nominal !== null && e.lastNominal !== undefined && nominal <= e.lastNominal) nominal = nextNominalRun(e.def, e.lastNominal);
+    if (nominal !== null && e.lastNominal !== undefined && nominal <= e.lastNominal)
+      nominal = nextNominalRun(e.def, e.lastNominal);
     if (nominal === null) return;
     this.setTimer(e, nominal, nominal + j, 'timer');
   }
@@ -353,7 +393,9 @@ export class SnapshotScheduler {
           // re-armed inside the queued job, so idle() means "ran and re-armed"
           if (this.entries.get(e.def.name) === e) this.arm(e, Math.max(this.clock.now(), nominal));
         }
-      }).catch((err: unknown) => log().error({ schedule: e.def.name, err: (err as Error).message }, 'schedule run failed'));
+      }).catch((err: unknown) =>
+        log().error({ schedule: e.def.name, err: (err as Error).message }, 'schedule run failed'),
+      );
     });
   }
 
@@ -375,16 +417,34 @@ export class SnapshotScheduler {
     try {
       const all = await this.store.listVolumes();
       const sel = selectVolumes(def.volumes, all);
-      for (const u of sel.unknown) volumes.push({ volume: u, outcome: 'failed', reason: 'unknown volume', warnings: [], hooks: [], pruned: [] });
+      for (const u of sel.unknown)
+        volumes.push({ volume: u, outcome: 'failed', reason: 'unknown volume', warnings: [], hooks: [], pruned: [] });
       for (const volume of sel.volumes) volumes.push(await this.runVolume(def, volume));
     } catch (err) {
-      volumes.push({ volume: '*', outcome: 'failed', reason: `cannot list volumes: ${(err as Error).message}`, warnings: [], hooks: [], pruned: [] });
+      volumes.push({
+        volume: '*',
+        outcome: 'failed',
+        reason: `cannot list volumes: ${(err as Error).message}`,
+        warnings: [],
+        hooks: [],
+        pruned: [],
+      });
     } finally {
       e.running = false;
     }
     const { outcome, summary } = summarize(volumes);
-    const record: RunRecord = { schedule: def.name, trigger, nominal, startedAt, finishedAt: this.clock.now(), outcome, summary, volumes };
-    if (trigger !== 'manual') e.lastNominal = Math.max(e.lastNominal ?? nominal, nominal, trigger === 'catch-up' ? startedAt : nominal);
+    const record: RunRecord = {
+      schedule: def.name,
+      trigger,
+      nominal,
+      startedAt,
+      finishedAt: this.clock.now(),
+      outcome,
+      summary,
+      volumes,
+    };
+    if (trigger !== 'manual')
+      e.lastNominal = Math.max(e.lastNominal ?? nominal, nominal, trigger === 'catch-up' ? startedAt : nominal);
     e.lastRun = record;
     if (this.entries.get(def.name) === e) this.saveState();
     const level = outcome === 'ok' ? 'info' : outcome === 'partial' || outcome === 'skipped' ? 'warn' : 'error';
@@ -439,7 +499,9 @@ export class SnapshotScheduler {
       // 5. retention
       if (rec.outcome === 'created') {
         const gc = await this.gcVolume(def, volume, false);
-        for (const d of gc.decisions) if (!d.keep && gc.deleted.includes(d.snapshot.name)) rec.pruned.push({ snapshot: d.snapshot.name, rule: d.rules.join('; ') });
+        for (const d of gc.decisions)
+          if (!d.keep && gc.deleted.includes(d.snapshot.name))
+            rec.pruned.push({ snapshot: d.snapshot.name, rule: d.rules.join('; ') });
         for (const err of gc.errors) rec.warnings.push(err);
       }
     } catch (err) {
@@ -449,18 +511,39 @@ export class SnapshotScheduler {
     return rec;
   }
 
-  private async postHook(def: ScheduleDef, env: { STAS_VOLUME: string; STAS_SNAPSHOT: string; STAS_SCHEDULE: string }, rec: VolumeRunRecord): Promise<void> {
+  private async postHook(
+    def: ScheduleDef,
+    env: { STAS_VOLUME: string; STAS_SNAPSHOT: string; STAS_SCHEDULE: string },
+    rec: VolumeRunRecord,
+  ): Promise<void> {
     if (!def.postHook) return;
     const r = await this.hook('post', def, env);
     rec.hooks.push(r);
     if (!r.ok) rec.warnings.push(describeHookFailure(r));
   }
 
-  private async hook(phase: 'pre' | 'post', def: ScheduleDef, env: { STAS_VOLUME: string; STAS_SNAPSHOT: string; STAS_SCHEDULE: string }): Promise<HookResult> {
+  private async hook(
+    phase: 'pre' | 'post',
+    def: ScheduleDef,
+    env: { STAS_VOLUME: string; STAS_SNAPSHOT: string; STAS_SCHEDULE: string },
+  ): Promise<HookResult> {
     const argv = phase === 'pre' ? def.preHook! : def.postHook!;
     const req = { phase, argv, timeoutMs: def.hookTimeoutMs, env };
-    const r = await runHook(this.opts.hookOutputBytes !== undefined ? { ...req, maxOutputBytes: this.opts.hookOutputBytes } : req);
-    const fields = { schedule: def.name, volume: env.STAS_VOLUME, phase, argv, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, durationMs: r.durationMs, output: r.output, outputTruncated: r.outputTruncated };
+    const r = await runHook(
+      this.opts.hookOutputBytes !== undefined ? { ...req, maxOutputBytes: this.opts.hookOutputBytes } : req,
+    );
+    const fields = {
+      schedule: def.name,
+      volume: env.STAS_VOLUME,
+      phase,
+      argv,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      timedOut: r.timedOut,
+      durationMs: r.durationMs,
+      output: r.output,
+      outputTruncated: r.outputTruncated,
+    };
     if (r.ok) log().info(fields, 'hook finished');
     else log().warn(fields, describeHookFailure(r));
     return r;
@@ -479,7 +562,10 @@ export class SnapshotScheduler {
       const candidates = pruneOldestFirstCandidates(await this.store.listSnapshots(volume), def.retention);
       for (const s of candidates) {
         await this.store.deleteSnapshot(volume, s.name);
-        rec.pruned.push({ snapshot: s.name, rule: `min-free: pool ${free.toFixed(1)}% free < ${min}%, pruned oldest first` });
+        rec.pruned.push({
+          snapshot: s.name,
+          rule: `min-free: pool ${free.toFixed(1)}% free < ${min}%, pruned oldest first`,
+        });
         free = await pct();
         if (free === undefined || free >= min) return undefined;
       }

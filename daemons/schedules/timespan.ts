@@ -2,15 +2,33 @@
 import { ValueError } from './errors.js';
 
 const UNIT_MS: Record<string, number> = {
-  ms: 1, msec: 1,
-  s: 1000, sec: 1000, second: 1000, seconds: 1000,
-  m: 60_000, min: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hr: 3_600_000, hour: 3_600_000, hours: 3_600_000,
-  d: 86_400_000, day: 86_400_000, days: 86_400_000,
-  w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
+  ms: 1,
+  msec: 1,
+  s: 1000,
+  sec: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
+  w: 604_800_000,
+  week: 604_800_000,
+  weeks: 604_800_000,
   // systemd's month and year are averages; good enough for ages, never used for calendar maths
-  M: 2_629_800_000, month: 2_629_800_000, months: 2_629_800_000,
-  y: 31_557_600_000, year: 31_557_600_000, years: 31_557_600_000,
+  M: 2_629_800_000,
+  month: 2_629_800_000,
+  months: 2_629_800_000,
+  y: 31_557_600_000,
+  year: 31_557_600_000,
+  years: 31_557_600_000,
 };
 
 /**

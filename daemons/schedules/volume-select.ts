@@ -32,7 +32,8 @@ export function parseVolumeSelector(text: string): VolumeSelector {
     const body = text.slice('label:'.length);
     const eq = body.indexOf('=');
     const key = eq < 0 ? body : body.slice(0, eq);
-    if (!/^[A-Za-z0-9_./-]+$/.test(key)) throw new ValueError(`"${text}": label key "${key}" is empty or has invalid characters`);
+    if (!/^[A-Za-z0-9_./-]+$/.test(key))
+      throw new ValueError(`"${text}": label key "${key}" is empty or has invalid characters`);
     return { kind: 'label', text, key, value: eq < 0 ? undefined : body.slice(eq + 1) };
   }
   if (/[*?[]/.test(text)) return { kind: 'glob', text, re: globToRegExp(text) };
@@ -67,6 +68,11 @@ export interface Selection {
 
 export function selectVolumes(selectors: readonly VolumeSelector[], volumes: readonly VolumeRef[]): Selection {
   const picked = volumes.filter((v) => selectors.some((s) => matches(s, v))).map((v) => v.name);
-  const unknown = selectors.filter((s): s is Extract<VolumeSelector, { kind: 'name' }> => s.kind === 'name' && !volumes.some((v) => v.name === s.name)).map((s) => s.name);
+  const unknown = selectors
+    .filter(
+      (s): s is Extract<VolumeSelector, { kind: 'name' }> =>
+        s.kind === 'name' && !volumes.some((v) => v.name === s.name),
+    )
+    .map((s) => s.name);
   return { volumes: picked, unknown };
 }

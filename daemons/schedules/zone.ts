@@ -42,7 +42,9 @@ export function toNaive(instant: number, tz: string): number {
   const sec = Math.floor(instant / 1000) * 1000;
   const parts = formatter(tz).formatToParts(new Date(sec));
   const get = (t: Intl.DateTimeFormatPartTypes): number => Number(parts.find((p) => p.type === t)!.value);
-  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) + (instant - sec);
+  return (
+    Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) + (instant - sec)
+  );
 }
 
 /** UTC offset of `tz` at `instant`, in ms (east positive). */

@@ -134,7 +134,8 @@ export class Configfs {
       });
     }
     const hosts: HostState[] = [];
-    for (const nqn of await list(join(r, 'hosts'))) hosts.push({ nqn, dhchapKey: await attr(join(r, 'hosts', nqn, 'dhchap_key')) });
+    for (const nqn of await list(join(r, 'hosts')))
+      hosts.push({ nqn, dhchapKey: await attr(join(r, 'hosts', nqn, 'dhchap_key')) });
     return { ports, subsystems, hosts };
   }
 

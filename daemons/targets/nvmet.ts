@@ -29,7 +29,9 @@ export class NvmetTarget {
   /** Reads the ownership record; throws NotSupported when nvmet is not there (module not loaded, no configfs). */
   async open(): Promise<void> {
     if (!(await this.configfs.available()))
-      throw new NotSupportedError(`the kernel NVMe target is not available (${this.configfs.root} missing: load nvmet and nvmet-tcp, mount configfs)`);
+      throw new NotSupportedError(
+        `the kernel NVMe target is not available (${this.configfs.root} missing: load nvmet and nvmet-tcp, mount configfs)`,
+      );
     try {
       this.owned = parseOwned(await readFile(this.opts.stateFile, 'utf8'), this.opts.stateFile);
     } catch (e) {

@@ -49,7 +49,12 @@ function same(a: Pick<PortState, 'trtype' | 'traddr' | 'trsvcid' | 'adrfam'>, b:
 
 const key = (p: PortSpec): string => `${p.trtype}|${p.adrfam}|${p.traddr}|${p.trsvcid}`;
 
-export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: SubsystemSpec[], opts: PlanOptions): Plan {
+export function planNvmet(
+  current: NvmetState,
+  recorded: OwnedRecord,
+  desired: SubsystemSpec[],
+  opts: PlanOptions,
+): Plan {
   // a recorded port id that now holds another address was re-made by someone else (after a reboot): not ours
   const curPorts = new Map(current.ports.map((p) => [p.id, p]));
   const owned: OwnedRecord = {
@@ -71,7 +76,9 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
     if (wanted.has(s.nqn)) throw new InvalidArgumentError(`subsystem ${s.nqn} is wanted twice`);
     wanted.set(s.nqn, s);
     if (curSubs.has(s.nqn) && !ownedSubs.has(s.nqn))
-      throw new BusyError(`nvmet subsystem ${s.nqn} exists and stas did not create it: choose another NQN or remove it by hand`);
+      throw new BusyError(
+        `nvmet subsystem ${s.nqn} exists and stas did not create it: choose another NQN or remove it by hand`,
+      );
     const nsids = new Set<number>();
     for (const n of s.namespaces) {
       if (nsids.has(n.nsid)) throw new InvalidArgumentError(`subsystem ${s.nqn}: namespace id ${n.nsid} is used twice`);
@@ -86,11 +93,15 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
           `host ${h.nqn}: a DH-HMAC-CHAP key was given, but this kernel's nvmet has no target authentication (no hosts/<nqn>/dhchap_key in configfs; it needs CONFIG_NVME_TARGET_AUTH)`,
         );
       if (hostKeys.has(h.nqn) && hostKeys.get(h.nqn) !== h.dhchapKey)
-        throw new InvalidArgumentError(`host ${h.nqn}: nvmet keeps one DH-HMAC-CHAP key per host NQN, and two access paths give it different keys`);
+        throw new InvalidArgumentError(
+          `host ${h.nqn}: nvmet keeps one DH-HMAC-CHAP key per host NQN, and two access paths give it different keys`,
+        );
       hostKeys.set(h.nqn, h.dhchapKey);
       const cur = curHosts.get(h.nqn);
       if (cur && !ownedHosts.has(h.nqn) && h.dhchapKey !== undefined && cur.dhchapKey !== h.dhchapKey)
-        throw new BusyError(`host ${h.nqn}: its nvmet host entry was made outside stas with another DH-HMAC-CHAP key; stas does not change it`);
+        throw new BusyError(
+          `host ${h.nqn}: its nvmet host entry was made outside stas with another DH-HMAC-CHAP key; stas does not change it`,
+        );
     }
 
   // ports: desired address → existing owned port (reused) or a new one
@@ -105,11 +116,15 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
     for (const c of current.ports) {
       if (ownedPortIds.has(c.id) || !overlaps(c, p)) continue;
       const subs = c.subsystems.length > 0 ? ` serving ${c.subsystems.join(', ')}` : '';
-      throw new BusyError(`port ${portLabel(p)} is already used by nvmet port ${c.id} (${portLabel(c as PortSpec)})${subs}, which stas did not create`);
+      throw new BusyError(
+        `port ${portLabel(p)} is already used by nvmet port ${c.id} (${portLabel(c as PortSpec)})${subs}, which stas did not create`,
+      );
     }
     for (const [k2, p2] of desiredPorts)
       if (k2 !== k && overlaps(p2, p) && p2.adrfam === p.adrfam)
-        throw new InvalidArgumentError(`ports ${portLabel(p)} and ${portLabel(p2)} overlap (a wildcard address takes the service id on every address)`);
+        throw new InvalidArgumentError(
+          `ports ${portLabel(p)} and ${portLabel(p2)} overlap (a wildcard address takes the service id on every address)`,
+        );
     const mine = owned.ports.find((o) => same(o, p));
     if (mine) {
       portIdOf.set(k, mine.id);
@@ -129,7 +144,9 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
   for (const op of owned.ports) {
     const c = curPorts.get(op.id);
     if (!c) continue;
-    const wantHere = new Set(desired.filter((s) => s.ports.some((p) => portIdOf.get(key(p)) === op.id)).map((s) => s.nqn));
+    const wantHere = new Set(
+      desired.filter((s) => s.ports.some((p) => portIdOf.get(key(p)) === op.id)).map((s) => s.nqn),
+    );
     for (const nqn of c.subsystems)
       if (ownedSubs.has(nqn) && !wantHere.has(nqn)) {
         ops.push({ op: 'unlink', path: `ports/${op.id}/subsystems/${nqn}` });
@@ -142,7 +159,8 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
     if (!c) continue;
     const w = wanted.get(nqn);
     const keepNs = new Set(w?.namespaces.map((n) => n.nsid) ?? []);
-    for (const n of c.namespaces) if (!keepNs.has(n.nsid)) ops.push({ op: 'rmdir', path: `subsystems/${nqn}/namespaces/${n.nsid}` });
+    for (const n of c.namespaces)
+      if (!keepNs.has(n.nsid)) ops.push({ op: 'rmdir', path: `subsystems/${nqn}/namespaces/${n.nsid}` });
     const keepHosts = new Set(w?.hosts.map((h) => h.nqn) ?? []);
     for (const h of c.hosts)
       if (!keepHosts.has(h)) {
@@ -188,7 +206,8 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
       ops.push({ op: 'mkdir', path: `hosts/${nqn}` });
       if (!ownedHosts.has(nqn)) newHosts.push(nqn);
     }
-    if (dhchapKey !== undefined && cur?.dhchapKey !== dhchapKey) ops.push({ op: 'write', path: `hosts/${nqn}/dhchap_key`, value: dhchapKey, secret: true });
+    if (dhchapKey !== undefined && cur?.dhchapKey !== dhchapKey)
+      ops.push({ op: 'write', path: `hosts/${nqn}/dhchap_key`, value: dhchapKey, secret: true });
   }
   const newSubs: string[] = [];
   for (const s of desired) {
@@ -206,7 +225,12 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
     for (const n of s.namespaces) {
       const p = `${base}/namespaces/${n.nsid}`;
       const c = curNs.get(n.nsid);
-      const fits = c && c.devicePath === n.devicePath && c.nguid === n.nguid && c.uuid === n.uuid && c.bufferedIo === (n.bufferedIo === true);
+      const fits =
+        c &&
+        c.devicePath === n.devicePath &&
+        c.nguid === n.nguid &&
+        c.uuid === n.uuid &&
+        c.bufferedIo === (n.bufferedIo === true);
       if (fits && c.enabled) continue;
       if (!c) ops.push({ op: 'mkdir', path: p });
       else if (c.enabled) ops.push({ op: 'write', path: `${p}/enable`, value: '0' });
@@ -219,13 +243,16 @@ export function planNvmet(current: NvmetState, recorded: OwnedRecord, desired: S
       ops.push({ op: 'write', path: `${p}/enable`, value: '1' });
     }
     const curAllowed = new Set(cur?.hosts ?? []);
-    for (const h of s.hosts) if (!curAllowed.has(h.nqn)) ops.push({ op: 'link', path: `${base}/allowed_hosts/${h.nqn}`, target: `hosts/${h.nqn}` });
+    for (const h of s.hosts)
+      if (!curAllowed.has(h.nqn))
+        ops.push({ op: 'link', path: `${base}/allowed_hosts/${h.nqn}`, target: `hosts/${h.nqn}` });
   }
   // ports last: a host that connects as soon as the port listens finds the namespaces and its access in place
   for (const s of desired)
     for (const p of s.ports) {
       const id = portIdOf.get(key(p))!;
-      if (!curPorts.get(id)?.subsystems.includes(s.nqn)) ops.push({ op: 'link', path: `ports/${id}/subsystems/${s.nqn}`, target: `subsystems/${s.nqn}` });
+      if (!curPorts.get(id)?.subsystems.includes(s.nqn))
+        ops.push({ op: 'link', path: `ports/${id}/subsystems/${s.nqn}`, target: `subsystems/${s.nqn}` });
     }
 
   const ownedBefore: OwnedRecord = {

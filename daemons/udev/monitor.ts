@@ -155,7 +155,10 @@ export class UeventMonitor extends EventEmitter<UeventMonitorEvents> {
         clearTimeout(timer);
         if (!ready) {
           ready = true;
-          const msg = r.failed && r.exitCode === undefined ? r.message : `udevadm monitor exited (code ${r.exitCode ?? r.signal})`;
+          const msg =
+            r.failed && r.exitCode === undefined
+              ? r.message
+              : `udevadm monitor exited (code ${r.exitCode ?? r.signal})`;
           if (this.starts === 1) {
             this.stopped = true;
             clearInterval(this.rescanTimer);

@@ -118,7 +118,14 @@ export interface Backend {
   /** clone-chain depth of a volume (0 without a parent), or with `snap` the depth a clone of name@snap would have */
   cloneDepth(name: string, snap?: string): Promise<number>;
   /** creates `target` from the protected snapshot name@snap, thin or flattened */
-  cloneVolume(name: string, snap: string, target: string, flatten: boolean, meta: VolumeMeta, ctx?: OpContext): Promise<void>;
+  cloneVolume(
+    name: string,
+    snap: string,
+    target: string,
+    flatten: boolean,
+    meta: VolumeMeta,
+    ctx?: OpContext,
+  ): Promise<void>;
   /** copies the parent's data into the volume and drops the dependency */
   flattenVolume(name: string, ctx?: OpContext): Promise<void>;
   /** reverts the head to the snapshot (the service has taken the backup snapshot) */

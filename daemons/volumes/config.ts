@@ -55,7 +55,9 @@ function parsePool(sec: IniSection, poolName: string): PoolConfig {
     throw new VolumesConfigError(`${b?.where ?? formatRef(sec.ref)}: "${b?.text}" is not a backend (qcow2, rbd, sim)`);
   for (const [key, opt] of sec.options)
     if (!KNOWN[backend].includes(key))
-      throw new VolumesConfigError(`${formatRef(opt.ref)}: [${sec.name}] ${key}: unknown key for backend ${backend} (known: ${KNOWN[backend].join(', ')})`);
+      throw new VolumesConfigError(
+        `${formatRef(opt.ref)}: [${sec.name}] ${key}: unknown key for backend ${backend} (known: ${KNOWN[backend].join(', ')})`,
+      );
   if (backend === 'sim') return { name: poolName, backend };
   if (backend === 'qcow2') {
     const r = value(sec, 'root');
@@ -66,12 +68,22 @@ function parsePool(sec: IniSection, poolName: string): PoolConfig {
   const p = value(sec, 'pool');
   const id = value(sec, 'id');
   const conf = value(sec, 'conf');
-  if (conf && !isAbsolute(conf.text)) throw new VolumesConfigError(`${conf.where}: "${conf.text}" must be an absolute path`);
-  if (id && !/^[A-Za-z0-9._-]+$/.test(id.text)) throw new VolumesConfigError(`${id.where}: "${id.text}" is not a cephx client id`);
+  if (conf && !isAbsolute(conf.text))
+    throw new VolumesConfigError(`${conf.where}: "${conf.text}" must be an absolute path`);
+  if (id && !/^[A-Za-z0-9._-]+$/.test(id.text))
+    throw new VolumesConfigError(`${id.where}: "${id.text}" is not a cephx client id`);
   const cephPool = p?.text || (poolName === 'default' ? 'rbd' : poolName);
   if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?$/.test(cephPool))
-    throw new VolumesConfigError(`${p?.where ?? formatRef(sec.ref)}: "${cephPool}" is not a Ceph pool[/namespace] name`);
-  return { name: poolName, backend, cephPool, ...(id?.text ? { id: id.text } : {}), ...(conf?.text ? { conf: conf.text } : {}) };
+    throw new VolumesConfigError(
+      `${p?.where ?? formatRef(sec.ref)}: "${cephPool}" is not a Ceph pool[/namespace] name`,
+    );
+  return {
+    name: poolName,
+    backend,
+    cephPool,
+    ...(id?.text ? { id: id.text } : {}),
+    ...(conf?.text ? { conf: conf.text } : {}),
+  };
 }
 
 /** Reads the storage sections of a parsed stacd.conf. No section at all = one qcow2 pool at the default root. */
@@ -87,7 +99,8 @@ export function parseVolumesConfig(doc: IniDocument): VolumesConfig {
     } catch (e) {
       throw new VolumesConfigError(`${formatRef(sec.ref)}: [${sec.name}]: ${(e as Error).message}`);
     }
-    if (pools.some((p) => p.name === name)) throw new VolumesConfigError(`${formatRef(sec.ref)}: [${sec.name}]: pool "${name}" defined twice`);
+    if (pools.some((p) => p.name === name))
+      throw new VolumesConfigError(`${formatRef(sec.ref)}: [${sec.name}]: pool "${name}" defined twice`);
     pools.push(parsePool(sec, name));
     const mj = value(sec, 'max-jobs');
     if (mj) {
@@ -99,7 +112,9 @@ export function parseVolumesConfig(doc: IniDocument): VolumesConfig {
   if (pools.length === 0) pools.push({ name: 'default', backend: 'qcow2', root: defaultQcow2Root() });
   // the default pool first: it is where volumes go when no pool is named
   pools.sort((a, b) => (a.name === 'default' ? -1 : b.name === 'default' ? 1 : 0));
-  const roots = pools.filter((p): p is Extract<PoolConfig, { backend: 'qcow2' }> => p.backend === 'qcow2').map((p) => p.root);
+  const roots = pools
+    .filter((p): p is Extract<PoolConfig, { backend: 'qcow2' }> => p.backend === 'qcow2')
+    .map((p) => p.root);
   const dup = roots.find((r, i) => roots.indexOf(r) !== i);
   if (dup) throw new VolumesConfigError(`${doc.files[0] ?? 'stacd.conf'}: two qcow2 pools share root ${dup}`);
   return { pools, maxJobs };

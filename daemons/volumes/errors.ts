@@ -3,14 +3,7 @@
 import { CodedError } from '../common/coded-error.js';
 
 export type VolumeErrorCode =
-  | 'NotFound'
-  | 'AlreadyExists'
-  | 'Busy'
-  | 'LimitExceeded'
-  | 'InvalidArgument'
-  | 'NotSupported'
-  | 'Cancelled'
-  | 'Failed';
+  'NotFound' | 'AlreadyExists' | 'Busy' | 'LimitExceeded' | 'InvalidArgument' | 'NotSupported' | 'Cancelled' | 'Failed';
 
 export const STORAGE_ERROR_PREFIX = 'org.nvmexpress.stac.Error.';
 /** answered by storage and schedule objects while stacd opens its pools and replays its journal at start */

@@ -40,7 +40,11 @@ export interface OpenStorageOptions {
 /** Opens every configured pool and replays the journal under `<stateDir>/volumes-journal`. The storage daemon
  *  is attached first (started when none runs, reconciled with `<stateDir>/storage-daemon.json`), so that
  *  recovery of an operation on an open volume goes through it. */
-export async function openStorage(cfg: VolumesConfig, stateDir: string, opts: OpenStorageOptions = {}): Promise<Storage> {
+export async function openStorage(
+  cfg: VolumesConfig,
+  stateDir: string,
+  opts: OpenStorageOptions = {},
+): Promise<Storage> {
   const jobs = new JobRunner({ maxParallel: cfg.maxJobs });
   // long jobs hold a tool slot for their whole run: quick operations keep TOOL_SLOTS_BESIDE_JOBS of their own
   toolPool.size = cfg.maxJobs + TOOL_SLOTS_BESIDE_JOBS;
@@ -52,12 +56,18 @@ export async function openStorage(cfg: VolumesConfig, stateDir: string, opts: Op
   let engineReport: string[] = [];
   if (qcow2.length > 0 && opts.runDir) {
     try {
-      const r = await StorageEngine.attach({ runDir: opts.runDir, stateFile: join(stateDir, 'storage-daemon.json'), binary: opts.qsdBinary });
+      const r = await StorageEngine.attach({
+        runDir: opts.runDir,
+        stateFile: join(stateDir, 'storage-daemon.json'),
+        binary: opts.qsdBinary,
+      });
       engine = r.engine;
       engineReport = r.report;
       for (const b of qcow2) b.useEngine(engine);
     } catch (e) {
-      engineReport = [`storage daemon unavailable: ${(e as Error).message}; volumes work offline only (no export, no online snapshot)`];
+      engineReport = [
+        `storage daemon unavailable: ${(e as Error).message}; volumes work offline only (no export, no online snapshot)`,
+      ];
     }
   }
   const service = new VolumeService(backends, new Journal(join(stateDir, 'volumes-journal')), jobs);

@@ -7,15 +7,7 @@
 import { access, chmod, mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type {
-  Backend,
-  OpContext,
-  SnapshotInfo,
-  Usage,
-  UsageEntry,
-  VolumeInfo,
-  VolumeMeta,
-} from './backend.js';
+import type { Backend, OpContext, SnapshotInfo, Usage, UsageEntry, VolumeInfo, VolumeMeta } from './backend.js';
 import { DEFAULT_META } from './backend.js';
 import { runTool, parseQemuProgress, ToolFailure, type ToolOptions } from './tool.js';
 import { AlreadyExistsError, BusyError, NotFoundError, NotSupportedError, BackendError } from './errors.js';
@@ -121,7 +113,8 @@ export class Qcow2Backend implements Backend {
   }
 
   private needEngine(): StorageEngine {
-    if (!this.engine) throw new NotSupportedError(`pool "${this.pool}": the storage daemon (qemu-storage-daemon) is not running`);
+    if (!this.engine)
+      throw new NotSupportedError(`pool "${this.pool}": the storage daemon (qemu-storage-daemon) is not running`);
     return this.engine;
   }
 
@@ -327,9 +320,12 @@ export class Qcow2Backend implements Backend {
     await ctx.step?.('resize', { id: side.id });
     const engine = this.online(side.id);
     if (engine) return engine.resize(side.id, size);
-    await this.qemu(['resize', '-q', '-f', 'qcow2', ...(allowShrink ? ['--shrink'] : []), this.volumePath(side.id), String(size)], {
-      signal: ctx.signal,
-    });
+    await this.qemu(
+      ['resize', '-q', '-f', 'qcow2', ...(allowShrink ? ['--shrink'] : []), this.volumePath(side.id), String(size)],
+      {
+        signal: ctx.signal,
+      },
+    );
   }
 
   async renameVolume(from: string, to: string): Promise<void> {
@@ -418,7 +414,19 @@ export class Qcow2Backend implements Backend {
     const tmp = `${base}.tmp`;
     // a clone's base holds only the clone's own clusters, layered on its parent's base (-B)
     const backing = side.parent ? baseFileName(side.parent.volumeId, side.parent.snapshot) : null;
-    const args = ['convert', '-U', '-p', '-l', `snapshot.name=${snap}`, '-f', 'qcow2', '-O', 'qcow2', '-o', CREATE_OPTS];
+    const args = [
+      'convert',
+      '-U',
+      '-p',
+      '-l',
+      `snapshot.name=${snap}`,
+      '-f',
+      'qcow2',
+      '-O',
+      'qcow2',
+      '-o',
+      CREATE_OPTS,
+    ];
     if (backing) args.push('-B', backing, '-F', 'qcow2');
     args.push(this.volumePath(side.id), tmp);
     try {
@@ -426,7 +434,9 @@ export class Qcow2Backend implements Backend {
         cwd: this.baseDir,
         timeoutMs: this.longTimeoutMs,
         signal: ctx.signal,
-        progress: ctx.onProgress ? { stream: 'stdout', parse: parseQemuProgress, onProgress: ctx.onProgress } : undefined,
+        progress: ctx.onProgress
+          ? { stream: 'stdout', parse: parseQemuProgress, onProgress: ctx.onProgress }
+          : undefined,
       });
       await fsyncFile(tmp);
       await chmod(tmp, 0o444);
@@ -474,7 +484,7 @@ export class Qcow2Backend implements Backend {
     if (snap !== undefined) {
       const base = this.basePath(side.id, snap);
       // a clone of name@snap sits on top of the base's whole chain
-      if (await exists(base)) return (await this.chainLength(base)) ;
+      if (await exists(base)) return await this.chainLength(base);
       return (await this.cloneDepth(name)) + 1;
     }
     return (await this.chainLength(this.volumePath(side.id))) - 1;
@@ -494,7 +504,8 @@ export class Qcow2Backend implements Backend {
     ctx: OpContext = {},
   ): Promise<void> {
     const src = this.side(name);
-    if (this.byName.has(target)) throw new AlreadyExistsError(`volume "${target}" already exists in pool "${this.pool}"`);
+    if (this.byName.has(target))
+      throw new AlreadyExistsError(`volume "${target}" already exists in pool "${this.pool}"`);
     const baseName = baseFileName(src.id, snap);
     if (!(await exists(join(this.baseDir, baseName))))
       throw new NotFoundError(`snapshot "${name}@${snap}" is not protected (no base to clone from)`);
@@ -504,16 +515,36 @@ export class Qcow2Backend implements Backend {
     const tmp = `${final}.tmp`;
     try {
       if (flatten) {
-        await this.qemu(['convert', '-p', '-f', 'qcow2', '-O', 'qcow2', '-o', CREATE_OPTS, join(this.baseDir, baseName), tmp], {
-          timeoutMs: this.longTimeoutMs,
-          signal: ctx.signal,
-          progress: ctx.onProgress ? { stream: 'stdout', parse: parseQemuProgress, onProgress: ctx.onProgress } : undefined,
-        });
+        await this.qemu(
+          ['convert', '-p', '-f', 'qcow2', '-O', 'qcow2', '-o', CREATE_OPTS, join(this.baseDir, baseName), tmp],
+          {
+            timeoutMs: this.longTimeoutMs,
+            signal: ctx.signal,
+            progress: ctx.onProgress
+              ? { stream: 'stdout', parse: parseQemuProgress, onProgress: ctx.onProgress }
+              : undefined,
+          },
+        );
       } else {
         // relative backing path: the whole root can be moved
-        await this.qemu(['create', '-q', '-f', 'qcow2', '-o', CREATE_OPTS, '-b', `../bases/${baseName}`, '-F', 'qcow2', `${id}.qcow2.tmp`], {
-          cwd: this.volDir,
-        });
+        await this.qemu(
+          [
+            'create',
+            '-q',
+            '-f',
+            'qcow2',
+            '-o',
+            CREATE_OPTS,
+            '-b',
+            `../bases/${baseName}`,
+            '-F',
+            'qcow2',
+            `${id}.qcow2.tmp`,
+          ],
+          {
+            cwd: this.volDir,
+          },
+        );
       }
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
@@ -578,13 +609,30 @@ export class Qcow2Backend implements Backend {
     const side = this.side(name);
     const path = this.volumePath(side.id);
     const qi = await this.info(path);
-    const entries: UsageEntry[] = [{ snapshot: null, provisioned: qi['virtual-size'], allocated: qi['actual-size'] ?? 0 }];
+    const entries: UsageEntry[] = [
+      { snapshot: null, provisioned: qi['virtual-size'], allocated: qi['actual-size'] ?? 0 },
+    ];
     for (const s of qi.snapshots ?? []) {
       // what a standalone copy of the snapshot needs: its own share of the data
       const m = JSON.parse(
-        await this.qemu(['measure', '-U', '--output=json', '-O', 'qcow2', '-f', 'qcow2', '-l', `snapshot.name=${s.name}`, path]),
+        await this.qemu([
+          'measure',
+          '-U',
+          '--output=json',
+          '-O',
+          'qcow2',
+          '-f',
+          'qcow2',
+          '-l',
+          `snapshot.name=${s.name}`,
+          path,
+        ]),
       ) as { required: number };
-      entries.push({ snapshot: s.name, provisioned: side.snapshots[s.name]?.size ?? qi['virtual-size'], allocated: m.required });
+      entries.push({
+        snapshot: s.name,
+        provisioned: side.snapshots[s.name]?.size ?? qi['virtual-size'],
+        allocated: m.required,
+      });
     }
     return { provisioned: qi['virtual-size'], allocated: qi['actual-size'] ?? 0, entries };
   }
@@ -623,10 +671,12 @@ export class Qcow2Backend implements Backend {
       return did.join('; ');
     }
     // any metadata op may have been cut: check repairs leaks and refcount mismatches (recipe §2.4)
-    await this.qemu(['check', '-q', '-r', 'all', '-f', 'qcow2', image], { timeoutMs: this.longTimeoutMs }).catch((e: unknown) => {
-      // exit 2/3 = errors found and/or fixed; the repair ran, the re-check below shows what is left
-      if (!(e instanceof ToolFailure) || (e.exitCode !== 2 && e.exitCode !== 3)) throw e;
-    });
+    await this.qemu(['check', '-q', '-r', 'all', '-f', 'qcow2', image], { timeoutMs: this.longTimeoutMs }).catch(
+      (e: unknown) => {
+        // exit 2/3 = errors found and/or fixed; the repair ran, the re-check below shows what is left
+        if (!(e instanceof ToolFailure) || (e.exitCode !== 2 && e.exitCode !== 3)) throw e;
+      },
+    );
     did.push('qemu-img check -r all');
     if (entry.op === 'flatten') {
       const qi = await this.info(image);
@@ -659,7 +709,8 @@ export class Qcow2Backend implements Backend {
   private async recoverOnline(engine: StorageEngine, id: string, entry: JournalEntry): Promise<string[]> {
     const did = ['open in the storage daemon'];
     if (entry.op === 'flatten') {
-      if (await engine.streaming(id)) did.push(`flatten of "${entry.volume}" still runs in the storage daemon; parent kept until a flatten succeeds`);
+      if (await engine.streaming(id))
+        did.push(`flatten of "${entry.volume}" still runs in the storage daemon; parent kept until a flatten succeeds`);
       else if (!(await this.info(this.volumePath(id)))['backing-filename']) {
         const s = this.byId.get(id);
         if (s?.parent) await this.clearParent(s.name);

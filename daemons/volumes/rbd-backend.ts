@@ -113,9 +113,10 @@ export class RbdBackend implements Backend {
   }
 
   private async readMeta(name: string): Promise<VolumeMeta> {
-    const m = await this.json<Record<string, string>>(['image-meta', 'list', this.spec(name)], `volume "${name}"`).catch(
-      () => ({}) as Record<string, string>,
-    );
+    const m = await this.json<Record<string, string>>(
+      ['image-meta', 'list', this.spec(name)],
+      `volume "${name}"`,
+    ).catch(() => ({}) as Record<string, string>);
     const meta = structuredClone(DEFAULT_META);
     for (const [k, key] of Object.entries(QOS_KEYS) as [keyof QosLimits, string][]) {
       const v = Number(m[`conf_${key}`] ?? 0);
@@ -172,7 +173,9 @@ export class RbdBackend implements Backend {
 
   async createVolume(name: string, size: number, meta: VolumeMeta, ctx: OpContext = {}): Promise<void> {
     await ctx.step?.('create-image');
-    await this.rbd(['create', '--size', `${size}B`, '--image-format', '2', this.spec(name)], { what: `volume "${name}"` });
+    await this.rbd(['create', '--size', `${size}B`, '--image-format', '2', this.spec(name)], {
+      what: `volume "${name}"`,
+    });
     await ctx.step?.('configure');
     await this.rbd(['snap', 'limit', 'set', '--limit', String(SNAP_LIMIT), this.spec(name)]);
     await this.setMeta(name, meta);
@@ -180,7 +183,9 @@ export class RbdBackend implements Backend {
 
   async setMeta(name: string, meta: VolumeMeta): Promise<void> {
     for (const [k, key] of Object.entries(QOS_KEYS) as [keyof QosLimits, string][])
-      await this.rbd(['config', 'image', 'set', this.spec(name), key, String(meta.qos[k])], { what: `volume "${name}"` });
+      await this.rbd(['config', 'image', 'set', this.spec(name), key, String(meta.qos[k])], {
+        what: `volume "${name}"`,
+      });
     await this.rbd(['image-meta', 'set', this.spec(name), PRIORITY_KEY, meta.priority], { what: `volume "${name}"` });
   }
 
@@ -197,11 +202,13 @@ export class RbdBackend implements Backend {
 
   private async purgeSnapshots(name: string): Promise<void> {
     for (const s of await this.listSnapshots(name))
-      if (s.protected) await this.rbd(['snap', 'unprotect', this.spec(name, s.name)], { what: `snapshot "${name}@${s.name}"` });
+      if (s.protected)
+        await this.rbd(['snap', 'unprotect', this.spec(name, s.name)], { what: `snapshot "${name}@${s.name}"` });
     await this.rbd(['snap', 'purge', '--no-progress', this.spec(name)], { what: `volume "${name}"` });
     // `snap purge` exits 0 even when it skipped snapshots (recipe §5.4 #3): check
     const left = await this.listSnapshots(name);
-    if (left.length > 0) throw new BusyError(`volume "${name}": snapshots ${left.map((s) => s.name).join(', ')} could not be removed`);
+    if (left.length > 0)
+      throw new BusyError(`volume "${name}": snapshots ${left.map((s) => s.name).join(', ')} could not be removed`);
   }
 
   private async trashRemove(imageId: string, ctx: OpContext = {}): Promise<void> {
@@ -282,7 +289,14 @@ export class RbdBackend implements Backend {
     return snap !== undefined ? depth + 1 : depth;
   }
 
-  async cloneVolume(name: string, snap: string, target: string, flatten: boolean, meta: VolumeMeta, ctx: OpContext = {}): Promise<void> {
+  async cloneVolume(
+    name: string,
+    snap: string,
+    target: string,
+    flatten: boolean,
+    meta: VolumeMeta,
+    ctx: OpContext = {},
+  ): Promise<void> {
     await ctx.step?.('clone-image');
     await this.rbd(['clone', '--rbd-default-clone-format', '1', this.spec(name, snap), this.spec(target)], {
       what: `clone of "${name}@${snap}" as "${target}"`,
@@ -293,7 +307,9 @@ export class RbdBackend implements Backend {
       if (flatten) await this.flattenImage(target, ctx);
     } catch (e) {
       // a clone that did not complete (failed, cancelled) must not stay behind
-      await this.removeImage(target).catch((err: unknown) => log().error({ target, err: (err as Error).message }, 'cannot remove failed clone'));
+      await this.removeImage(target).catch((err: unknown) =>
+        log().error({ target, err: (err as Error).message }, 'cannot remove failed clone'),
+      );
       throw e;
     }
   }
@@ -307,9 +323,12 @@ export class RbdBackend implements Backend {
     const objectMap = features.includes('object-map');
     await ctx.step?.('flatten', { objectMap: objectMap || hadObjectMap });
     if (objectMap)
-      await this.rbd(['feature', 'disable', this.spec(name), ...(features.includes('fast-diff') ? ['fast-diff'] : []), 'object-map'], {
-        what: `volume "${name}"`,
-      });
+      await this.rbd(
+        ['feature', 'disable', this.spec(name), ...(features.includes('fast-diff') ? ['fast-diff'] : []), 'object-map'],
+        {
+          what: `volume "${name}"`,
+        },
+      );
     try {
       await this.rbd(['flatten', this.spec(name)], {
         timeoutMs: this.longTimeoutMs,
@@ -320,7 +339,10 @@ export class RbdBackend implements Backend {
     } finally {
       if (objectMap || hadObjectMap) {
         await this.rbd(['feature', 'enable', this.spec(name), 'object-map', 'fast-diff'], { what: `volume "${name}"` });
-        await this.rbd(['object-map', 'rebuild', '--no-progress', this.spec(name)], { timeoutMs: this.longTimeoutMs, what: `volume "${name}"` });
+        await this.rbd(['object-map', 'rebuild', '--no-progress', this.spec(name)], {
+          timeoutMs: this.longTimeoutMs,
+          what: `volume "${name}"`,
+        });
       }
     }
   }
@@ -405,7 +427,9 @@ export class RbdBackend implements Backend {
         }
         if (hadObjectMap && !(info.features ?? []).includes('object-map')) {
           await this.rbd(['feature', 'enable', this.spec(name), 'object-map', 'fast-diff']);
-          await this.rbd(['object-map', 'rebuild', '--no-progress', this.spec(name)], { timeoutMs: this.longTimeoutMs });
+          await this.rbd(['object-map', 'rebuild', '--no-progress', this.spec(name)], {
+            timeoutMs: this.longTimeoutMs,
+          });
         }
         return `flatten of "${name}" had completed`;
       }
@@ -422,7 +446,14 @@ export class RbdBackend implements Backend {
       case 'resize': {
         if (entry.phase === 'intent' || !(await this.hasVolume(name))) return 'nothing had started';
         const size = Number(entry.args.size);
-        await this.rbd(['resize', '--no-progress', '--size', `${size}B`, ...(entry.args.allowShrink ? ['--allow-shrink'] : []), this.spec(name)]);
+        await this.rbd([
+          'resize',
+          '--no-progress',
+          '--size',
+          `${size}B`,
+          ...(entry.args.allowShrink ? ['--allow-shrink'] : []),
+          this.spec(name),
+        ]);
         return `finished: resize of "${name}"`;
       }
       default:

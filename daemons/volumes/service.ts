@@ -2,7 +2,15 @@
 // clone depth 16), guards (attached, snapshots, clones, protection), automatic backup before rollback,
 // journaling of every mutation, and long operations as jobs. The D-Bus adapter and tests use only this.
 import { EventEmitter } from 'node:events';
-import type { Backend, PerformancePriority, QosLimits, SnapshotInfo, Usage, VolumeInfo, VolumeMeta } from './backend.js';
+import type {
+  Backend,
+  PerformancePriority,
+  QosLimits,
+  SnapshotInfo,
+  Usage,
+  VolumeInfo,
+  VolumeMeta,
+} from './backend.js';
 import { DEFAULT_META, NO_QOS } from './backend.js';
 import { validateName, AUTO_BACKUP_PREFIX } from './names.js';
 import { validateVolumeSize, formatSize } from './size.js';
@@ -165,7 +173,8 @@ export class VolumeService extends EventEmitter {
   private async emitChange(c: VolumeChange): Promise<void> {
     this.invalidate();
     this.emit('change', c);
-    for (const h of this.changeHooks) await h(c).catch((e: unknown) => log().warn({ err: (e as Error).message }, 'change hook failed'));
+    for (const h of this.changeHooks)
+      await h(c).catch((e: unknown) => log().warn({ err: (e as Error).message }, 'change hook failed'));
   }
 
   /** quick mutation: lock, journal, run, complete */
@@ -269,7 +278,8 @@ export class VolumeService extends EventEmitter {
     const meta = buildMeta(req.qos, req.priority);
     const b = this.pool(req.pool);
     await this.quick(b, [name], 'create', name, { size }, async (ctx) => {
-      if (this.where.has(name)) throw new AlreadyExistsError(`volume "${name}" already exists (pool "${this.where.get(name)}")`);
+      if (this.where.has(name))
+        throw new AlreadyExistsError(`volume "${name}" already exists (pool "${this.where.get(name)}")`);
       await b.createVolume(name, size, meta, ctx);
       this.where.set(name, b.pool);
     });
@@ -321,7 +331,14 @@ export class VolumeService extends EventEmitter {
     await check();
     return this.submit(b, 'resize', volume, [volume], b.kind === 'rbd', async (ctx) => {
       if (!(await check())) return 'unchanged';
-      await this.journaled(b, 'resize', volume, { size, allowShrink }, (oc) => b.resizeVolume(volume, size, allowShrink, oc), ctx);
+      await this.journaled(
+        b,
+        'resize',
+        volume,
+        { size, allowShrink },
+        (oc) => b.resizeVolume(volume, size, allowShrink, oc),
+        ctx,
+      );
       await this.emitChange({ pool: b.pool, volume });
       return formatSize(size);
     });
@@ -334,7 +351,9 @@ export class VolumeService extends EventEmitter {
     const check = async (): Promise<void> => {
       const snaps = await b.listSnapshots(volume);
       if (snaps.length > 0 && !force)
-        throw new BusyError(`volume "${volume}" has ${snaps.length} snapshot(s): delete them first or force the delete`);
+        throw new BusyError(
+          `volume "${volume}" has ${snaps.length} snapshot(s): delete them first or force the delete`,
+        );
       const children: string[] = [];
       for (const s of snaps) if (s.protected) children.push(...(await b.snapshotChildren(volume, s.name)));
       if (children.length > 0)
@@ -363,18 +382,28 @@ export class VolumeService extends EventEmitter {
     const check = async (): Promise<void> => {
       if (this.where.has(target)) throw new AlreadyExistsError(`volume "${target}" already exists`);
       const s = await this.getSnapshot(req.volume, snap);
-      if (!s.protected) throw new InvalidArgumentError(`snapshot "${req.volume}@${snap}" is not protected: protect it before cloning`);
+      if (!s.protected)
+        throw new InvalidArgumentError(`snapshot "${req.volume}@${snap}" is not protected: protect it before cloning`);
       const depth = await b.cloneDepth(req.volume, snap);
       if (!flatten && depth > MAX_CLONE_DEPTH)
-        throw new LimitExceededError(`a clone of "${req.volume}@${snap}" would be ${depth} levels deep (at most ${MAX_CLONE_DEPTH})`);
+        throw new LimitExceededError(
+          `a clone of "${req.volume}@${snap}" would be ${depth} levels deep (at most ${MAX_CLONE_DEPTH})`,
+        );
     };
     await check();
     return this.submit(b, 'clone', `${req.volume}@${snap} -> ${target}`, [req.volume, target], true, async (ctx) => {
       await check();
-      await this.journaled(b, 'clone', target, { source: req.volume, snapshot: snap, flatten }, async (oc) => {
-        await b.cloneVolume(req.volume, snap, target, flatten, meta, oc);
-        this.where.set(target, b.pool);
-      }, ctx);
+      await this.journaled(
+        b,
+        'clone',
+        target,
+        { source: req.volume, snapshot: snap, flatten },
+        async (oc) => {
+          await b.cloneVolume(req.volume, snap, target, flatten, meta, oc);
+          this.where.set(target, b.pool);
+        },
+        ctx,
+      );
       await this.emitChange({ pool: b.pool, volume: target });
       await this.emitChange({ pool: b.pool, volume: req.volume });
       return target;
@@ -386,7 +415,14 @@ export class VolumeService extends EventEmitter {
     return this.submit(b, 'flatten', volume, [volume], true, async (ctx) => {
       const v = await b.getVolume(volume);
       if (!v.parent) return 'unchanged: volume has no parent';
-      await this.journaled(b, 'flatten', volume, { parent: `${v.parent.volume}@${v.parent.snapshot}` }, (oc) => b.flattenVolume(volume, oc), ctx);
+      await this.journaled(
+        b,
+        'flatten',
+        volume,
+        { parent: `${v.parent.volume}@${v.parent.snapshot}` },
+        (oc) => b.flattenVolume(volume, oc),
+        ctx,
+      );
       await this.emitChange({ pool: b.pool, volume });
       await this.emitChange({ pool: b.pool, volume: v.parent.volume });
       return 'flattened';
@@ -415,12 +451,19 @@ export class VolumeService extends EventEmitter {
       const existing = new Set((await b.listSnapshots(volume)).map((s) => s.name));
       let backup = `${AUTO_BACKUP_PREFIX}${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`;
       for (let i = 2; existing.has(backup); i++) backup = `${backup.replace(/-\d+$/, '')}-${i}`;
-      await this.journaled(b, 'rollback', volume, { snapshot: snap }, async (oc, rec) => {
-        await rec.step('backup', { backup });
-        await b.createSnapshot(volume, backup);
-        await rec.step('backup-taken');
-        await b.rollbackVolume(volume, snap, oc);
-      }, ctx);
+      await this.journaled(
+        b,
+        'rollback',
+        volume,
+        { snapshot: snap },
+        async (oc, rec) => {
+          await rec.step('backup', { backup });
+          await b.createSnapshot(volume, backup);
+          await rec.step('backup-taken');
+          await b.rollbackVolume(volume, snap, oc);
+        },
+        ctx,
+      );
       await this.emitChange({ pool: b.pool, volume });
       return backup;
     });
@@ -444,7 +487,10 @@ export class VolumeService extends EventEmitter {
   }
 
   // ---- open volumes (the storage daemon) -----------------------------------------------------------
-  private engineBackend(volume: string, what: string): Backend & Required<Pick<Backend, 'exportVolume' | 'openVolume' | 'closeVolume'>> {
+  private engineBackend(
+    volume: string,
+    what: string,
+  ): Backend & Required<Pick<Backend, 'exportVolume' | 'openVolume' | 'closeVolume'>> {
     const b = this.backendOf(volume);
     if (!b.exportVolume || !b.openVolume || !b.closeVolume)
       throw new NotSupportedError(`${what}: pool "${b.pool}" (${b.kind}) has no storage-daemon export`);
@@ -494,9 +540,12 @@ export class VolumeService extends EventEmitter {
     const snap = validateName(snapshot, 'snapshot');
     await this.quick(b, [volume], 'snapshot-create', volume, { snapshot: snap }, async (ctx) => {
       const snaps = await b.listSnapshots(volume);
-      if (snaps.some((s) => s.name === snap)) throw new AlreadyExistsError(`snapshot "${volume}@${snap}" already exists`);
+      if (snaps.some((s) => s.name === snap))
+        throw new AlreadyExistsError(`snapshot "${volume}@${snap}" already exists`);
       if (snaps.length >= MAX_SNAPSHOTS_PER_VOLUME)
-        throw new LimitExceededError(`volume "${volume}" already has ${snaps.length} snapshots (at most ${MAX_SNAPSHOTS_PER_VOLUME})`);
+        throw new LimitExceededError(
+          `volume "${volume}" already has ${snaps.length} snapshots (at most ${MAX_SNAPSHOTS_PER_VOLUME})`,
+        );
       await b.createSnapshot(volume, snap, ctx);
     });
     await this.emitChange({ pool: b.pool, volume });
@@ -535,7 +584,9 @@ export class VolumeService extends EventEmitter {
       if (!s.protected) return;
       const children = await b.snapshotChildren(volume, snap);
       if (children.length > 0)
-        throw new BusyError(`snapshot "${volume}@${snap}" has clones (${children.join(', ')}): flatten or delete them first`);
+        throw new BusyError(
+          `snapshot "${volume}@${snap}" has clones (${children.join(', ')}): flatten or delete them first`,
+        );
       await b.unprotectSnapshot(volume, snap, ctx);
     });
     await this.emitChange({ pool: b.pool, volume });
@@ -550,7 +601,10 @@ function nonNegativeInt(v: unknown, field: string): number {
 }
 
 /** QoS and priority with their rules: whole numbers ≥ 0, a burst not below its limit. */
-export function buildMeta(qos: Partial<QosLimits> = {}, priority: PerformancePriority = DEFAULT_META.priority): VolumeMeta {
+export function buildMeta(
+  qos: Partial<QosLimits> = {},
+  priority: PerformancePriority = DEFAULT_META.priority,
+): VolumeMeta {
   const q: QosLimits = {
     iops: nonNegativeInt(qos.iops ?? NO_QOS.iops, 'qos iops'),
     iopsBurst: nonNegativeInt(qos.iopsBurst ?? NO_QOS.iopsBurst, 'qos iops burst'),
@@ -560,7 +614,9 @@ export function buildMeta(qos: Partial<QosLimits> = {}, priority: PerformancePri
   if (q.iopsBurst && q.iops && q.iopsBurst < q.iops)
     throw new InvalidArgumentError(`qos iops burst (${q.iopsBurst}) must not be below the iops limit (${q.iops})`);
   if (q.bpsBurst && q.bps && q.bpsBurst < q.bps)
-    throw new InvalidArgumentError(`qos bandwidth burst (${q.bpsBurst}) must not be below the bandwidth limit (${q.bps})`);
+    throw new InvalidArgumentError(
+      `qos bandwidth burst (${q.bpsBurst}) must not be below the bandwidth limit (${q.bps})`,
+    );
   if (priority !== 'normal' && priority !== 'high')
     throw new InvalidArgumentError(`performance priority: "${String(priority)}" is not one of normal, high`);
   return { qos: q, priority };

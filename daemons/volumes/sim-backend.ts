@@ -46,7 +46,12 @@ export class SimBackend implements Backend {
   }
 
   private view(v: SimVolume): VolumeInfo {
-    return { ...v.info, parent: v.info.parent ? { ...v.info.parent } : null, snapshotCount: v.snapshots.length, meta: structuredClone(v.info.meta) };
+    return {
+      ...v.info,
+      parent: v.info.parent ? { ...v.info.parent } : null,
+      snapshotCount: v.snapshots.length,
+      meta: structuredClone(v.info.meta),
+    };
   }
 
   async listVolumes(): Promise<VolumeInfo[]> {
@@ -64,7 +69,18 @@ export class SimBackend implements Backend {
   private add(name: string, size: number, meta: VolumeMeta, parent: VolumeInfo['parent']): void {
     if (this.vols.has(name)) throw new AlreadyExistsError(`volume ${this.pool}/${name} already exists`);
     this.vols.set(name, {
-      info: { id: randomBytes(8).toString('hex'), name, pool: this.pool, backend: 'sim', size, allocated: 0, parent, snapshotCount: 0, meta: structuredClone(meta), createdAt: now() },
+      info: {
+        id: randomBytes(8).toString('hex'),
+        name,
+        pool: this.pool,
+        backend: 'sim',
+        size,
+        allocated: 0,
+        parent,
+        snapshotCount: 0,
+        meta: structuredClone(meta),
+        createdAt: now(),
+      },
       snapshots: [],
     });
   }
@@ -81,7 +97,8 @@ export class SimBackend implements Backend {
 
   async resizeVolume(name: string, size: number, allowShrink: boolean, ctx?: OpContext): Promise<void> {
     const v = this.vol(name);
-    if (size < v.info.size && !allowShrink) throw new InvalidArgumentError(`shrinking ${this.pool}/${name} needs allowShrink`);
+    if (size < v.info.size && !allowShrink)
+      throw new InvalidArgumentError(`shrinking ${this.pool}/${name} needs allowShrink`);
     await longOperation(ctx);
     v.info.size = size;
     v.info.allocated = Math.min(v.info.allocated, size);
@@ -113,7 +130,8 @@ export class SimBackend implements Backend {
 
   async createSnapshot(name: string, snap: string): Promise<void> {
     const v = this.vol(name);
-    if (v.snapshots.some((s) => s.name === snap)) throw new AlreadyExistsError(`snapshot ${this.pool}/${name}@${snap} already exists`);
+    if (v.snapshots.some((s) => s.name === snap))
+      throw new AlreadyExistsError(`snapshot ${this.pool}/${name}@${snap} already exists`);
     v.snapshots.push({ name: snap, volume: name, size: v.info.size, protected: false, createdAt: now() });
   }
 
@@ -130,24 +148,36 @@ export class SimBackend implements Backend {
 
   async unprotectSnapshot(name: string, snap: string): Promise<void> {
     const children = await this.snapshotChildren(name, snap);
-    if (children.length) throw new BusyError(`snapshot ${this.pool}/${name}@${snap} has clones: ${children.join(', ')}`);
+    if (children.length)
+      throw new BusyError(`snapshot ${this.pool}/${name}@${snap} has clones: ${children.join(', ')}`);
     this.snap(name, snap).protected = false;
   }
 
   async snapshotChildren(name: string, snap: string): Promise<string[]> {
     this.snap(name, snap);
-    return [...this.vols.values()].filter((v) => v.info.parent?.volume === name && v.info.parent.snapshot === snap).map((v) => v.info.name);
+    return [...this.vols.values()]
+      .filter((v) => v.info.parent?.volume === name && v.info.parent.snapshot === snap)
+      .map((v) => v.info.name);
   }
 
   async cloneDepth(name: string, snap?: string): Promise<number> {
     let depth = 0;
-    for (let v: SimVolume | undefined = this.vol(name); v?.info.parent; v = this.vols.get(v.info.parent.volume)) depth++;
+    for (let v: SimVolume | undefined = this.vol(name); v?.info.parent; v = this.vols.get(v.info.parent.volume))
+      depth++;
     return snap === undefined ? depth : depth + 1;
   }
 
-  async cloneVolume(name: string, snap: string, target: string, flatten: boolean, meta: VolumeMeta, ctx?: OpContext): Promise<void> {
+  async cloneVolume(
+    name: string,
+    snap: string,
+    target: string,
+    flatten: boolean,
+    meta: VolumeMeta,
+    ctx?: OpContext,
+  ): Promise<void> {
     const s = this.snap(name, snap);
-    if (!s.protected) throw new InvalidArgumentError(`snapshot ${this.pool}/${name}@${snap} must be protected before cloning`);
+    if (!s.protected)
+      throw new InvalidArgumentError(`snapshot ${this.pool}/${name}@${snap} must be protected before cloning`);
     if (this.vols.has(target)) throw new AlreadyExistsError(`volume ${this.pool}/${target} already exists`);
     if (flatten) await longOperation(ctx);
     this.add(target, s.size, meta, flatten ? null : { volume: name, snapshot: snap });
@@ -167,7 +197,10 @@ export class SimBackend implements Backend {
 
   async usage(name: string): Promise<Usage> {
     const v = this.vol(name);
-    const entries = [{ snapshot: null, provisioned: v.info.size, allocated: v.info.allocated }, ...v.snapshots.map((s) => ({ snapshot: s.name, provisioned: s.size, allocated: 0 }))];
+    const entries = [
+      { snapshot: null, provisioned: v.info.size, allocated: v.info.allocated },
+      ...v.snapshots.map((s) => ({ snapshot: s.name, provisioned: s.size, allocated: 0 })),
+    ];
     return { provisioned: v.info.size, allocated: entries.reduce((a, e) => a + e.allocated, 0), entries };
   }
 

@@ -30,7 +30,8 @@ export function parseSize(text: string, field = 'size'): number {
   const value = Number(m[1]) * mult;
   if (!Number.isFinite(value)) throw new InvalidArgumentError(`${field}: "${text}" is too large`);
   const bytes = Math.round(value);
-  if (Math.abs(bytes - value) > 1e-6) throw new InvalidArgumentError(`${field}: "${text}" is not a whole number of bytes`);
+  if (Math.abs(bytes - value) > 1e-6)
+    throw new InvalidArgumentError(`${field}: "${text}" is not a whole number of bytes`);
   return bytes;
 }
 
@@ -42,7 +43,9 @@ export function validateVolumeSize(bytes: number, field = 'size'): number {
   if (bytes % SECTOR !== 0) throw new InvalidArgumentError(`${field}: ${bytes} is not a multiple of ${SECTOR} bytes`);
   if (bytes > MAX_VOLUME_SIZE)
     // in bytes: a rounded unit would read "512 TiB exceeds the maximum of 512 TiB" for 512 TiB + 512 bytes
-    throw new InvalidArgumentError(`${field}: ${bytes} bytes exceeds the maximum of 512 TiB (${MAX_VOLUME_SIZE} bytes) by ${formatSize(bytes - MAX_VOLUME_SIZE)}`);
+    throw new InvalidArgumentError(
+      `${field}: ${bytes} bytes exceeds the maximum of 512 TiB (${MAX_VOLUME_SIZE} bytes) by ${formatSize(bytes - MAX_VOLUME_SIZE)}`,
+    );
   return bytes;
 }
 

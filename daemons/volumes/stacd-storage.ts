@@ -9,7 +9,14 @@ import { STORAGE_STARTING_ERROR } from './errors.js';
 import { log } from '../common/log.js';
 import type { ConfigFileText, ServiceConfig } from '../config/service-config.js';
 import { IniDocument, parseIniText } from '../config/ini.js';
-import { openStorage, exportStorage, parseVolumesConfig, type Storage, type StorageDBus, type VolumesConfig } from './index.js';
+import {
+  openStorage,
+  exportStorage,
+  parseVolumesConfig,
+  type Storage,
+  type StorageDBus,
+  type VolumesConfig,
+} from './index.js';
 import { SnapshotScheduler } from '../schedules/scheduler.js';
 import { schedulesFromTexts } from '../schedules/config.js';
 import { exportScheduleObject, SCHEDULES_PATH, type ScheduleObject } from '../schedules/dbus/schedule-object.js';
@@ -25,7 +32,8 @@ function volumesConfigOf(texts: readonly ConfigFileText[]): VolumesConfig {
   return parseVolumesConfig(doc);
 }
 
-const schedulesOf = (texts: readonly ConfigFileText[]): ReturnType<typeof schedulesFromTexts> => schedulesFromTexts(texts.map((t) => ({ file: t.path, text: t.text })));
+const schedulesOf = (texts: readonly ConfigFileText[]): ReturnType<typeof schedulesFromTexts> =>
+  schedulesFromTexts(texts.map((t) => ({ file: t.path, text: t.text })));
 
 /** Errors of the [Volumes*] and [Schedule *] sections (file:line: ...), checked with the rest of stacd.conf. */
 export function checkStorageSections(texts: readonly ConfigFileText[]): string[] {
@@ -91,7 +99,9 @@ export class StacdStorage {
       log().info(`volumes: ${this.status}`);
     } catch (e) {
       this.status = `unavailable: ${(e as Error).message}`;
-      log().error(`volumes: ${(e as Error).message}; volumes and snapshots are unavailable, connections are not affected`);
+      log().error(
+        `volumes: ${(e as Error).message}; volumes and snapshots are unavailable, connections are not affected`,
+      );
       return;
     }
     try {
@@ -137,7 +147,9 @@ export class StacdStorage {
     const loaded = schedulesOf(config.texts);
     for (const err of loaded.errors) log().error(`schedules: ${err.message}`);
     this.scheduler.reload(loaded.schedules);
-    log().info(`schedules: ${loaded.schedules.length} from the configuration; [Volumes] changes take effect when stacd restarts`);
+    log().info(
+      `schedules: ${loaded.schedules.length} from the configuration; [Volumes] changes take effect when stacd restarts`,
+    );
   }
 
   /** the volumes (for the access paths: exportVolume / unexportVolume), once started */
@@ -149,7 +161,9 @@ export class StacdStorage {
     return {
       'stas.volumes': this.status,
       'stas.schedules': this.scheduler ? this.scheduler.list().length : 0,
-      'stas.access_paths': this.accessPaths ? `${this.accessPaths.service.list().length} access path(s)` : this.accessPathStatus,
+      'stas.access_paths': this.accessPaths
+        ? `${this.accessPaths.service.list().length} access path(s)`
+        : this.accessPathStatus,
     };
   }
 

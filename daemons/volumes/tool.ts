@@ -17,7 +17,11 @@ export interface ToolOptions {
   /** a daemon that forks away and outlives stacd by design (qemu-storage-daemon): not marked as a leftover */
   outlivesDaemon?: boolean;
   /** which stream carries progress, and how to extract a percentage from one \r/\n separated chunk */
-  progress?: { stream: 'stdout' | 'stderr'; parse: (line: string) => number | undefined; onProgress: (pct: number) => void };
+  progress?: {
+    stream: 'stdout' | 'stderr';
+    parse: (line: string) => number | undefined;
+    onProgress: (pct: number) => void;
+  };
 }
 
 export interface ToolResult {
@@ -119,7 +123,7 @@ export class ToolPool {
   private wake(): void {
     // privileged waiters first, in order; then unprivileged ones within their share
     for (const unprivileged of [false, true]) {
-      for (let i = 0; i < this.waiting.length; ) {
+      for (let i = 0; i < this.waiting.length;) {
         const w = this.waiting[i]!;
         if (w.unprivileged !== unprivileged || !this.fits(unprivileged)) {
           i++;

@@ -5,7 +5,10 @@ import { parseIni } from '../../daemons/config/ini.js';
 const texts = (doc: ReturnType<typeof parseIni>, s: string, o: string): string[] => doc.values(s, o).map((v) => v.text);
 
 test('option names are case-insensitive, section names case-sensitive', () => {
-  const doc = parseIni('[Global]\nKATO = 5\n[global]\nkato = 6\n[Controllers]\nController = a\ncontroller = b\n', 'f.conf');
+  const doc = parseIni(
+    '[Global]\nKATO = 5\n[global]\nkato = 6\n[Controllers]\nController = a\ncontroller = b\n',
+    'f.conf',
+  );
   assert.deepEqual(texts(doc, 'Global', 'kato'), ['5']);
   assert.deepEqual(texts(doc, 'global', 'kato'), ['6']);
   assert.deepEqual(texts(doc, 'Controllers', 'controller'), ['a', 'b']);
@@ -27,18 +30,24 @@ test('whole-line comments with # or ; (indent allowed) are skipped', () => {
 test('repeated keys keep every value in file order with line numbers', () => {
   const doc = parseIni('[S]\nk = 1\nk = 2\n[T]\n[S]\nk = 3\n', 'my.conf');
   assert.deepEqual(texts(doc, 'S', 'k'), ['1', '2', '3']);
-  assert.deepEqual(doc.values('S', 'k').map((v) => v.ref), [
-    { file: 'my.conf', line: 2 },
-    { file: 'my.conf', line: 3 },
-    { file: 'my.conf', line: 6 },
-  ]);
+  assert.deepEqual(
+    doc.values('S', 'k').map((v) => v.ref),
+    [
+      { file: 'my.conf', line: 2 },
+      { file: 'my.conf', line: 3 },
+      { file: 'my.conf', line: 6 },
+    ],
+  );
   assert.equal(doc.last('S', 'k')?.text, '3');
 });
 
 test('indented continuation lines add values; comments between do not end the value', () => {
   const doc = parseIni('[S]\nk = a\n    b\n# note\n    c\nj = x\n  [NotASection]\n', 'f');
   assert.deepEqual(texts(doc, 'S', 'k'), ['a', 'b', 'c']);
-  assert.deepEqual(doc.values('S', 'k').map((v) => v.continuation), [false, true, true]);
+  assert.deepEqual(
+    doc.values('S', 'k').map((v) => v.continuation),
+    [false, true, true],
+  );
   assert.deepEqual(texts(doc, 'S', 'j'), ['x', '[NotASection]']);
   assert.equal(doc.sections.has('NotASection'), false);
   assert.equal(doc.lastJoined('S', 'k')?.text, 'a\nb\nc');
@@ -77,5 +86,8 @@ test('bare key, empty key and options before any section are skipped with a warn
 test('blank lines are not values, but are flagged where configparser would insert an empty one', () => {
   const doc = parseIni('[C]\nexclude = a\n\nexclude = b\n# c\nexclude = c\nexclude = d\n\n\n[D]\n', 'f');
   assert.deepEqual(texts(doc, 'C', 'exclude'), ['a', 'b', 'c', 'd']);
-  assert.deepEqual(doc.values('C', 'exclude').map((v) => v.blankBefore), [false, true, false, false]);
+  assert.deepEqual(
+    doc.values('C', 'exclude').map((v) => v.blankBefore),
+    [false, true, false, false],
+  );
 });

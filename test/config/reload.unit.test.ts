@@ -7,7 +7,10 @@ import { tempDir, write } from './helpers.js';
 
 test('reload lists the changed options (secrets masked) and returns the new configuration', async () => {
   const d = tempDir();
-  const p = write(join(d, 'stafd.conf'), '[Global]\nkato = 30\n[Controllers]\ncontroller = transport=tcp;traddr=1.1.1.1\nexclude = traddr=9.9.9.9\n');
+  const p = write(
+    join(d, 'stafd.conf'),
+    '[Global]\nkato = 30\n[Controllers]\ncontroller = transport=tcp;traddr=1.1.1.1\nexclude = traddr=9.9.9.9\n',
+  );
   const { config: old } = loadServiceConfig('stafd', p);
   write(
     p,

@@ -38,11 +38,14 @@ test('missing file: every default, no warning (stafd)', () => {
   assert.deepEqual(config.controllers, []);
   assert.deepEqual(config.excludes, []);
   assert.deepEqual(config.files, []);
-  assert.deepEqual(config.connectParams().map((p) => [p.kernel, p.value]), [
-    ['hdr_digest', false],
-    ['data_digest', false],
-    ['keep_alive_tmo', 30],
-  ]);
+  assert.deepEqual(
+    config.connectParams().map((p) => [p.kernel, p.value]),
+    [
+      ['hdr_digest', false],
+      ['data_digest', false],
+      ['keep_alive_tmo', 30],
+    ],
+  );
 });
 
 test('missing file: every default, no warning (stacd)', () => {
@@ -52,7 +55,10 @@ test('missing file: every default, no warning (stacd)', () => {
   assert.equal(config.disconnectScope, 'only-stas-connections');
   assert.deepEqual(config.disconnectTrtypes, ['tcp']);
   assert.equal(config.connectAttemptsOnNcc, 0);
-  assert.deepEqual(config.connectParams().map((p) => p.kernel), ['hdr_digest', 'data_digest']);
+  assert.deepEqual(
+    config.connectParams().map((p) => p.kernel),
+    ['hdr_digest', 'data_digest'],
+  );
 });
 
 test('every option with valid values', () => {
@@ -97,7 +103,18 @@ connect-attempts-on-ncc = 5
   assert.equal(config.connectAttemptsOnNcc, 5);
   assert.deepEqual(
     config.connectParams().map((p) => `${p.kernel}=${p.value}`),
-    ['hdr_digest=true', 'data_digest=true', 'nr_io_queues=4', 'nr_write_queues=2', 'nr_poll_queues=1', 'queue_size=1024', 'keep_alive_tmo=17', 'reconnect_delay=5', 'ctrl_loss_tmo=-1', 'disable_sqflow=false'],
+    [
+      'hdr_digest=true',
+      'data_digest=true',
+      'nr_io_queues=4',
+      'nr_write_queues=2',
+      'nr_poll_queues=1',
+      'queue_size=1024',
+      'keep_alive_tmo=17',
+      'reconnect_delay=5',
+      'ctrl_loss_tmo=-1',
+      'disable_sqflow=false',
+    ],
   );
 });
 
@@ -112,7 +129,11 @@ test('stafd-only options: pleo/zeroconf enabled/disabled (case-insensitive), per
   assert.deepEqual(config.stypes, []);
   assert.equal(config.persistentConnections, false);
   assert.equal(config.zeroconfPersistenceSec, 277200);
-  assert.deepEqual(load('stafd', '[Discovery controller connection management]\nzeroconf-connections-persistence=-1\n').config.zeroconfPersistence, { seconds: -1, isFloat: true });
+  assert.deepEqual(
+    load('stafd', '[Discovery controller connection management]\nzeroconf-connections-persistence=-1\n').config
+      .zeroconfPersistence,
+    { seconds: -1, isFloat: true },
+  );
 });
 
 test('scalars: the last occurrence wins (also across duplicate sections)', () => {
@@ -159,14 +180,22 @@ persistent-connections = 1
 });
 
 test('stacd I/O options: scope case-sensitive, trtypes list check, connect-attempts-on-ncc quirks', () => {
-  const r = load('stacd', '[I/O controller connection management]\ndisconnect-scope = No-Disconnect\ndisconnect-trtypes = tcp+ rdma+fc\n');
+  const r = load(
+    'stacd',
+    '[I/O controller connection management]\ndisconnect-scope = No-Disconnect\ndisconnect-trtypes = tcp+ rdma+fc\n',
+  );
   assert.equal(r.config.disconnectScope, 'only-stas-connections');
   assert.deepEqual(r.config.disconnectTrtypes, ['tcp', 'fc']);
-  assert.match(r.msgs[1], /:3: \[I\/O controller connection management\] disconnect-trtypes: invalid item " rdma" ignored/);
+  assert.match(
+    r.msgs[1],
+    /:3: \[I\/O controller connection management\] disconnect-trtypes: invalid item " rdma" ignored/,
+  );
   const none = load('stacd', '[I/O controller connection management]\ndisconnect-trtypes = pcie+loop\n');
   assert.deepEqual(none.config.disconnectTrtypes, ['tcp']);
   assert.match(none.msgs[2], /no valid item in "pcie\+loop"; using default \(tcp\)$/);
-  const ncc = (v: string) => load('stacd', `[I/O controller connection management]\nconnect-attempts-on-ncc = ${v}\n`).config.connectAttemptsOnNcc;
+  const ncc = (v: string) =>
+    load('stacd', `[I/O controller connection management]\nconnect-attempts-on-ncc = ${v}\n`).config
+      .connectAttemptsOnNcc;
   assert.equal(ncc('1'), 2);
   assert.equal(ncc('0'), 0);
   assert.equal(ncc('-3'), -3);
@@ -188,13 +217,19 @@ test('unknown sections and options: one warning each at their first occurrence; 
   ]);
   assert.equal(r.config.tron, false, '[global] is not [Global]');
   assert.equal(r.config.nrIoQueues, 5);
-  assert.ok(r.config.connectParams().some((c) => c.kernel === 'nr_io_queues' && c.value === 5), 'flagged yet applied to DC connections');
+  assert.ok(
+    r.config.connectParams().some((c) => c.kernel === 'nr_io_queues' && c.value === 5),
+    'flagged yet applied to DC connections',
+  );
   assert.deepEqual(r.config.excludes, []);
   const s = load('stacd', '[Service Discovery]\nzeroconf = enabled\n[Global]\npleo = disabled\n');
-  assert.deepEqual(s.msgs.map((m) => m.replace(s.path, 'F')), [
-    'F:1: unknown section [Service Discovery] for stacd; its options are not used',
-    'F:4: [Global] pleo: unknown option for stacd; flagged as nvme-stas does, its value is still read',
-  ]);
+  assert.deepEqual(
+    s.msgs.map((m) => m.replace(s.path, 'F')),
+    [
+      'F:1: unknown section [Service Discovery] for stacd; its options are not used',
+      'F:4: [Global] pleo: unknown option for stacd; flagged as nvme-stas does, its value is still read',
+    ],
+  );
 });
 
 test('a bare key does not crash: warning and ignored, the other values are used', () => {
@@ -212,30 +247,56 @@ test('controller= and exclude= keep every occurrence; continuation lines are mor
   assert.deepEqual(
     r.config.controllers.map((c) => c.cid),
     [
-      [['transport', 'tcp'], ['traddr', '1.1.1.1']],
-      [['transport', 'tcp'], ['traddr', '2.2.2.2']],
-      [['transport', 'tcp'], ['traddr', '3.3.3.3']],
+      [
+        ['transport', 'tcp'],
+        ['traddr', '1.1.1.1'],
+      ],
+      [
+        ['transport', 'tcp'],
+        ['traddr', '2.2.2.2'],
+      ],
+      [
+        ['transport', 'tcp'],
+        ['traddr', '3.3.3.3'],
+      ],
     ],
   );
-  assert.deepEqual(r.config.controllers.map((c) => c.ref.line), [2, 3, 4]);
+  assert.deepEqual(
+    r.config.controllers.map((c) => c.ref.line),
+    [2, 3, 4],
+  );
   assert.deepEqual(r.config.excludes, [[['host-iface', 'enp0s8   # Eliminate everything on this interface']]]);
 });
 
 test('drop-ins: <conf>.d/*.conf in lexical order after the main file', () => {
   const d = join(dir, 'dropins');
-  const main = write(join(d, 'stafd.conf'), '[Global]\nkato = 1\ntron = true\n[Controllers]\ncontroller = transport=tcp;traddr=1.1.1.1\n');
-  write(join(d, 'stafd.conf.d', '20-b.conf'), '[Global]\nkato = 3\n[Controllers]\ncontroller = transport=tcp;traddr=3.3.3.3\nexclude = traddr=9.9.9.9\n');
-  write(join(d, 'stafd.conf.d', '10-a.conf'), '[Global]\nkato = 2\nbogus = 1\n[Controllers]\ncontroller = transport=tcp;traddr=2.2.2.2\n');
+  const main = write(
+    join(d, 'stafd.conf'),
+    '[Global]\nkato = 1\ntron = true\n[Controllers]\ncontroller = transport=tcp;traddr=1.1.1.1\n',
+  );
+  write(
+    join(d, 'stafd.conf.d', '20-b.conf'),
+    '[Global]\nkato = 3\n[Controllers]\ncontroller = transport=tcp;traddr=3.3.3.3\nexclude = traddr=9.9.9.9\n',
+  );
+  write(
+    join(d, 'stafd.conf.d', '10-a.conf'),
+    '[Global]\nkato = 2\nbogus = 1\n[Controllers]\ncontroller = transport=tcp;traddr=2.2.2.2\n',
+  );
   write(join(d, 'stafd.conf.d', '30-c.conf.disabled'), '[Global]\nkato = 99\n');
   write(join(d, 'stafd.conf.d', 'README'), 'not ini at all');
   const { config, warnings } = loadServiceConfig('stafd', main);
   assert.deepEqual(config.files, [main, join(d, 'stafd.conf.d', '10-a.conf'), join(d, 'stafd.conf.d', '20-b.conf')]);
   assert.equal(config.kato, 3);
   assert.equal(config.tron, true);
-  assert.deepEqual(config.controllers.map((c) => c.cid[1][1]), ['1.1.1.1', '2.2.2.2', '3.3.3.3']);
+  assert.deepEqual(
+    config.controllers.map((c) => c.cid[1][1]),
+    ['1.1.1.1', '2.2.2.2', '3.3.3.3'],
+  );
   assert.deepEqual(config.excludes, [[['traddr', '9.9.9.9']]]);
   assert.equal(config.source('Global/kato')?.file, join(d, 'stafd.conf.d', '20-b.conf'));
-  assert.deepEqual(warnings.map(String), [`${join(d, 'stafd.conf.d', '10-a.conf')}:3: [Global] bogus: unknown option for stafd`]);
+  assert.deepEqual(warnings.map(String), [
+    `${join(d, 'stafd.conf.d', '10-a.conf')}:3: [Global] bogus: unknown option for stafd`,
+  ]);
   // drop-ins apply even without a main file
   const d2 = join(dir, 'dropins-only');
   write(join(d2, 'stacd.conf.d', 'a.conf'), '[Global]\nkato = 7\n');
@@ -245,13 +306,16 @@ test('drop-ins: <conf>.d/*.conf in lexical order after the main file', () => {
 test('a file that cannot be read is a ConfigError naming path and reason', () => {
   const d = join(dir, 'unreadable');
   mkdirSync(join(d, 'stafd.conf'), { recursive: true });
-  assert.throws(() => loadServiceConfig('stafd', join(d, 'stafd.conf')), (e: unknown) => {
-    assert.ok(e instanceof ConfigError);
-    assert.equal(e.path, join(d, 'stafd.conf'));
-    assert.equal(e.code, 'EISDIR');
-    assert.equal(e.message, `Cannot read configuration file ${join(d, 'stafd.conf')}: is a directory`);
-    return true;
-  });
+  assert.throws(
+    () => loadServiceConfig('stafd', join(d, 'stafd.conf')),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.path, join(d, 'stafd.conf'));
+      assert.equal(e.code, 'EISDIR');
+      assert.equal(e.message, `Cannot read configuration file ${join(d, 'stafd.conf')}: is a directory`);
+      return true;
+    },
+  );
   const d2 = join(dir, 'unreadable-dropin');
   write(join(d2, 'stacd.conf'), '[Global]\n');
   mkdirSync(join(d2, 'stacd.conf.d', '50-dir.conf'), { recursive: true });
@@ -270,16 +334,26 @@ test('permission denied is a ConfigError (checked as an unprivileged user)', () 
   const p = write(join(d, 'stafd.conf'), '[Global]\ntron=true\n');
   chmodSync(p, 0o000);
   const self = fileURLToPath(import.meta.url);
-  const mod = new URL(self.endsWith('.ts') ? '../../daemons/config/index.ts' : '../../daemons/config/index.js', import.meta.url).href;
+  const mod = new URL(
+    self.endsWith('.ts') ? '../../daemons/config/index.ts' : '../../daemons/config/index.js',
+    import.meta.url,
+  ).href;
   const script = `import(${JSON.stringify(mod)}).then((m) => { try { m.loadServiceConfig('stafd', ${JSON.stringify(p)}); console.log('loaded'); } catch (e) { console.log(e.name + '|' + e.code + '|' + e.message); } });`;
   const args = [...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), '-e', script];
   const asRoot = process.getuid?.() === 0;
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 20000, cwd: process.cwd(), ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    timeout: 20000,
+    cwd: process.cwd(),
+    ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), `ConfigError|EACCES|Cannot read configuration file ${p}: permission denied`);
 });
 
 test('fromFiles: the same parser on text already read (daemon async reload path)', () => {
-  const { config } = ServiceConfig.fromFiles('stafd', '/x/stafd.conf', [{ path: '/x/stafd.conf', text: '[Global]\nkato=4\n' }]);
+  const { config } = ServiceConfig.fromFiles('stafd', '/x/stafd.conf', [
+    { path: '/x/stafd.conf', text: '[Global]\nkato=4\n' },
+  ]);
   assert.equal(config.kato, 4);
 });

@@ -40,7 +40,8 @@ for (const kind of ['stafd', 'stacd'] as const) {
     assert.deepEqual(warnings.map(String), []);
     for (const key of Object.keys(KIND_DEFAULTS[kind]) as OptionKey[]) {
       const dflt = fallbackValue(kind, key);
-      if (dflt !== null) assert.equal(describeValue(config.get(key)), describeValue(dflt), `${key} documents its default`);
+      if (dflt !== null)
+        assert.equal(describeValue(config.get(key)), describeValue(dflt), `${key} documents its default`);
       else assert.notEqual(config.get(key), null, `${key} example is a valid value`);
     }
     // every documented option appears in the file
@@ -48,7 +49,8 @@ for (const kind of ['stafd', 'stacd'] as const) {
       assert.match(text, new RegExp(`^#${OPTION_SPECS[key].name} = `, 'm'), `${key} is documented`);
     }
     assert.ok(config.controllers.length >= 2);
-    for (const c of config.controllers) assert.ok('tid' in configuredTid(kind, c, { ignoreIface: false, hostNqn: 'nqn.h' }));
+    for (const c of config.controllers)
+      assert.ok('tid' in configuredTid(kind, c, { ignoreIface: false, hostNqn: 'nqn.h' }));
     assert.ok(config.excludes.length >= 2);
   });
 }
@@ -76,4 +78,3 @@ test('shipped sys.conf.doc: no value set, no warning', () => {
   assert.equal(r.config.raw('nqn'), 'file:///etc/nvme/hostnqn');
   assert.equal(r.config.raw('symname'), 'my-host');
 });
-

@@ -30,12 +30,29 @@ test('UUID sources in order: machine-id, then (root only) DMI byte-swapped, devi
   const dt = write(join(d, 'partition-uuid'), '12345678-1234-4234-8234-123456789abc\0');
   const none = join(d, 'none');
   assert.equal(hostNqnUuid({ machineIdPath: mid, euid: 1000 }), 'f2782346-4809-484a-9a8b-952a04b57ba4');
-  assert.equal(hostNqnUuid({ machineIdPath: none, dmiProductUuidPath: dmi, euid: 0 }), '00112233-4455-6677-8899-aabbccddeeff');
-  assert.equal(hostNqnUuid({ machineIdPath: none, dmiProductUuidPath: none, deviceTreeUuidPath: dt, euid: 0 }), '12345678-1234-4234-8234-123456789abc');
+  assert.equal(
+    hostNqnUuid({ machineIdPath: none, dmiProductUuidPath: dmi, euid: 0 }),
+    '00112233-4455-6677-8899-aabbccddeeff',
+  );
+  assert.equal(
+    hostNqnUuid({ machineIdPath: none, dmiProductUuidPath: none, deviceTreeUuidPath: dt, euid: 0 }),
+    '12345678-1234-4234-8234-123456789abc',
+  );
   const r = hostNqnUuid({ machineIdPath: none, dmiProductUuidPath: none, deviceTreeUuidPath: none, euid: 0 });
   assert.match(r, UUID_RE);
-  assert.throws(() => hostNqnUuid({ machineIdPath: none, euid: 1000 }), (e: unknown) => e instanceof RootRequiredError && e.message === 'Permission denied. Root privileges required.');
-  assert.match(hostNqnUuid({ machineIdPath: write(join(d, 'short'), 'abc\n'), dmiProductUuidPath: none, deviceTreeUuidPath: none, euid: 0 }), UUID_RE);
+  assert.throws(
+    () => hostNqnUuid({ machineIdPath: none, euid: 1000 }),
+    (e: unknown) => e instanceof RootRequiredError && e.message === 'Permission denied. Root privileges required.',
+  );
+  assert.match(
+    hostNqnUuid({
+      machineIdPath: write(join(d, 'short'), 'abc\n'),
+      dmiProductUuidPath: none,
+      deviceTreeUuidPath: none,
+      euid: 0,
+    }),
+    UUID_RE,
+  );
   assert.match(generateHostId(), UUID_RE);
   assert.notEqual(generateHostId(), generateHostId());
 });
@@ -44,16 +61,26 @@ test('save semantics: key = value into [Host] (created if missing), or FILE + ke
   const d = tempDir();
   const conf = join(d, 'stas', 'sys.conf');
   saveHostOption(conf, 'nqn', 'nqn.2014-08.org.nvmexpress:uuid:x');
-  assert.equal(readFileSync(conf, 'utf8'), '[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:x\n\n', 'same bytes as configparser for a new file');
+  assert.equal(
+    readFileSync(conf, 'utf8'),
+    '[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:x\n\n',
+    'same bytes as configparser for a new file',
+  );
   const idFile = join(d, 'nvme', 'hostid');
   saveHostOption(conf, 'id', 'b4a9732d-1584-4032-8962-6446c3f900fc', idFile);
   assert.equal(readFileSync(idFile, 'utf8'), 'b4a9732d-1584-4032-8962-6446c3f900fc\n');
-  assert.equal(readFileSync(conf, 'utf8'), `[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:x\nid = file://${idFile}\n\n`);
+  assert.equal(
+    readFileSync(conf, 'utf8'),
+    `[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:x\nid = file://${idFile}\n\n`,
+  );
   const { config } = loadSysConfig(conf);
   assert.equal(config.hostid, 'b4a9732d-1584-4032-8962-6446c3f900fc');
   saveHostOption(conf, 'symname', 'a b');
   clearHostOption(conf, 'symname');
-  assert.equal(readFileSync(conf, 'utf8'), `[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:x\nid = file://${idFile}\n\n`);
+  assert.equal(
+    readFileSync(conf, 'utf8'),
+    `[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:x\nid = file://${idFile}\n\n`,
+  );
   assert.deepEqual(readdirSync(join(d, 'stas')), ['sys.conf'], 'no temporary file left behind');
 });
 
@@ -67,7 +94,10 @@ test('rewriting keeps comments, other sections and layout (improvement over nvme
     editHostOption('# only a comment\n[Other]\nx = 1\n', 'symname', 's'),
     '# only a comment\n[Other]\nx = 1\n\n[Host]\nsymname = s\n\n',
   );
-  assert.equal(editHostOption('[Host]\n# c\nnqn = a\n\n# tail\n', 'id', 'i'), '[Host]\n# c\nnqn = a\nid = i\n\n# tail\n');
+  assert.equal(
+    editHostOption('[Host]\n# c\nnqn = a\n\n# tail\n', 'id', 'i'),
+    '[Host]\n# c\nnqn = a\nid = i\n\n# tail\n',
+  );
   assert.equal(editHostOption('[Host]\nsymname = a\n# c\n', 'symname', null), '[Host]\n# c\n');
   assert.throws(() => editHostOption('', 'symname', 'a\nb'), /single line/);
 });
@@ -95,10 +125,16 @@ test('stasadm host sub-commands (commander wiring): hostnqn, hostid -f, set-symn
   write(join(d, 'machine-id'), '0123456789abcdef0123456789abcdef\n');
   try {
     await stasadm(['-c', conf, 'hostnqn']);
-    assert.equal(readFileSync(conf, 'utf8'), '[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:f2782346-4809-484a-9a8b-952a04b57ba4\n\n');
+    assert.equal(
+      readFileSync(conf, 'utf8'),
+      '[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:f2782346-4809-484a-9a8b-952a04b57ba4\n\n',
+    );
     const nqnFile = join(d, 'nvme', 'hostnqn');
     await stasadm(['--conf-file', conf, 'hostnqn', '-f', nqnFile]);
-    assert.equal(readFileSync(nqnFile, 'utf8'), 'nqn.2014-08.org.nvmexpress:uuid:f2782346-4809-484a-9a8b-952a04b57ba4\n');
+    assert.equal(
+      readFileSync(nqnFile, 'utf8'),
+      'nqn.2014-08.org.nvmexpress:uuid:f2782346-4809-484a-9a8b-952a04b57ba4\n',
+    );
     await stasadm(['-c', conf, 'hostid', '--file', join(d, 'nvme', 'hostid')]);
     assert.match(readFileSync(join(d, 'nvme', 'hostid'), 'utf8'), /^[0-9a-f-]{36}\n$/);
     await stasadm(['-c', conf, 'set-symname', '-f', join(d, 'sym'), 'rack 12 host']);

@@ -26,7 +26,11 @@ function load(root: string, warnings?: string[]) {
 }
 
 test('defaults come from /etc/nvme/hostnqn, hostid, hostkey (first token of the first line)', () => {
-  const root = etc(null, { hostnqn: `${NQN}\n`, hostid: `  ${ID} trailing words\nsecond line\n`, hostkey: 'DHHC-1:00:abc:\n' });
+  const root = etc(null, {
+    hostnqn: `${NQN}\n`,
+    hostid: `  ${ID} trailing words\nsecond line\n`,
+    hostkey: 'DHHC-1:00:abc:\n',
+  });
   const s = load(root);
   assert.equal(s.hostnqn, NQN);
   assert.equal(s.hostid, ID);
@@ -37,7 +41,10 @@ test('defaults come from /etc/nvme/hostnqn, hostid, hostkey (first token of the 
 test('[Host] values and file:// indirection, re-read on each access', () => {
   const root = etc('');
   const nqnFile = write(join(root, 'elsewhere', 'nqn'), 'nqn.2014-08.org.nvmexpress:uuid:first\n');
-  write(join(root, 'stas', 'sys.conf'), `[Host]\nnqn = file://${nqnFile}\nid = ${ID}\nsymname = my host\nkey = DHHC-1:01:k:\n`);
+  write(
+    join(root, 'stas', 'sys.conf'),
+    `[Host]\nnqn = file://${nqnFile}\nid = ${ID}\nsymname = my host\nkey = DHHC-1:01:k:\n`,
+  );
   const s = load(root);
   assert.equal(s.hostnqn, 'nqn.2014-08.org.nvmexpress:uuid:first');
   writeFileSync(nqnFile, 'nqn.2014-08.org.nvmexpress:uuid:second\n');
@@ -54,20 +61,33 @@ test('duplicate keys: last wins; no validation of unknown keys', () => {
 
 test('mandatory host NQN: exact error texts', () => {
   const root = etc(null);
-  assert.throws(() => load(root).hostnqn, (e: unknown) => {
-    assert.ok(e instanceof HostIdentityError);
-    assert.equal(e.message, `Error reading mandatory Host NQN (see stasadm --help): [Errno 2] No such file or directory: '${join(root, 'nvme', 'hostnqn')}'`);
-    return true;
-  });
+  assert.throws(
+    () => load(root).hostnqn,
+    (e: unknown) => {
+      assert.ok(e instanceof HostIdentityError);
+      assert.equal(
+        e.message,
+        `Error reading mandatory Host NQN (see stasadm --help): [Errno 2] No such file or directory: '${join(root, 'nvme', 'hostnqn')}'`,
+      );
+      return true;
+    },
+  );
   assert.throws(() => load(etc('[Host]\nnqn = file:///nonexistent/x\n')).hostnqn, {
-    message: "Error reading mandatory Host NQN (see stasadm --help): [Errno 2] No such file or directory: '/nonexistent/x'",
+    message:
+      "Error reading mandatory Host NQN (see stasadm --help): [Errno 2] No such file or directory: '/nonexistent/x'",
   });
-  assert.throws(() => load(etc('[Host]\nnqn = iqn.bad\n')).hostnqn, { message: 'Error Host NQN "iqn.bad" should start with "nqn."' });
+  assert.throws(() => load(etc('[Host]\nnqn = iqn.bad\n')).hostnqn, {
+    message: 'Error Host NQN "iqn.bad" should start with "nqn."',
+  });
   const long = `nqn.${'x'.repeat(220)}`;
-  assert.throws(() => load(etc(`[Host]\nnqn = ${long}\n`)).hostnqn, { message: 'Error Host NQN is too long (224 chars, max 223 per NVMe spec)' });
+  assert.throws(() => load(etc(`[Host]\nnqn = ${long}\n`)).hostnqn, {
+    message: 'Error Host NQN is too long (224 chars, max 223 per NVMe spec)',
+  });
   assert.equal(load(etc(`[Host]\nnqn = nqn.${'x'.repeat(219)}\n`)).hostnqn.length, 223);
   const empty = etc(null, { hostnqn: '\n' });
-  assert.throws(() => load(empty).hostnqn, { message: `Error reading mandatory Host NQN (see stasadm --help): '${join(empty, 'nvme', 'hostnqn')}' is empty` });
+  assert.throws(() => load(empty).hostnqn, {
+    message: `Error reading mandatory Host NQN (see stasadm --help): '${join(empty, 'nvme', 'hostnqn')}' is empty`,
+  });
 });
 
 test('mandatory host ID; optional key (missing = null) and symname (missing file = warning, null)', () => {
@@ -79,14 +99,19 @@ test('mandatory host ID; optional key (missing = null) and symname (missing file
   const s = load(etc('[Host]\nsymname = file:///nonexistent/sym\n'), warnings);
   assert.equal(s.hostkey, null);
   assert.equal(s.symname, null);
-  assert.deepEqual(warnings, ["Error reading host symbolic name (will remain undefined): [Errno 2] No such file or directory: '/nonexistent/sym'"]);
+  assert.deepEqual(warnings, [
+    "Error reading host symbolic name (will remain undefined): [Errno 2] No such file or directory: '/nonexistent/sym'",
+  ]);
 });
 
 test('sys.conf: missing = defaults, unreadable = ConfigError, bare key = warning', () => {
   const root = etc(null, { hostnqn: NQN });
   assert.equal(load(root).hostnqn, NQN);
   mkdirSync(join(root, 'stas', 'sys.conf'), { recursive: true });
-  assert.throws(() => load(root), (e: unknown) => e instanceof ConfigError && e.code === 'EISDIR');
+  assert.throws(
+    () => load(root),
+    (e: unknown) => e instanceof ConfigError && e.code === 'EISDIR',
+  );
   rmSync(join(root, 'stas', 'sys.conf'), { recursive: true });
   write(join(root, 'stas', 'sys.conf'), '[Host]\nnqn\n');
   const r = loadSysConfig(join(root, 'stas', 'sys.conf'), { hostnqnFile: join(root, 'nvme', 'hostnqn') });

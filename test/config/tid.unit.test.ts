@@ -29,7 +29,15 @@ test('ignore-iface drops host-iface from the identity; host-nqn from the entry o
 
 test('equality and key are exact 7-tuple equality (no IP canonicalisation)', () => {
   const a = TID.fromCid({ transport: 'tcp', traddr: 'fe80::1', trsvcid: '8009', subsysnqn: 'n' }, CTX);
-  const b = TID.fromCid([['subsysnqn', 'n'], ['traddr', 'fe80::1'], ['transport', 'tcp'], ['kato', 5]], CTX);
+  const b = TID.fromCid(
+    [
+      ['subsysnqn', 'n'],
+      ['traddr', 'fe80::1'],
+      ['transport', 'tcp'],
+      ['kato', 5],
+    ],
+    CTX,
+  );
   const c = TID.fromCid({ transport: 'tcp', traddr: 'FE80::1', subsysnqn: 'n' }, CTX);
   const d = TID.fromCid({ transport: 'tcp', traddr: 'fe80::1', subsysnqn: 'n', 'host-nqn': 'nqn.x' }, CTX);
   assert.ok(a.equals(b));
@@ -110,8 +118,26 @@ test('idDict: key order of §1.6.1, bag in config order, Python str() values, no
 });
 
 test('idDict: a host-nqn in the bag keeps its position and shows the TID host NQN', () => {
-  const t = TID.fromCid([['transport', 'tcp'], ['traddr', 'a'], ['host-nqn', 'nqn.mine'], ['kato', '5']], CTX);
-  assert.deepEqual(Object.keys(t.idDict('nvme?')), ['traddr', 'trsvcid', 'transport', 'subsysnqn', 'host-iface', 'host-traddr', 'host-nqn', 'kato', 'device']);
+  const t = TID.fromCid(
+    [
+      ['transport', 'tcp'],
+      ['traddr', 'a'],
+      ['host-nqn', 'nqn.mine'],
+      ['kato', '5'],
+    ],
+    CTX,
+  );
+  assert.deepEqual(Object.keys(t.idDict('nvme?')), [
+    'traddr',
+    'trsvcid',
+    'transport',
+    'subsysnqn',
+    'host-iface',
+    'host-traddr',
+    'host-nqn',
+    'kato',
+    'device',
+  ]);
   assert.equal(t.idDict('nvme?')['host-nqn'], 'nqn.mine');
 });
 
@@ -123,20 +149,47 @@ test('pythonStr', () => {
 });
 
 test('asCid round trip rebuilds an equal TID with the same bag', () => {
-  const t = TID.fromCid([['transport', 'tcp'], ['traddr', 'a'], ['kato', 5], ['dhchap-secret', 's']], CTX);
+  const t = TID.fromCid(
+    [
+      ['transport', 'tcp'],
+      ['traddr', 'a'],
+      ['kato', 5],
+      ['dhchap-secret', 's'],
+    ],
+    CTX,
+  );
   const u = TID.fromCid(t.asCid(), { ...CTX, hostNqn: 'nqn.other-default' });
   assert.ok(u.equals(t));
   assert.deepEqual([...u.cfg], [...t.cfg, ['host-nqn', CTX.hostNqn]]);
 });
 
 test('exclusion: minimal match, exact case-sensitive, bag keys, empty entry matches all', () => {
-  const t = TID.fromCid({ transport: 'tcp', traddr: 'fe80::1', subsysnqn: 'nqn.s', 'host-iface': 'eth0', src: 'x', kato: 17 }, CTX);
+  const t = TID.fromCid(
+    { transport: 'tcp', traddr: 'fe80::1', subsysnqn: 'nqn.s', 'host-iface': 'eth0', src: 'x', kato: 17 },
+    CTX,
+  );
   const m = t.matchDict();
   assert.ok(matchesExclude([['transport', 'tcp']], m));
-  assert.ok(matchesExclude([['traddr', 'fe80::1'], ['host-iface', 'eth0']], m));
+  assert.ok(
+    matchesExclude(
+      [
+        ['traddr', 'fe80::1'],
+        ['host-iface', 'eth0'],
+      ],
+      m,
+    ),
+  );
   assert.ok(matchesExclude([['trsvcid', '8009']], m), 'normalised trsvcid');
   assert.ok(!matchesExclude([['traddr', 'FE80::1']], m));
-  assert.ok(!matchesExclude([['traddr', 'fe80::1'], ['host-iface', 'eth1']], m));
+  assert.ok(
+    !matchesExclude(
+      [
+        ['traddr', 'fe80::1'],
+        ['host-iface', 'eth1'],
+      ],
+      m,
+    ),
+  );
   assert.ok(matchesExclude([['src', 'x']], m), 'bag keys are compared too');
   assert.ok(!matchesExclude([['kato', '17']], m), 'text never equals a converted number (nvme-stas)');
   assert.ok(!matchesExclude([['nope', '']], m));

@@ -10,8 +10,15 @@ it('stacd kernel driver with DH-HMAC-CHAP keys in the 6.12 kernel-host VM', { ti
   const vm = await ensureHostVm({ kernel: '6.12', name: 'host-612' });
   const ts = import.meta.url.endsWith('.ts');
   const script = fileURLToPath(new URL(`./in-vm/kernel-auth-scenario.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const r = await vm.exec(`cd ${vm.repoRoot} && node ${ts ? '--import tsx ' : ''}${script} 2>&1`, { timeoutMs: 400_000 });
-  const last = r.out.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}';
+  const r = await vm.exec(`cd ${vm.repoRoot} && node ${ts ? '--import tsx ' : ''}${script} 2>&1`, {
+    timeoutMs: 400_000,
+  });
+  const last =
+    r.out
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop() ?? '{}';
   const report = JSON.parse(last) as { ok?: boolean; error?: string };
   assert.equal(report.ok, true, `${report.error ?? 'no report'}\n${r.out.slice(-6000)}`);
 });

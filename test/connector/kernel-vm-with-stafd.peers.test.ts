@@ -9,12 +9,14 @@ import { runScenario } from '../harness/target-vm/scenario.js';
 
 it('stafd + stacd with the kernel driver in the kernel-host VM', { timeout: 420_000 }, async (t) => {
   const vm = await ensureHostVm();
-  const { report, out } = await runScenario<{ ok?: boolean; error?: string; linkLatency?: unknown; unlinkToDisconnectedMs?: unknown }>(
-    vm,
-    new URL('./in-vm/with-stafd-scenario', import.meta.url),
-    [],
-    400_000,
+  const { report, out } = await runScenario<{
+    ok?: boolean;
+    error?: string;
+    linkLatency?: unknown;
+    unlinkToDisconnectedMs?: unknown;
+  }>(vm, new URL('./in-vm/with-stafd-scenario', import.meta.url), [], 400_000);
+  t.diagnostic(
+    `link → connected: ${JSON.stringify(report.linkLatency)}; unlink → disconnected: ${String(report.unlinkToDisconnectedMs)} ms`,
   );
-  t.diagnostic(`link → connected: ${JSON.stringify(report.linkLatency)}; unlink → disconnected: ${String(report.unlinkToDisconnectedMs)} ms`);
   assert.equal(report.ok, true, `${report.error ?? 'no report'}\n${out.slice(-6000)}`);
 });

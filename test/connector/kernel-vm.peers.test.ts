@@ -21,7 +21,12 @@ interface KernelScenarioReport {
 
 it('stacd kernel driver in the kernel-host VM', { timeout: 300_000 }, async () => {
   const vm = await ensureHostVm();
-  const { report: r, out } = await runScenario<KernelScenarioReport>(vm, new URL('./in-vm/kernel-scenario', import.meta.url), [], 270_000);
+  const { report: r, out } = await runScenario<KernelScenarioReport>(
+    vm,
+    new URL('./in-vm/kernel-scenario', import.meta.url),
+    [],
+    270_000,
+  );
   assert.equal(r.ok, true, `${r.error ?? 'no report'}\n${out.slice(-6000)}`);
   assert.match(r.byHand ?? '', /^nvme\d+$/, 'the hand-made nvme connect made a controller');
   assert.match(r.devices?.d1 ?? '', /^nvme\d+$/);
@@ -30,6 +35,10 @@ it('stacd kernel driver in the kernel-host VM', { timeout: 300_000 }, async () =
   assert.deepEqual(r.listSubsys, { s1: true, s2: true }, 'nvme list-subsys shows both subsystems');
   assert.equal(r.adoptionLogged, true, 'stacd logs the adoption');
   assert.deepEqual(r.s2DevicesAfterRelease, [r.byHand], 'the hand-made connection is left alone when unwanted');
-  assert.deepEqual(r.afterRestart, { device: r.devices?.d1, s1Devices: [r.devices?.d1] }, 'a restart keeps the connection');
+  assert.deepEqual(
+    r.afterRestart,
+    { device: r.devices?.d1, s1Devices: [r.devices?.d1] },
+    'a restart keeps the connection',
+  );
   assert.equal(r.stasMadeDisconnected, true, 'a stas-made connection is disconnected when unwanted');
 });

@@ -45,23 +45,44 @@ describe('stacctl plan --json per disconnect-scope', { timeout: 300_000 }, () =>
 
   const rows: [scope: string, trtypes: string, action: string, untracked: RegExp][] = [
     ['only-stas-connections', 'tcp', 'disconnect', /no longer configured; disconnect-scope=only-stas-connections/],
-    ['all-connections-matching-disconnect-trtypes', 'tcp', 'disconnect', /no longer configured; disconnect-scope=all-connections-matching-disconnect-trtypes/],
-    ['all-connections-matching-disconnect-trtypes', 'rdma', 'keep', /transport tcp is not in disconnect-trtypes \(rdma\): left connected/],
+    [
+      'all-connections-matching-disconnect-trtypes',
+      'tcp',
+      'disconnect',
+      /no longer configured; disconnect-scope=all-connections-matching-disconnect-trtypes/,
+    ],
+    [
+      'all-connections-matching-disconnect-trtypes',
+      'rdma',
+      'keep',
+      /transport tcp is not in disconnect-trtypes \(rdma\): left connected/,
+    ],
     ['no-disconnect', 'tcp', 'keep', /disconnect-scope=no-disconnect: left connected, no longer tracked/],
   ];
   for (const [scope, trtypes, action, reason] of rows) {
     it(`${scope} [${trtypes}]: a removed controller= line → ${action}`, async () => {
-      const line = (n: string): string => `controller=transport=tcp;traddr=127.0.0.1;trsvcid=${vm.ioPort};subsysnqn=${n}`;
+      const line = (n: string): string =>
+        `controller=transport=tcp;traddr=127.0.0.1;trsvcid=${vm.ioPort};subsysnqn=${n}`;
       const conf = (lines: string[]): string =>
         `[Global]\n[I/O controller connection management]\ndisconnect-scope=${scope}\ndisconnect-trtypes=${trtypes}\n[Controllers]\n${lines.join('\n')}\n`;
       const rig: ConnectorRig = await startConnectorRig({ stacdConf: conf([line(S1), line(S2)]) });
       try {
-        await waitFor('both connected', async () => (connectedNqns(await rig.list(true)).length === 2 ? true : undefined), 30_000);
+        await waitFor(
+          'both connected',
+          async () => (connectedNqns(await rig.list(true)).length === 2 ? true : undefined),
+          30_000,
+        );
         const steady = await stacctlPlanJson(rig.bus.address);
         assert.equal(steady['disconnect-scope'], scope);
         assert.deepEqual(steady['disconnect-trtypes'], [trtypes]);
-        assert.deepEqual(steady.steps.map((s) => s.action), ['keep', 'keep']);
-        assert.ok(steady.steps.every((s) => /^connected as nvme\?; configured \(controller=\)$/.test(s.reason)), JSON.stringify(steady.steps));
+        assert.deepEqual(
+          steady.steps.map((s) => s.action),
+          ['keep', 'keep'],
+        );
+        assert.ok(
+          steady.steps.every((s) => /^connected as nvme\?; configured \(controller=\)$/.test(s.reason)),
+          JSON.stringify(steady.steps),
+        );
 
         rig.etc.write('stacd.conf', conf([line(S1)]));
         rig.stacd.signal('SIGHUP');
@@ -75,9 +96,16 @@ describe('stacctl plan --json per disconnect-scope', { timeout: 300_000 }, () =>
         assert.equal(plan.steps.find((s) => s.subsysnqn === S1)!.action, 'keep');
         assert.ok(!JSON.stringify(plan).includes('dhchap'));
         // and the pass then does what the plan said: S2 leaves the table
-        await waitFor('S2 out of the table', async () => ((await rig.list(false)).some((c) => c.subsysnqn === S2) ? undefined : true), 10_000);
+        await waitFor(
+          'S2 out of the table',
+          async () => ((await rig.list(false)).some((c) => c.subsysnqn === S2) ? undefined : true),
+          10_000,
+        );
         assert.deepEqual(connectedNqns(await rig.list(true)), [S1]);
-        await rig.stacd.waitForLog(action === 'disconnect' ? /disconnect: no longer configured/ : /released: no longer configured/, 5_000);
+        await rig.stacd.waitForLog(
+          action === 'disconnect' ? /disconnect: no longer configured/ : /released: no longer configured/,
+          5_000,
+        );
       } finally {
         await rig.stop();
       }
@@ -114,28 +142,49 @@ describe('bad input: logged with the reason, retried per the rules, never a cras
   after(async () => rig?.stop());
 
   it('connects the good controller and logs every bad one with its reason', async () => {
-    await waitFor('good one connected', async () => (connectedNqns(await rig.list(true)).includes(S1) ? true : undefined), 30_000);
+    await waitFor(
+      'good one connected',
+      async () => (connectedNqns(await rig.list(true)).includes(S1) ? true : undefined),
+      30_000,
+    );
     await rig.stacd.waitForLog(/127\.0\.0\.2.*excluded by an exclude= line; ignored/, 5_000);
     await rig.stacd.waitForLog(/stacd\.conf:9: controller= entry ignored: subsysnqn missing/, 5_000);
     // an unknown transport has no port (nvme-stas): the entry is dropped as incomplete
     await rig.stacd.waitForLog(/stacd\.conf:10: controller= entry ignored: trsvcid missing/, 5_000);
     await rig.stacd.waitForLog(/nowhere\) connect failed: .*; retrying in 3 s/, 10_000);
     await rig.stacd.waitForLog(/no-such-subsystem\) connect failed: .*; retrying in 3 s/, 10_000);
-    await rig.stacd.waitForLog(/subsys2\) connect failed: option queue-size: \\"lots\\" is not an integer; retrying in 3 s/, 10_000);
+    await rig.stacd.waitForLog(
+      /subsys2\) connect failed: option queue-size: \\"lots\\" is not an integer; retrying in 3 s/,
+      10_000,
+    );
     const list = await rig.list(true);
-    assert.equal(list.some((c) => c.traddr === '127.0.0.2'), false, 'the excluded controller is not tracked');
+    assert.equal(
+      list.some((c) => c.traddr === '127.0.0.2'),
+      false,
+      'the excluded controller is not tracked',
+    );
     assert.equal(list.length, 4);
   });
 
   it('retries 3 s after the first failure, then every 60 s, logging a repeated reason once', async () => {
-    const nowhere = await waitFor('second attempt', async () => {
-      const c = (await rig.list(true)).find((x) => x.subsysnqn === 'nqn.2024-01.io.example:nowhere');
-      return c && c['connect attempts'] === '2' ? c : undefined;
-    }, 10_000);
+    const nowhere = await waitFor(
+      'second attempt',
+      async () => {
+        const c = (await rig.list(true)).find((x) => x.subsysnqn === 'nqn.2024-01.io.example:nowhere');
+        return c && c['connect attempts'] === '2' ? c : undefined;
+      },
+      10_000,
+    );
     assert.match(nowhere['retry connect timer']!, /^60\.0s \[\d+(\.\d+)?s\]$/);
     assert.equal(nowhere.connected, 'False');
-    assert.match(nowhere['connect operation']!, /^\{'fail count': 2, 'completed': False, 'alive': True, 'retry timer': '60\.0s/);
-    const errors = rig.stacd.output().split('\n').filter((l) => l.includes('nowhere) connect failed'));
+    assert.match(
+      nowhere['connect operation']!,
+      /^\{'fail count': 2, 'completed': False, 'alive': True, 'retry timer': '60\.0s/,
+    );
+    const errors = rig.stacd
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('nowhere) connect failed'));
     assert.equal(errors.length, 1, 'the same reason is logged at error level once');
     // nothing was ever disconnected, the daemon still answers
     assert.equal(rig.stacd.output().includes('disconnect:'), false);

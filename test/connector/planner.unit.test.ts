@@ -20,21 +20,61 @@ import { nccOf } from '../../daemons/controllers/dlpe.js';
 
 const HOST = 'nqn.2014-08.org.nvmexpress:uuid:0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
 const ctx: TidContext = { ignoreIface: false, hostNqn: HOST };
-const noIfs: InterfaceInfo = { ifaceOfAddress: (a) => (a === '192.168.1.5' ? 'eth0' : undefined), primaryAddressOf: (i) => (i === 'eth0' ? '192.168.1.5' : undefined) };
+const noIfs: InterfaceInfo = {
+  ifaceOfAddress: (a) => (a === '192.168.1.5' ? 'eth0' : undefined),
+  primaryAddressOf: (i) => (i === 'eth0' ? '192.168.1.5' : undefined),
+};
 
 function tid(n: number, extra: [string, string][] = [], transport = 'tcp'): TID {
-  return TID.fromCid([['transport', transport], ['traddr', `10.0.0.${n}`], ['trsvcid', '4420'], ['subsysnqn', `nqn.2024-01.test:s${n}`], ...extra], ctx);
+  return TID.fromCid(
+    [
+      ['transport', transport],
+      ['traddr', `10.0.0.${n}`],
+      ['trsvcid', '4420'],
+      ['subsysnqn', `nqn.2024-01.test:s${n}`],
+      ...extra,
+    ],
+    ctx,
+  );
 }
 function desired(t: TID, origin: 'configured' | 'discovered' = 'discovered', ncc = false): DesiredIoc {
   return { tid: t, origin, ncc, via: '(tcp, 10.0.0.100, 8009)' };
 }
 function tracked(t: TID, over: Partial<TrackedIoc> = {}): TrackedIoc {
-  return { tid: t, origin: 'discovered', madeByStas: true, state: 'connected', attempts: 0, device: 'nvme1', ncc: false, ...over };
+  return {
+    tid: t,
+    origin: 'discovered',
+    madeByStas: true,
+    state: 'connected',
+    attempts: 0,
+    device: 'nvme1',
+    ncc: false,
+    ...over,
+  };
 }
 function conn(t: TID, over: Partial<DeviceConnection> = {}): DeviceConnection {
-  return { transport: t.transport, traddr: t.traddr, trsvcid: t.trsvcid, subsysnqn: t.subsysnqn, hostTraddr: '', hostIface: '', hostNqn: t.hostNqn, srcAddr: '', ...over };
+  return {
+    transport: t.transport,
+    traddr: t.traddr,
+    trsvcid: t.trsvcid,
+    subsysnqn: t.subsysnqn,
+    hostTraddr: '',
+    hostIface: '',
+    hostNqn: t.hostNqn,
+    srcAddr: '',
+    ...over,
+  };
 }
-function input(o: { desired?: DesiredIoc[]; tracked?: TrackedIoc[]; foreign?: ForeignIoc[]; scope?: DisconnectScope; trtypes?: string[]; unknown?: boolean; ncc?: number; dropped?: [TID, string][] }): PlanInput {
+function input(o: {
+  desired?: DesiredIoc[];
+  tracked?: TrackedIoc[];
+  foreign?: ForeignIoc[];
+  scope?: DisconnectScope;
+  trtypes?: string[];
+  unknown?: boolean;
+  ncc?: number;
+  dropped?: [TID, string][];
+}): PlanInput {
   return {
     desired: {
       iocs: new Map((o.desired ?? []).map((d) => [d.tid.key(), d])),
@@ -56,17 +96,82 @@ function kinds(i: PlanInput): string[] {
 describe('planner: wanted controllers', () => {
   const a = tid(1);
   const cases: { name: string; in: PlanInput; want: string[]; reason?: RegExp }[] = [
-    { name: 'new wanted → connect', in: input({ desired: [desired(a)] }), want: ['connect:nvme?'], reason: /not connected; in the discovery log of/ },
-    { name: 'configured → connect with reason', in: input({ desired: [desired(a, 'configured')] }), want: ['connect:nvme?'], reason: /configured \(controller=\)/ },
-    { name: 'tracked connected → keep', in: input({ desired: [desired(a)], tracked: [tracked(a)] }), want: ['keep:nvme1'], reason: /connected as nvme1/ },
-    { name: 'tracked retrying → keep (its own timer retries)', in: input({ desired: [desired(a)], tracked: [tracked(a, { state: 'retrying', attempts: 2, device: 'nvme?' })] }), want: ['keep:nvme?'], reason: /retrying \(attempt 3\)/ },
-    { name: 'tracked idle → connect', in: input({ desired: [desired(a)], tracked: [tracked(a, { state: 'idle', device: 'nvme?' })] }), want: ['connect:nvme?'] },
-    { name: 'gave up, NCC still set → keep', in: input({ desired: [desired(a, 'discovered', true)], tracked: [tracked(a, { state: 'gave-up', ncc: true, attempts: 2, device: 'nvme?' })], ncc: 2 }), want: ['keep:nvme?'], reason: /not retrying: NCC set and 2/ },
-    { name: 'gave up, NCC cleared → connect, attempts reset', in: input({ desired: [desired(a, 'discovered', false)], tracked: [tracked(a, { state: 'gave-up', ncc: true, attempts: 2, device: 'nvme?' })], ncc: 2 }), want: ['connect:nvme?'], reason: /NCC cleared/ },
-    { name: 'existing kernel controller → adopt', in: input({ desired: [desired(a)], foreign: [{ device: 'nvme7', conn: conn(a) }] }), want: ['adopt:nvme7'], reason: /adopted, not duplicated/ },
-    { name: 'kernel controller of another subsystem → connect, and the other is left alone', in: input({ desired: [desired(a)], foreign: [{ device: 'nvme7', conn: conn(a, { subsysnqn: 'nqn.other' }) }] }), want: ['connect:nvme?', 'keep:nvme7'] },
-    { name: 'IPv4-mapped kernel traddr still matches', in: input({ desired: [desired(a)], foreign: [{ device: 'nvme7', conn: conn(a, { traddr: '::ffff:10.0.0.1' }) }] }), want: ['adopt:nvme7'] },
-    { name: 'other host NQN → not adopted', in: input({ desired: [desired(a)], foreign: [{ device: 'nvme7', conn: conn(a, { hostNqn: 'nqn.other-host' }) }] }), want: ['connect:nvme?', 'keep:nvme7'] },
+    {
+      name: 'new wanted → connect',
+      in: input({ desired: [desired(a)] }),
+      want: ['connect:nvme?'],
+      reason: /not connected; in the discovery log of/,
+    },
+    {
+      name: 'configured → connect with reason',
+      in: input({ desired: [desired(a, 'configured')] }),
+      want: ['connect:nvme?'],
+      reason: /configured \(controller=\)/,
+    },
+    {
+      name: 'tracked connected → keep',
+      in: input({ desired: [desired(a)], tracked: [tracked(a)] }),
+      want: ['keep:nvme1'],
+      reason: /connected as nvme1/,
+    },
+    {
+      name: 'tracked retrying → keep (its own timer retries)',
+      in: input({ desired: [desired(a)], tracked: [tracked(a, { state: 'retrying', attempts: 2, device: 'nvme?' })] }),
+      want: ['keep:nvme?'],
+      reason: /retrying \(attempt 3\)/,
+    },
+    {
+      name: 'tracked idle → connect',
+      in: input({ desired: [desired(a)], tracked: [tracked(a, { state: 'idle', device: 'nvme?' })] }),
+      want: ['connect:nvme?'],
+    },
+    {
+      name: 'gave up, NCC still set → keep',
+      in: input({
+        desired: [desired(a, 'discovered', true)],
+        tracked: [tracked(a, { state: 'gave-up', ncc: true, attempts: 2, device: 'nvme?' })],
+        ncc: 2,
+      }),
+      want: ['keep:nvme?'],
+      reason: /not retrying: NCC set and 2/,
+    },
+    {
+      name: 'gave up, NCC cleared → connect, attempts reset',
+      in: input({
+        desired: [desired(a, 'discovered', false)],
+        tracked: [tracked(a, { state: 'gave-up', ncc: true, attempts: 2, device: 'nvme?' })],
+        ncc: 2,
+      }),
+      want: ['connect:nvme?'],
+      reason: /NCC cleared/,
+    },
+    {
+      name: 'existing kernel controller → adopt',
+      in: input({ desired: [desired(a)], foreign: [{ device: 'nvme7', conn: conn(a) }] }),
+      want: ['adopt:nvme7'],
+      reason: /adopted, not duplicated/,
+    },
+    {
+      name: 'kernel controller of another subsystem → connect, and the other is left alone',
+      in: input({ desired: [desired(a)], foreign: [{ device: 'nvme7', conn: conn(a, { subsysnqn: 'nqn.other' }) }] }),
+      want: ['connect:nvme?', 'keep:nvme7'],
+    },
+    {
+      name: 'IPv4-mapped kernel traddr still matches',
+      in: input({
+        desired: [desired(a)],
+        foreign: [{ device: 'nvme7', conn: conn(a, { traddr: '::ffff:10.0.0.1' }) }],
+      }),
+      want: ['adopt:nvme7'],
+    },
+    {
+      name: 'other host NQN → not adopted',
+      in: input({
+        desired: [desired(a)],
+        foreign: [{ device: 'nvme7', conn: conn(a, { hostNqn: 'nqn.other-host' }) }],
+      }),
+      want: ['connect:nvme?', 'keep:nvme7'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -77,17 +182,54 @@ describe('planner: wanted controllers', () => {
 
   it('src_addr rules: host-traddr must equal the kernel src_addr', () => {
     const b = tid(2, [['host-traddr', '192.168.1.5']]);
-    assert.deepEqual(kinds(input({ desired: [desired(b)], foreign: [{ device: 'nvme3', conn: conn(b, { hostTraddr: '', srcAddr: '192.168.1.5' }) }] })), ['adopt:nvme3']);
-    assert.deepEqual(kinds(input({ desired: [desired(b)], foreign: [{ device: 'nvme3', conn: conn(b, { hostTraddr: '', srcAddr: '192.168.1.6' }) }] })), ['connect:nvme?', 'keep:nvme3']);
+    assert.deepEqual(
+      kinds(
+        input({
+          desired: [desired(b)],
+          foreign: [{ device: 'nvme3', conn: conn(b, { hostTraddr: '', srcAddr: '192.168.1.5' }) }],
+        }),
+      ),
+      ['adopt:nvme3'],
+    );
+    assert.deepEqual(
+      kinds(
+        input({
+          desired: [desired(b)],
+          foreign: [{ device: 'nvme3', conn: conn(b, { hostTraddr: '', srcAddr: '192.168.1.6' }) }],
+        }),
+      ),
+      ['connect:nvme?', 'keep:nvme3'],
+    );
     const c = tid(3, [['host-iface', 'eth0']]);
-    assert.deepEqual(kinds(input({ desired: [desired(c)], foreign: [{ device: 'nvme4', conn: conn(c, { hostIface: '', srcAddr: '192.168.1.5' }) }] })), ['adopt:nvme4']);
-    assert.deepEqual(kinds(input({ desired: [desired(c)], foreign: [{ device: 'nvme4', conn: conn(c, { hostIface: '', srcAddr: '10.9.9.9' }) }] })), ['connect:nvme?', 'keep:nvme4']);
+    assert.deepEqual(
+      kinds(
+        input({
+          desired: [desired(c)],
+          foreign: [{ device: 'nvme4', conn: conn(c, { hostIface: '', srcAddr: '192.168.1.5' }) }],
+        }),
+      ),
+      ['adopt:nvme4'],
+    );
+    assert.deepEqual(
+      kinds(
+        input({
+          desired: [desired(c)],
+          foreign: [{ device: 'nvme4', conn: conn(c, { hostIface: '', srcAddr: '10.9.9.9' }) }],
+        }),
+      ),
+      ['connect:nvme?', 'keep:nvme4'],
+    );
   });
 
   it('one kernel controller is adopted once, the second wanted path connects', () => {
     const a1 = tid(1);
     const a2 = tid(1, [['host-traddr', '192.168.1.5']]);
-    const plan = planReconcile(input({ desired: [desired(a1), desired(a2)], foreign: [{ device: 'nvme7', conn: conn(a1, { srcAddr: '192.168.1.5' }) }] }));
+    const plan = planReconcile(
+      input({
+        desired: [desired(a1), desired(a2)],
+        foreign: [{ device: 'nvme7', conn: conn(a1, { srcAddr: '192.168.1.5' }) }],
+      }),
+    );
     assert.deepEqual(plan.steps.map((s) => s.kind).sort(), ['adopt', 'connect']);
   });
 });
@@ -108,7 +250,13 @@ describe('planner: controllers no longer wanted, per disconnect-scope', () => {
     ['no-disconnect', ['tcp'], tracked(a, { madeByStas: false }), false, 'keep:nvme1:untrack'],
     ['no-disconnect', ['tcp'], tracked(a), true, 'keep:nvme1'],
     ['all-connections-matching-disconnect-trtypes', ['tcp'], tracked(a), false, 'disconnect:nvme1'],
-    ['all-connections-matching-disconnect-trtypes', ['tcp'], tracked(a, { madeByStas: false }), false, 'disconnect:nvme1'],
+    [
+      'all-connections-matching-disconnect-trtypes',
+      ['tcp'],
+      tracked(a, { madeByStas: false }),
+      false,
+      'disconnect:nvme1',
+    ],
     ['all-connections-matching-disconnect-trtypes', ['rdma'], tracked(a), false, 'keep:nvme1:untrack'],
     ['all-connections-matching-disconnect-trtypes', ['tcp', 'rdma'], tracked(rdma), false, 'disconnect:nvme1'],
     ['all-connections-matching-disconnect-trtypes', ['tcp'], tracked(rdma), false, 'keep:nvme1:untrack'],
@@ -117,7 +265,10 @@ describe('planner: controllers no longer wanted, per disconnect-scope', () => {
   for (const [scope, trtypes, t, unknown, want] of rows) {
     it(`${scope} [${trtypes}] ${t.tid.transport} ${t.origin} madeByStas=${t.madeByStas} ${t.state}${unknown ? ' stafd silent' : ''} → ${want}`, () => {
       const plan = planReconcile(input({ tracked: [t], scope, trtypes, unknown }));
-      assert.deepEqual(plan.steps.map((s) => `${s.kind}:${s.device}${s.untrack ? ':untrack' : ''}`), [want]);
+      assert.deepEqual(
+        plan.steps.map((s) => `${s.kind}:${s.device}${s.untrack ? ':untrack' : ''}`),
+        [want],
+      );
       assert.ok(plan.steps[0]!.reason.length > 10);
       if (unknown && t.origin === 'discovered') assert.match(plan.steps[0]!.reason, /stafd has not answered/);
     });
@@ -144,7 +295,10 @@ describe('planner: kernel controllers stas does not track', () => {
   for (const [scope, trtypes, want] of rows) {
     it(`${scope} [${trtypes}] → ${want.join(' ')}`, () => {
       const plan = planReconcile(input({ foreign: [f, fr], scope, trtypes }));
-      assert.deepEqual(plan.steps.map((s) => `${s.kind}:${s.device}`), want);
+      assert.deepEqual(
+        plan.steps.map((s) => `${s.kind}:${s.device}`),
+        want,
+      );
       for (const s of plan.steps) {
         assert.equal(s.foreign, true);
         assert.equal(s.tracked, false);
@@ -152,8 +306,13 @@ describe('planner: kernel controllers stas does not track', () => {
     });
   }
   it('a wanted controller adopts the kernel one even in audit mode', () => {
-    const plan = planReconcile(input({ desired: [desired(a)], foreign: [f], scope: 'all-connections-matching-disconnect-trtypes' }));
-    assert.deepEqual(plan.steps.map((s) => `${s.kind}:${s.device}`), ['adopt:nvme9']);
+    const plan = planReconcile(
+      input({ desired: [desired(a)], foreign: [f], scope: 'all-connections-matching-disconnect-trtypes' }),
+    );
+    assert.deepEqual(
+      plan.steps.map((s) => `${s.kind}:${s.device}`),
+      ['adopt:nvme9'],
+    );
   });
 });
 
@@ -191,7 +350,13 @@ describe('connect retry rules (§5.5) and helpers', () => {
     const a = tid(1);
     const b = tid(2);
     const c = tid(3);
-    const plan = planReconcile(input({ desired: [desired(a), desired(b)], tracked: [tracked(a), tracked(c, { device: 'nvme3' })], foreign: [{ device: 'nvme9', conn: conn(b) }] }));
+    const plan = planReconcile(
+      input({
+        desired: [desired(a), desired(b)],
+        tracked: [tracked(a), tracked(c, { device: 'nvme3' })],
+        foreign: [{ device: 'nvme9', conn: conn(b) }],
+      }),
+    );
     const want: Record<StepKind, number> = { connect: 0, keep: 1, disconnect: 1, adopt: 1 };
     assert.deepEqual(planSummary(plan), want);
   });

@@ -7,7 +7,12 @@ import { waitFor as waitUntil } from '../harness/wait.js';
 import { callMethod } from '../../daemons/dbus/bus.js';
 import type { PlanJson } from '../../daemons/connector/plan-json.js';
 
-export const STAC = { name: 'org.nvmexpress.stac', path: '/org/nvmexpress/stac', iface: 'org.nvmexpress.stac', debug: 'org.nvmexpress.stac.debug' };
+export const STAC = {
+  name: 'org.nvmexpress.stac',
+  path: '/org/nvmexpress/stac',
+  iface: 'org.nvmexpress.stac',
+  debug: 'org.nvmexpress.stac.debug',
+};
 export const CONNECTOR = { path: '/org/nvmexpress/stac/connector', iface: 'org.nvmexpress.stac.Connector1' };
 
 export interface ConnectorRig {
@@ -30,12 +35,29 @@ export interface ConnectorRig {
  * it is ready, not only until it owns its name: the runtime requests the name before its engine has started and
  * installs its signal handlers only after that, so a SIGHUP in between would kill it (Node's default action).
  */
-async function launch(prog: 'stafd' | 'stacd', busAddress: string, confFile: string, env: Record<string, string>, nameTimeoutMs: number, wrap?: string[]): Promise<RunningDaemon> {
-  const d = await startDaemon(prog, { busAddress, confFile, env, args: ['--tron'], waitName: false, ...(wrap ? { wrap } : {}) });
+async function launch(
+  prog: 'stafd' | 'stacd',
+  busAddress: string,
+  confFile: string,
+  env: Record<string, string>,
+  nameTimeoutMs: number,
+  wrap?: string[],
+): Promise<RunningDaemon> {
+  const d = await startDaemon(prog, {
+    busAddress,
+    confFile,
+    env,
+    args: ['--tron'],
+    waitName: false,
+    ...(wrap ? { wrap } : {}),
+  });
   const name = prog === 'stafd' ? 'org.nvmexpress.staf' : STAC.name;
   const deadline = Date.now() + nameTimeoutMs;
   while (!nameOwned(busAddress, name)) {
-    if (d.proc.exitCode !== null || d.proc.signalCode !== null) throw new Error(`${prog} ended (exit code ${d.proc.exitCode}, signal ${d.proc.signalCode}) before owning its name:\n${d.output()}`);
+    if (d.proc.exitCode !== null || d.proc.signalCode !== null)
+      throw new Error(
+        `${prog} ended (exit code ${d.proc.exitCode}, signal ${d.proc.signalCode}) before owning its name:\n${d.output()}`,
+      );
     if (Date.now() > deadline) {
       d.proc.kill('SIGKILL');
       throw new Error(`${prog} did not own ${name} within ${nameTimeoutMs} ms:\n${d.output()}`);
@@ -45,11 +67,15 @@ async function launch(prog: 'stafd' | 'stacd', busAddress: string, confFile: str
   const ready = `${prog} ready on D-Bus`;
   while (!d.output().includes(ready)) {
     if (d.proc.exitCode !== null || d.proc.signalCode !== null) {
-      throw new Error(`${prog} owned ${name}, then ended before it was ready (exit code ${d.proc.exitCode}, signal ${d.proc.signalCode}):\n${d.output().slice(-3000)}`);
+      throw new Error(
+        `${prog} owned ${name}, then ended before it was ready (exit code ${d.proc.exitCode}, signal ${d.proc.signalCode}):\n${d.output().slice(-3000)}`,
+      );
     }
     if (Date.now() > deadline) {
       d.proc.kill('SIGKILL');
-      throw new Error(`${prog} owned ${name} but did not log "${ready}" within ${nameTimeoutMs} ms:\n${d.output().slice(-3000)}`);
+      throw new Error(
+        `${prog} owned ${name} but did not log "${ready}" within ${nameTimeoutMs} ms:\n${d.output().slice(-3000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -64,11 +90,19 @@ export function assertRunning(prog: string, d: RunningDaemon | undefined): void 
   if (!d) return;
   const { exitCode, signalCode } = d.proc;
   if (exitCode === null && signalCode === null) return;
-  throw new DaemonGone(`${prog} is not running (exit code ${exitCode}, signal ${signalCode}); its output ends:\n${d.output().slice(-3000)}`);
+  throw new DaemonGone(
+    `${prog} is not running (exit code ${exitCode}, signal ${signalCode}); its output ends:\n${d.output().slice(-3000)}`,
+  );
 }
 
 /** `wrap`: run both daemons through this command prefix, e.g. ['ip', 'netns', 'exec', ns] */
-export async function startConnectorRig(o: { stacdConf: string; stafdConf?: string; env?: Record<string, string>; nameTimeoutMs?: number; wrap?: string[] }): Promise<ConnectorRig> {
+export async function startConnectorRig(o: {
+  stacdConf: string;
+  stafdConf?: string;
+  env?: Record<string, string>;
+  nameTimeoutMs?: number;
+  wrap?: string[];
+}): Promise<ConnectorRig> {
   const nameTimeoutMs = o.nameTimeoutMs ?? 20_000;
   const bus = await startPrivateBus();
   const etc = makeTestEtc({ stacd: o.stacdConf, ...(o.stafdConf ? { stafd: o.stafdConf } : {}) });
@@ -83,22 +117,46 @@ export async function startConnectorRig(o: { stacdConf: string; stafdConf?: stri
     stacd: undefined as unknown as RunningDaemon,
     async list(detailed) {
       assertRunning('stacd', rig.stacd);
-      const [l] = await callMethod(client, { destination: STAC.name, path: STAC.path, interface: STAC.iface, member: 'list_controllers', signature: 'b', body: [detailed] });
+      const [l] = await callMethod(client, {
+        destination: STAC.name,
+        path: STAC.path,
+        interface: STAC.iface,
+        member: 'list_controllers',
+        signature: 'b',
+        body: [detailed],
+      });
       return l as Record<string, string>[];
     },
     async plan() {
       assertRunning('stacd', rig.stacd);
-      const [t] = await callMethod(client, { destination: STAC.name, path: CONNECTOR.path, interface: CONNECTOR.iface, member: 'Plan' });
+      const [t] = await callMethod(client, {
+        destination: STAC.name,
+        path: CONNECTOR.path,
+        interface: CONNECTOR.iface,
+        member: 'Plan',
+      });
       return JSON.parse(t as string) as PlanJson;
     },
     async processInfo() {
       assertRunning('stacd', rig.stacd);
-      const [t] = await callMethod(client, { destination: STAC.name, path: STAC.path, interface: STAC.debug, member: 'process_info' });
+      const [t] = await callMethod(client, {
+        destination: STAC.name,
+        path: STAC.path,
+        interface: STAC.debug,
+        member: 'process_info',
+      });
       return JSON.parse(t as string) as Record<string, unknown>;
     },
     async startStafd() {
       // stafd's state directory apart from stacd's (both use STATE_DIRECTORY)
-      rig.stafd = await launch('stafd', bus.address, etc.stafdConf, { ...env, STATE_DIRECTORY: `${etc.dir}/stafd-state` }, nameTimeoutMs, o.wrap);
+      rig.stafd = await launch(
+        'stafd',
+        bus.address,
+        etc.stafdConf,
+        { ...env, STATE_DIRECTORY: `${etc.dir}/stafd-state` },
+        nameTimeoutMs,
+        o.wrap,
+      );
       return rig.stafd;
     },
     async restartStacd() {
@@ -123,4 +181,8 @@ export function waitFor<T>(what: string, check: () => Promise<T | undefined>, ti
   return waitUntil(what, check, { timeoutMs, fatal: (e) => e instanceof DaemonGone });
 }
 
-export const connectedNqns = (l: Record<string, string>[]): string[] => l.filter((c) => c.connected === 'True').map((c) => c.subsysnqn!).sort();
+export const connectedNqns = (l: Record<string, string>[]): string[] =>
+  l
+    .filter((c) => c.connected === 'True')
+    .map((c) => c.subsysnqn!)
+    .sort();

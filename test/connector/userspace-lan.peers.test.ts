@@ -31,20 +31,32 @@ test('nr-io-queues=3 over lan1: an admin queue and 3 I/O queues, all from lan1',
       `controller=transport=tcp;traddr=${vm.lan.address};trsvcid=4420;subsysnqn=${s1};host-iface=lan1;nr-io-queues=3\n` +
       `controller=transport=tcp;traddr=${vm.lan.address};trsvcid=4420;subsysnqn=${s2}\n`,
   });
-  await waitFor('both connected', async () => {
-    const l = await rig!.list(true);
-    return l.length === 2 && l.every((c) => c.connected === 'True') ? true : undefined;
-  }, 60_000);
+  await waitFor(
+    'both connected',
+    async () => {
+      const l = await rig!.list(true);
+      return l.length === 2 && l.every((c) => c.connected === 'True') ? true : undefined;
+    },
+    60_000,
+  );
   const peers = await vm.tcpPeers(4420);
   // s1: 1 admin + 3 I/O from lan1; s2: 1 admin + 1 I/O (the default) from lan0, the default route
   assert.equal(peers.filter((p) => p === lan1).length, 4, `connections from lan1 (${lan1}): ${peers.join(', ')}`);
-  assert.equal(peers.filter((p) => p === host.address).length, 2, `connections from lan0 (${host.address}): ${peers.join(', ')}`);
+  assert.equal(
+    peers.filter((p) => p === host.address).length,
+    2,
+    `connections from lan0 (${host.address}): ${peers.join(', ')}`,
+  );
   await rig.stop();
   rig = undefined;
   // stacd's userspace sessions end with it: nothing of this host is left on the target
-  const left = await waitFor('connections closed', async () => {
-    const p = (await vm.tcpPeers(4420)).filter((a) => a === lan1 || a === host.address);
-    return p.length === 0 ? p : undefined;
-  }, 15_000);
+  const left = await waitFor(
+    'connections closed',
+    async () => {
+      const p = (await vm.tcpPeers(4420)).filter((a) => a === lan1 || a === host.address);
+      return p.length === 0 ? p : undefined;
+    },
+    15_000,
+  );
   assert.deepEqual(left, []);
 });

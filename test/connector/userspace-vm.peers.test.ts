@@ -34,11 +34,17 @@ describe('stacd (userspace driver) following stafd against the kernel target', {
 
   it('connects every NVM subsystem stafd found, with nvme-stas keys', async () => {
     const want = [...vm.defaultSubsystems].sort();
-    const list = await waitFor('the default subsystems connected', async () => {
-      const l = await rig.list(true);
-      return want.every((n) => connectedNqns(l).includes(n)) ? l : undefined;
-    }, 60_000);
-    const golden = JSON.parse(readFileSync(join(repoRoot(), '..', 'shared', 'spec', 'nvme-stas-golden', 'stac-list-detailed.json'), 'utf8')) as { data: Record<string, string>[][] };
+    const list = await waitFor(
+      'the default subsystems connected',
+      async () => {
+        const l = await rig.list(true);
+        return want.every((n) => connectedNqns(l).includes(n)) ? l : undefined;
+      },
+      60_000,
+    );
+    const golden = JSON.parse(
+      readFileSync(join(repoRoot(), '..', 'shared', 'spec', 'nvme-stas-golden', 'stac-list-detailed.json'), 'utf8'),
+    ) as { data: Record<string, string>[][] };
     const goldenKeys = Object.keys(golden.data[0]![0]!);
     const mine = list.find((c) => c.subsysnqn === want[0])!;
     assert.deepEqual(Object.keys(mine), goldenKeys);
@@ -50,7 +56,16 @@ describe('stacd (userspace driver) following stafd against the kernel target', {
     assert.match(mine.dlpe, /^\{'trtype': 'tcp', 'adrfam': 'ipv4', 'traddr': '10\.0\.2\.15', /);
     assert.equal(mine['dlpe.eflags.ncc'], 'False');
     const ids = await rig.list(false);
-    assert.deepEqual(Object.keys(ids.find((c) => c.subsysnqn === want[0])!), ['traddr', 'trsvcid', 'transport', 'subsysnqn', 'host-iface', 'host-traddr', 'host-nqn', 'device']);
+    assert.deepEqual(Object.keys(ids.find((c) => c.subsysnqn === want[0])!), [
+      'traddr',
+      'trsvcid',
+      'transport',
+      'subsysnqn',
+      'host-iface',
+      'host-traddr',
+      'host-nqn',
+      'device',
+    ]);
   });
 
   it('connects a subsystem linked at run time on its AEN, and disconnects it when unlinked', async () => {
@@ -59,12 +74,23 @@ describe('stacd (userspace driver) following stafd against the kernel target', {
     await vm.linkSubsystem(extra, PORT_DISC);
     // the figure (AEN → connected) is npm run bench's; here: connected within 10 s, before stafd's 20 s re-read
     // could have found it (the AEN path), and stacd's pass came from stafd's signal
-    await waitFor(`${extra} connected`, async () => (connectedNqns(await rig.list(true)).includes(extra) ? true : undefined), 10_000);
+    await waitFor(
+      `${extra} connected`,
+      async () => (connectedNqns(await rig.list(true)).includes(extra) ? true : undefined),
+      10_000,
+    );
     await rig.stacd.waitForLog('reconcile trigger: log_pages_changed', 1_000, mark);
 
     await vm.unlinkSubsystem(extra, PORT_DISC);
-    await waitFor(`${extra} gone (only-stas-connections)`, async () => ((await rig.list(false)).some((c) => c.subsysnqn === extra) ? undefined : true), 10_000);
-    await rig.stacd.waitForLog(/disconnect: no longer in any discovery log page.*disconnect-scope=only-stas-connections/, 5_000);
+    await waitFor(
+      `${extra} gone (only-stas-connections)`,
+      async () => ((await rig.list(false)).some((c) => c.subsysnqn === extra) ? undefined : true),
+      10_000,
+    );
+    await rig.stacd.waitForLog(
+      /disconnect: no longer in any discovery log page.*disconnect-scope=only-stas-connections/,
+      5_000,
+    );
   });
 
   it('killing stafd disconnects nothing, even across a reload; restarting stacd keeps every connection', async () => {
@@ -83,10 +109,14 @@ describe('stacd (userspace driver) following stafd against the kernel target', {
 
     // restart stacd while stafd is still down: the cache brings every connection back, nothing is dropped
     await rig.restartStacd();
-    const after = await waitFor('connections back after restart', async () => {
-      const l = connectedNqns(await rig.list(true));
-      return before.every((n) => l.includes(n)) ? l : undefined;
-    }, 20_000);
+    const after = await waitFor(
+      'connections back after restart',
+      async () => {
+        const l = connectedNqns(await rig.list(true));
+        return before.every((n) => l.includes(n)) ? l : undefined;
+      },
+      20_000,
+    );
     assert.deepEqual(after, before);
     assert.equal(rig.stacd.output().includes('disconnect:'), false);
     const info = await rig.processInfo();

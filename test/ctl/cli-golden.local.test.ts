@@ -42,9 +42,31 @@ async function golden(name: string, prog: 'stafctl' | 'stacctl', args: string[])
 before(async () => {
   target = await FakeTarget.start({
     discoveryEntries: [
-      { subtype: 3, subnqn: 'nqn.2014-08.org.nvmexpress.discovery', traddr: '127.0.0.1', trsvcid: '0', treq: 4, portid: 1 },
-      { subtype: 2, subnqn: 'nqn.2024-01.io.example:golden-1', traddr: '127.0.0.1', trsvcid: '4420', treq: 4, portid: 1 },
-      { subtype: 2, subnqn: 'nqn.2024-01.io.example:golden-2', traddr: '127.0.0.1', trsvcid: '4420', treq: 0, portid: 1, eflags: 4 },
+      {
+        subtype: 3,
+        subnqn: 'nqn.2014-08.org.nvmexpress.discovery',
+        traddr: '127.0.0.1',
+        trsvcid: '0',
+        treq: 4,
+        portid: 1,
+      },
+      {
+        subtype: 2,
+        subnqn: 'nqn.2024-01.io.example:golden-1',
+        traddr: '127.0.0.1',
+        trsvcid: '4420',
+        treq: 4,
+        portid: 1,
+      },
+      {
+        subtype: 2,
+        subnqn: 'nqn.2024-01.io.example:golden-2',
+        traddr: '127.0.0.1',
+        trsvcid: '4420',
+        treq: 0,
+        portid: 1,
+        eflags: 4,
+      },
     ],
   });
   etc = makeTestEtc({
@@ -100,7 +122,11 @@ test('errors are one line (or a JSON object) with the documented exit code', asy
   const r = await runCli('stacctl', ['ls', '--json'], { busAddress: bus.address });
   assert.equal(r.code, 3);
   assert.deepEqual(JSON.parse(r.stdout), {
-    error: { kind: 'not-running', message: 'stacd is not running (nobody owns org.nvmexpress.stac on the system bus)', exitCode: 3 },
+    error: {
+      kind: 'not-running',
+      message: 'stacd is not running (nobody owns org.nvmexpress.stac on the system bus)',
+      exitCode: 3,
+    },
   });
   const plain = await runCli('stacctl', ['status'], { busAddress: bus.address });
   assert.equal(plain.code, 3);

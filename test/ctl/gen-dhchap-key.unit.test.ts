@@ -5,7 +5,12 @@ import { genDhchapKey } from '../../ctl/stasadm/gen-dhchap-key.js';
 import { parseDhchapSecret } from '../../daemons/nvme/protocol/index.js';
 
 test('gen-dhchap-key prints parseable DHHC-1 keys of the right length', () => {
-  for (const [hmac, len] of [['0', 32], ['1', 32], ['2', 48], ['3', 64]] as const) {
+  for (const [hmac, len] of [
+    ['0', 32],
+    ['1', 32],
+    ['2', 48],
+    ['3', 64],
+  ] as const) {
     const k = genDhchapKey({ hmac, nqn: 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001' });
     assert.match(k, new RegExp(`^DHHC-1:0${hmac}:`));
     assert.equal(parseDhchapSecret(k).key.length, len);

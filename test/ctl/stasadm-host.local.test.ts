@@ -14,7 +14,10 @@ test('hostnqn, hostid, set-symname, clear-symname rewrite sys.conf and keep its 
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
     const nqn = readFileSync(nqnFile, 'utf8');
-    assert.match(nqn, /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/);
+    assert.match(
+      nqn,
+      /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/,
+    );
     r = await runCli('stasadm', ['-c', etc.sysConf, 'hostid'], { env: etc.env });
     assert.equal(r.code, 0, r.stderr);
     r = await runCli('stasadm', ['-c', etc.sysConf, 'set-symname', 'rack 7 host 3'], { env: etc.env });

@@ -7,8 +7,16 @@ import { join } from 'node:path';
 import { scriptPath } from '../harness/daemons.js';
 import { makeTestEtc } from '../harness/env.js';
 
-function run(prog: 'stafd' | 'stacd', args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [scriptPath(prog), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+function run(
+  prog: 'stafd' | 'stacd',
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [scriptPath(prog), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 20_000,
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -19,7 +27,15 @@ for (const prog of ['stafd', 'stacd'] as const) {
     assert.match(v.out, /^stas \d+\.\d+\.\d+\n$/);
     const h = run(prog, ['--help']);
     assert.equal(h.code, 0);
-    for (const word of ['--conf-file', '--check-config', '--tron', '--syslog', 'SIGHUP', 'SIGTERM', prog === 'stafd' ? 'org.nvmexpress.staf' : 'org.nvmexpress.stac']) {
+    for (const word of [
+      '--conf-file',
+      '--check-config',
+      '--tron',
+      '--syslog',
+      'SIGHUP',
+      'SIGTERM',
+      prog === 'stafd' ? 'org.nvmexpress.staf' : 'org.nvmexpress.stac',
+    ]) {
       assert.ok(h.out.includes(word), `--help mentions ${word}`);
     }
   });
@@ -31,7 +47,10 @@ for (const prog of ['stafd', 'stacd'] as const) {
       const clean = run(prog, ['-f', conf, '--check-config'], etc.env);
       assert.equal(clean.code, 0, clean.err);
       assert.equal(clean.out, `${conf}: OK\n`);
-      etc.write(prog === 'stafd' ? 'stafd.conf' : 'stacd.conf', '[Global]\nqueue-size=8\nbogus-option=1\n\n[global]\nkato=3\n');
+      etc.write(
+        prog === 'stafd' ? 'stafd.conf' : 'stacd.conf',
+        '[Global]\nqueue-size=8\nbogus-option=1\n\n[global]\nkato=3\n',
+      );
       const bad = run(prog, ['-f', conf, '--check-config'], etc.env);
       assert.equal(bad.code, 1);
       assert.match(bad.err, new RegExp(`${conf.replace(/[.]/g, '\\.')}:2: .*queue-size.*8.*16\\.\\.1024`));

@@ -132,7 +132,8 @@ test(
       seen.push(['log', rig.stafd.output()]);
       for (const [where, text] of seen) {
         assert.ok(text.length > 0, where);
-        for (const s of [s1, s2, s1.slice(10, 30), s2.slice(10, 30)]) assert.ok(!text.includes(s), `a secret in ${where}`);
+        for (const s of [s1, s2, s1.slice(10, 30), s2.slice(10, 30)])
+          assert.ok(!text.includes(s), `a secret in ${where}`);
       }
       // list_controllers shows the other keys, only the secrets are left out
       const [dc] = await rig.listControllers(true);

@@ -12,7 +12,6 @@ import { repoRoot } from '../harness/repo.js';
 import { runProcess, type ProcessResult } from '../harness/process.js';
 import { parseIntrospection } from '../../daemons/dbus/introspection.js';
 
-
 interface Svc {
   prog: 'stafd' | 'stacd';
   name: string;
@@ -23,7 +22,15 @@ const SVCS: Svc[] = [
   { prog: 'stafd', name: 'org.nvmexpress.staf', path: '/org/nvmexpress/staf', xml: 'org.nvmexpress.staf.xml' },
   { prog: 'stacd', name: 'org.nvmexpress.stac', path: '/org/nvmexpress/stac', xml: 'org.nvmexpress.stac.xml' },
 ];
-const TID7 = ['tcp', '192.0.2.1', '8009', 'nqn.2014-08.org.nvmexpress.discovery', '', '', 'nqn.2014-08.org.nvmexpress:uuid:none'];
+const TID7 = [
+  'tcp',
+  '192.0.2.1',
+  '8009',
+  'nqn.2014-08.org.nvmexpress.discovery',
+  '',
+  '',
+  'nqn.2014-08.org.nvmexpress:uuid:none',
+];
 
 let bus: PrivateBus;
 let etc: TestEtc;
@@ -38,7 +45,8 @@ function members(xml: string): string[] {
   const out: string[] = [];
   for (const i of parseIntrospection(xml).interfaces) {
     if (i.name.startsWith('org.freedesktop.DBus.')) continue;
-    for (const m of i.methods) out.push(`${i.name}.${m.name}(${m.args.map((a) => `${a.direction} ${a.type} ${a.name}`).join(', ')})`);
+    for (const m of i.methods)
+      out.push(`${i.name}.${m.name}(${m.args.map((a) => `${a.direction} ${a.type} ${a.name}`).join(', ')})`);
     for (const p of i.properties) out.push(`${i.name}.${p.name}: ${p.type} ${p.access}`);
     for (const s of i.signals) out.push(`${i.name}.${s.name}!(${s.args.map((a) => `${a.type} ${a.name}`).join(', ')})`);
   }
@@ -49,7 +57,14 @@ before(async () => {
   bus = await startPrivateBus();
   etc = makeTestEtc();
   for (const s of SVCS) {
-    daemons.set(s.prog, await startDaemon(s.prog, { busAddress: bus.address, confFile: s.prog === 'stafd' ? etc.stafdConf : etc.stacdConf, env: etc.env }));
+    daemons.set(
+      s.prog,
+      await startDaemon(s.prog, {
+        busAddress: bus.address,
+        confFile: s.prog === 'stafd' ? etc.stafdConf : etc.stacdConf,
+        env: etc.env,
+      }),
+    );
   }
 });
 
@@ -64,13 +79,28 @@ for (const s of SVCS) {
     const file = () => readFileSync(join(repoRoot(), 'dbus-interfaces', s.xml), 'utf8');
 
     test('Introspect returns the XML file verbatim (dbus-send) and gdbus sees the same members', async () => {
-      const r = await sh('dbus-send', [`--bus=${bus.address}`, '--print-reply=literal', `--dest=${s.name}`, s.path, 'org.freedesktop.DBus.Introspectable.Introspect']);
+      const r = await sh('dbus-send', [
+        `--bus=${bus.address}`,
+        '--print-reply=literal',
+        `--dest=${s.name}`,
+        s.path,
+        'org.freedesktop.DBus.Introspectable.Introspect',
+      ]);
       assert.equal(r.code, 0, r.stderr);
       // child objects (stacd's connector, storage and schedules) are listed as <node/> elements after the file's text
       const children = [...r.stdout.matchAll(/^\s*<node name="([^"]+)"\/>$/gm)].map((m) => m[1]);
       assert.deepEqual(children, s.prog === 'stacd' ? ['connector', 'schedules', 'storage'] : []);
       assert.equal(r.stdout.replace(/^\s*<node name="[^"]+"\/>\n/gm, '').trim(), file().trim());
-      const g = await sh('gdbus', ['introspect', '--address', bus.address, '--dest', s.name, '--object-path', s.path, '--xml']);
+      const g = await sh('gdbus', [
+        'introspect',
+        '--address',
+        bus.address,
+        '--dest',
+        s.name,
+        '--object-path',
+        s.path,
+        '--xml',
+      ]);
       assert.equal(g.code, 0, g.stderr);
       assert.deepEqual(members(g.stdout), members(file()));
     });
@@ -85,73 +115,239 @@ for (const s of SVCS) {
     });
 
     test('every method answers gdbus, busctl and dbus-send', async () => {
-      const lc = await sh('gdbus', ['call', '--address', bus.address, '-d', s.name, '-o', s.path, '-m', `${s.name}.list_controllers`, 'true']);
+      const lc = await sh('gdbus', [
+        'call',
+        '--address',
+        bus.address,
+        '-d',
+        s.name,
+        '-o',
+        s.path,
+        '-m',
+        `${s.name}.list_controllers`,
+        'true',
+      ]);
       assert.equal(lc.code, 0, lc.stderr);
       assert.equal(lc.stdout.trim(), '(@aa{ss} [],)');
-      const pi = await sh('busctl', [`--address=${bus.address}`, '--json=short', 'call', s.name, s.path, `${s.name}.debug`, 'process_info']);
+      const pi = await sh('busctl', [
+        `--address=${bus.address}`,
+        '--json=short',
+        'call',
+        s.name,
+        s.path,
+        `${s.name}.debug`,
+        'process_info',
+      ]);
       assert.equal(pi.code, 0, pi.stderr);
       const info = JSON.parse((JSON.parse(pi.stdout) as { data: [string] }).data[0]) as Record<string, unknown>;
       assert.deepEqual(Object.keys(info).slice(0, 12), [
-        'tron', 'log-level', 'hostnqn', 'hostid', 'hostkey', 'symname', 'last known config file', 'config soak timer',
-        'kernel support.TP8013', 'kernel support.host_iface', 'terminator.audit timer', ...(s.prog === 'stafd' ? ['avahi'] : Object.keys(info).slice(11, 12)),
+        'tron',
+        'log-level',
+        'hostnqn',
+        'hostid',
+        'hostkey',
+        'symname',
+        'last known config file',
+        'config soak timer',
+        'kernel support.TP8013',
+        'kernel support.host_iface',
+        'terminator.audit timer',
+        ...(s.prog === 'stafd' ? ['avahi'] : Object.keys(info).slice(11, 12)),
       ]);
       assert.equal(info.hostnqn, etc.hostnqn);
       assert.equal(info.hostid, etc.hostid);
       assert.equal(info.tron, false);
       assert.equal(info['log-level'], 'INFO');
-      const ci = await sh('dbus-send', [`--bus=${bus.address}`, '--print-reply=literal', `--dest=${s.name}`, s.path, `${s.name}.debug.controller_info`, ...TID7.map((v) => `string:${v}`)]);
+      const ci = await sh('dbus-send', [
+        `--bus=${bus.address}`,
+        '--print-reply=literal',
+        `--dest=${s.name}`,
+        s.path,
+        `${s.name}.debug.controller_info`,
+        ...TID7.map((v) => `string:${v}`),
+      ]);
       assert.equal(ci.code, 0, ci.stderr);
       assert.equal(ci.stdout.trim(), '{}');
       if (s.prog === 'stafd') {
-        const glp = await sh('busctl', [`--address=${bus.address}`, '--json=short', 'call', s.name, s.path, s.name, 'get_log_pages', 'sssssss', ...TID7]);
+        const glp = await sh('busctl', [
+          `--address=${bus.address}`,
+          '--json=short',
+          'call',
+          s.name,
+          s.path,
+          s.name,
+          'get_log_pages',
+          'sssssss',
+          ...TID7,
+        ]);
         assert.equal(glp.code, 0, glp.stderr);
         assert.deepEqual(JSON.parse(glp.stdout), { type: 'aa{ss}', data: [[]] });
-        const all = await sh('gdbus', ['call', '--address', bus.address, '-d', s.name, '-o', s.path, '-m', `${s.name}.get_all_log_pages`, 'false']);
+        const all = await sh('gdbus', [
+          'call',
+          '--address',
+          bus.address,
+          '-d',
+          s.name,
+          '-o',
+          s.path,
+          '-m',
+          `${s.name}.get_all_log_pages`,
+          'false',
+        ]);
         assert.equal(all.code, 0, all.stderr);
         assert.equal(all.stdout.trim(), "('[]',)");
       }
     });
 
     test('root may set tron; others may read but get AccessDenied on Properties.Set', async () => {
-      const get = await sh('busctl', [`--address=${bus.address}`, 'get-property', s.name, s.path, `${s.name}.debug`, 'tron'], { user: 'nobody' });
+      const get = await sh(
+        'busctl',
+        [`--address=${bus.address}`, 'get-property', s.name, s.path, `${s.name}.debug`, 'tron'],
+        { user: 'nobody' },
+      );
       assert.equal(get.code, 0, get.stderr);
       assert.equal(get.stdout.trim(), 'b false');
-      const ls = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['ls', '--json'], { busAddress: bus.address, user: 'nobody' });
+      const ls = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['ls', '--json'], {
+        busAddress: bus.address,
+        user: 'nobody',
+      });
       assert.equal(ls.code, 0, ls.stderr);
       assert.deepEqual(JSON.parse(ls.stdout), []);
-      const set = await sh('gdbus', ['call', '--address', bus.address, '-d', s.name, '-o', s.path, '-m', 'org.freedesktop.DBus.Properties.Set', `${s.name}.debug`, 'tron', '<true>'], { user: 'nobody' });
+      const set = await sh(
+        'gdbus',
+        [
+          'call',
+          '--address',
+          bus.address,
+          '-d',
+          s.name,
+          '-o',
+          s.path,
+          '-m',
+          'org.freedesktop.DBus.Properties.Set',
+          `${s.name}.debug`,
+          'tron',
+          '<true>',
+        ],
+        { user: 'nobody' },
+      );
       assert.notEqual(set.code, 0);
       assert.match(set.stderr, /AccessDenied/);
-      const cli = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['tron'], { busAddress: bus.address, user: 'nobody' });
+      const cli = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['tron'], {
+        busAddress: bus.address,
+        user: 'nobody',
+      });
       assert.equal(cli.code, 4, cli.stderr);
       assert.match(cli.stderr, /access denied/);
       const rootSet = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['tron'], { busAddress: bus.address });
       assert.equal(rootSet.code, 0, rootSet.stderr);
       assert.equal(rootSet.stdout.trim(), 'tron = True');
-      const lvl = await sh('busctl', [`--address=${bus.address}`, 'get-property', s.name, s.path, `${s.name}.debug`, 'log_level']);
+      const lvl = await sh('busctl', [
+        `--address=${bus.address}`,
+        'get-property',
+        s.name,
+        s.path,
+        `${s.name}.debug`,
+        'log_level',
+      ]);
       assert.equal(lvl.stdout.trim(), 's "DEBUG"');
-      const off = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['troff', '--json'], { busAddress: bus.address });
+      const off = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['troff', '--json'], {
+        busAddress: bus.address,
+      });
       assert.deepEqual(JSON.parse(off.stdout), { tron: false });
     });
 
     test('bad input gets an error reply or an empty answer, and the daemon keeps running', async () => {
-      const ro = await sh('busctl', [`--address=${bus.address}`, 'set-property', s.name, s.path, `${s.name}.debug`, 'log_level', 's', 'DEBUG']);
+      const ro = await sh('busctl', [
+        `--address=${bus.address}`,
+        'set-property',
+        s.name,
+        s.path,
+        `${s.name}.debug`,
+        'log_level',
+        's',
+        'DEBUG',
+      ]);
       assert.notEqual(ro.code, 0);
       assert.match(ro.stderr, /not writable/);
-      const wrongType = await sh('gdbus', ['call', '--address', bus.address, '-d', s.name, '-o', s.path, '-m', 'org.freedesktop.DBus.Properties.Set', `${s.name}.debug`, 'tron', '<"yes">']);
+      const wrongType = await sh('gdbus', [
+        'call',
+        '--address',
+        bus.address,
+        '-d',
+        s.name,
+        '-o',
+        s.path,
+        '-m',
+        'org.freedesktop.DBus.Properties.Set',
+        `${s.name}.debug`,
+        'tron',
+        '<"yes">',
+      ]);
       assert.match(wrongType.stderr, /InvalidArgs/);
-      const wrongSig = await sh('busctl', [`--address=${bus.address}`, 'call', s.name, s.path, s.name, 'list_controllers', 's', 'true']);
+      const wrongSig = await sh('busctl', [
+        `--address=${bus.address}`,
+        'call',
+        s.name,
+        s.path,
+        s.name,
+        'list_controllers',
+        's',
+        'true',
+      ]);
       assert.notEqual(wrongSig.code, 0);
       assert.match(wrongSig.stderr, /does not exist|Unknown method|UnknownMethod|Invalid/i);
-      const fewArgs = await sh('busctl', [`--address=${bus.address}`, 'call', s.name, s.path, `${s.name}.debug`, 'controller_info', 'ss', 'tcp', '1.2.3.4']);
+      const fewArgs = await sh('busctl', [
+        `--address=${bus.address}`,
+        'call',
+        s.name,
+        s.path,
+        `${s.name}.debug`,
+        'controller_info',
+        'ss',
+        'tcp',
+        '1.2.3.4',
+      ]);
       assert.notEqual(fewArgs.code, 0);
       const huge = 'x'.repeat(100_000); // near the per-argument limit of exec (128 KiB)
-      const big = await sh('busctl', [`--address=${bus.address}`, 'call', s.name, s.path, `${s.name}.debug`, 'controller_info', 'sssssss', huge, huge, huge, '', '', '', '']);
+      const big = await sh('busctl', [
+        `--address=${bus.address}`,
+        'call',
+        s.name,
+        s.path,
+        `${s.name}.debug`,
+        'controller_info',
+        'sssssss',
+        huge,
+        huge,
+        huge,
+        '',
+        '',
+        '',
+        '',
+      ]);
       assert.equal(big.code, 0, big.stderr);
       assert.equal(big.stdout.trim(), 's "{}"');
-      const unknown = await sh('gdbus', ['call', '--address', bus.address, '-d', s.name, '-o', s.path, '-m', `${s.name}.no_such_method`]);
+      const unknown = await sh('gdbus', [
+        'call',
+        '--address',
+        bus.address,
+        '-d',
+        s.name,
+        '-o',
+        s.path,
+        '-m',
+        `${s.name}.no_such_method`,
+      ]);
       assert.match(unknown.stderr, /UnknownMethod/);
-      const ping = await sh('busctl', [`--address=${bus.address}`, 'call', s.name, s.path, 'org.freedesktop.DBus.Peer', 'Ping']);
+      const ping = await sh('busctl', [
+        `--address=${bus.address}`,
+        'call',
+        s.name,
+        s.path,
+        'org.freedesktop.DBus.Peer',
+        'Ping',
+      ]);
       assert.equal(ping.code, 0, ping.stderr);
       assert.equal(daemons.get(s.prog)!.proc.exitCode, null);
     });
@@ -164,7 +360,14 @@ describe('signals', () => {
     etc.write('stacd.conf', '[Global]\ntron=true\n');
     d.signal('SIGHUP');
     await d.waitForLog('reload: applying');
-    const lvl = await sh('busctl', [`--address=${bus.address}`, 'get-property', 'org.nvmexpress.stac', '/org/nvmexpress/stac', 'org.nvmexpress.stac.debug', 'log_level']);
+    const lvl = await sh('busctl', [
+      `--address=${bus.address}`,
+      'get-property',
+      'org.nvmexpress.stac',
+      '/org/nvmexpress/stac',
+      'org.nvmexpress.stac.debug',
+      'log_level',
+    ]);
     assert.equal(lvl.stdout.trim(), 's "DEBUG"');
     // replace the file by a directory: it cannot be read at all
     rmSync(etc.stacdConf);
@@ -172,7 +375,14 @@ describe('signals', () => {
     d.signal('SIGHUP');
     const line = await d.waitForLog('keeping the running configuration');
     assert.match(line, /stacd\.conf/);
-    const still = await sh('busctl', [`--address=${bus.address}`, 'get-property', 'org.nvmexpress.stac', '/org/nvmexpress/stac', 'org.nvmexpress.stac.debug', 'tron']);
+    const still = await sh('busctl', [
+      `--address=${bus.address}`,
+      'get-property',
+      'org.nvmexpress.stac',
+      '/org/nvmexpress/stac',
+      'org.nvmexpress.stac.debug',
+      'tron',
+    ]);
     assert.equal(still.stdout.trim(), 'b true');
     rmSync(etc.stacdConf, { recursive: true });
     etc.write('stacd.conf', '[Global]\n');
@@ -183,10 +393,27 @@ describe('signals', () => {
     try {
       const bus2 = await startPrivateBus();
       try {
-        const d = await startDaemon('stacd', { busAddress: bus2.address, confFile: early.stacdConf, env: early.env, waitName: false });
+        const d = await startDaemon('stacd', {
+          busAddress: bus2.address,
+          confFile: early.stacdConf,
+          env: early.env,
+          waitName: false,
+        });
         // as soon as the name is owned (start-up of the engines may still be running)
         const deadline = Date.now() + 20_000;
-        while (!d.output().includes('"name":"stacd"') || (await sh('dbus-send', [`--bus=${bus2.address}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetNameOwner', 'string:org.nvmexpress.stac'])).code !== 0) {
+        while (
+          !d.output().includes('"name":"stacd"') ||
+          (
+            await sh('dbus-send', [
+              `--bus=${bus2.address}`,
+              '--print-reply',
+              '--dest=org.freedesktop.DBus',
+              '/org/freedesktop/DBus',
+              'org.freedesktop.DBus.GetNameOwner',
+              'string:org.nvmexpress.stac',
+            ])
+          ).code !== 0
+        ) {
           assert.ok(Date.now() < deadline, 'stacd did not own its name within 20 s');
           await new Promise((r) => setTimeout(r, 20));
         }

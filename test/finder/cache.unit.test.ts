@@ -9,13 +9,35 @@ import { TID } from '../../daemons/common/tid.js';
 import { LastKnownConfig, finderStateDir, CACHE_FILE_NAME } from '../../daemons/finder/cache.js';
 
 const ctx = { ignoreIface: false, hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:host' };
-const page = { trtype: 'tcp', adrfam: 'ipv4', traddr: '10.0.0.1', trsvcid: '4420', subnqn: 'nqn.a', subtype: 'nvme', treq: 'not specified', portid: '1', cntlid: '65535', asqsz: '32', eflags: '0' };
+const page = {
+  trtype: 'tcp',
+  adrfam: 'ipv4',
+  traddr: '10.0.0.1',
+  trsvcid: '4420',
+  subnqn: 'nqn.a',
+  subtype: 'nvme',
+  treq: 'not specified',
+  portid: '1',
+  cntlid: '65535',
+  asqsz: '32',
+  eflags: '0',
+};
 
 test('round trip keeps identity, bag, origin and pages; secrets are not written', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stas-cache-'));
   try {
     const c = new LastKnownConfig(dir);
-    const tid = TID.fromCid([['transport', 'tcp'], ['traddr', '10.0.0.9'], ['trsvcid', '8009'], ['subsysnqn', 'nqn.2014-08.org.nvmexpress.discovery'], ['kato', 17], ['dhchap-secret', 'DHHC-1:00:secret']], ctx);
+    const tid = TID.fromCid(
+      [
+        ['transport', 'tcp'],
+        ['traddr', '10.0.0.9'],
+        ['trsvcid', '8009'],
+        ['subsysnqn', 'nqn.2014-08.org.nvmexpress.discovery'],
+        ['kato', 17],
+        ['dhchap-secret', 'DHHC-1:00:secret'],
+      ],
+      ctx,
+    );
     await Promise.all([c.save([]), c.save([{ tid, origin: 'referral', logPages: [page] }])]);
     const text = readFileSync(join(dir, CACHE_FILE_NAME), 'utf8');
     assert.ok(!text.includes('secret'));
@@ -42,7 +64,24 @@ test('missing, empty, damaged and foreign files are reported, never thrown', () 
       ['', 0],
       ['{not json', 1],
       ['{"format": "other"}', 1],
-      [JSON.stringify({ format: 'stas-stafd-last-known-config', version: 1, controllers: [{ tid: 'x', origin: 'configured', 'log-pages': [] }, { tid: [['transport', 'tcp'], ['traddr', '10.0.0.1']], origin: 'discovered', 'log-pages': [page] }] }), 1],
+      [
+        JSON.stringify({
+          format: 'stas-stafd-last-known-config',
+          version: 1,
+          controllers: [
+            { tid: 'x', origin: 'configured', 'log-pages': [] },
+            {
+              tid: [
+                ['transport', 'tcp'],
+                ['traddr', '10.0.0.1'],
+              ],
+              origin: 'discovered',
+              'log-pages': [page],
+            },
+          ],
+        }),
+        1,
+      ],
     ] as const) {
       writeFileSync(join(dir, CACHE_FILE_NAME), text);
       const r = c.load(ctx);

@@ -13,7 +13,11 @@ const SYMNAME = 'stas-dim-test host';
 const conf = (port: number): string =>
   `[Global]\npleo=enabled\n\n[Service Discovery]\nzeroconf=disabled\n\n[Controllers]\ncontroller=transport=tcp;traddr=127.0.0.1;trsvcid=${port}\n`;
 
-async function withRig(dctype: number, body: (t: FakeTarget, rig: FinderRig) => Promise<void>, prepare?: (t: FakeTarget) => void): Promise<void> {
+async function withRig(
+  dctype: number,
+  body: (t: FakeTarget, rig: FinderRig) => Promise<void>,
+  prepare?: (t: FakeTarget) => void,
+): Promise<void> {
   const target = await FakeTarget.start({ dctype });
   prepare?.(target);
   const etc = makeTestEtc({ sys: `[Host]\nsymname=${SYMNAME}\n` });
@@ -30,10 +34,14 @@ async function withRig(dctype: number, body: (t: FakeTarget, rig: FinderRig) => 
 
 async function firstLogPage(rig: FinderRig, target: FakeTarget): Promise<Record<string, string>[]> {
   const tid = dcTuple('127.0.0.1', String(target.port), rig.etc.hostnqn);
-  return rig.waitFor('the log page', async () => {
-    const p = await rig.getLogPages(tid);
-    return p.length ? p : undefined;
-  }, 15_000);
+  return rig.waitFor(
+    'the log page',
+    async () => {
+      const p = await rig.getLogPages(tid);
+      return p.length ? p : undefined;
+    },
+    15_000,
+  );
 }
 
 test('a CDC: one DIM register describing this host, no Supported Log Pages, log page read with LSP 0', async () => {
@@ -92,7 +100,11 @@ test('a DIM answered with an error status: warning "Registration error. <text>."
       const pages = await firstLogPage(rig, target);
       assert.equal(pages.length, target.discoveryEntries.length);
       assert.equal(target.stats.dims.length, 0, 'the fault answered the DIM');
-      await rig.waitFor('the warning', async () => (/Registration error\. Invalid Field in Command\./.test(rig.stafd.output()) ? true : undefined), 5_000);
+      await rig.waitFor(
+        'the warning',
+        async () => (/Registration error\. Invalid Field in Command\./.test(rig.stafd.output()) ? true : undefined),
+        5_000,
+      );
       const [d] = await rig.listControllers(true);
       assert.equal(d!.connected, 'True');
       assert.match(d!['register operation']!, /'completed': True/);
@@ -106,10 +118,14 @@ test('a DIM that fails without a status is retried after 5 s, and the log page w
     2,
     async (target, rig) => {
       // the first DIM is swallowed: the command times out (10 s), the op records the failure and arms the 5 s retry
-      const failed = await rig.waitFor('the failed register operation', async () => {
-        const [d] = await rig.listControllers(true);
-        return d?.['register operation']?.includes("'fail count': 1") ? d : undefined;
-      }, 20_000);
+      const failed = await rig.waitFor(
+        'the failed register operation',
+        async () => {
+          const [d] = await rig.listControllers(true);
+          return d?.['register operation']?.includes("'fail count': 1") ? d : undefined;
+        },
+        20_000,
+      );
       assert.match(failed['register operation']!, /'completed': False/);
       assert.match(failed['register operation']!, /'retry timer': '5\.0s/);
       assert.equal(target.stats.logReads.length, 0, 'no log page before the registration went through');

@@ -14,7 +14,15 @@ const [traddr, trsvcid] = process.argv.slice(2) as [string, string];
 const hostnqn = 'nqn.2014-08.org.nvmexpress:uuid:5f0b8a2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
 const result: Record<string, unknown> = {};
 const driver = new KernelDriver();
-const tid = TID.fromCid([['transport', 'tcp'], ['traddr', traddr], ['trsvcid', trsvcid], ['subsysnqn', DISC_NQN]], { ignoreIface: false, hostNqn: hostnqn });
+const tid = TID.fromCid(
+  [
+    ['transport', 'tcp'],
+    ['traddr', traddr],
+    ['trsvcid', trsvcid],
+    ['subsysnqn', DISC_NQN],
+  ],
+  { ignoreIface: false, hostNqn: hostnqn },
+);
 const describe = (e: unknown): Record<string, unknown> =>
   e instanceof NvmeStatusError
     ? { status: true, sct: e.sct, sc: e.sc, dnr: e.dnr, statusText: e.statusText, message: e.message }

@@ -29,7 +29,11 @@ try {
   const deadline = since + 10_000;
   let after: string[] = [];
   for (;;) {
-    const sig = await rig.waitSignal((s) => s.member === 'log_pages_changed' && !seen.has(s), Math.max(1, deadline - Date.now()), since);
+    const sig = await rig.waitSignal(
+      (s) => s.member === 'log_pages_changed' && !seen.has(s),
+      Math.max(1, deadline - Date.now()),
+      since,
+    );
     seen.add(sig);
     after = (await rig.getLogPages(tid)).map((p) => p.subnqn);
     if (after.includes(nqn)) {

@@ -37,7 +37,11 @@ test('stafctl dlp --json and adlp list the target subsystems', async () => {
   const r = await rig.stafctl(['dlp', '-a', vm.host, '-s', String(vm.discPort), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const pages = JSON.parse(r.stdout) as Record<string, string>[];
-  for (const n of vm.defaultSubsystems) assert.ok(pages.some((p) => p.subnqn === n), `${n} in dlp: ${r.stdout}`);
+  for (const n of vm.defaultSubsystems)
+    assert.ok(
+      pages.some((p) => p.subnqn === n),
+      `${n} in dlp: ${r.stdout}`,
+    );
   assert.ok(pages.every((p) => p.trtype === 'tcp' && p.adrfam === 'ipv4'));
   assert.equal(pages.find((p) => p.subtype === 'discovery')?.subnqn, 'nqn.2014-08.org.nvmexpress.discovery');
 
@@ -67,12 +71,20 @@ test('a subsystem linked at run time shows up within 2 s, then unlinked disappea
   let since = Date.now();
   await vm.linkSubsystem(NQN_A, DISC_PORT_ID);
   await rig.waitSignal((s) => s.member === 'log_pages_changed', 2_000, since);
-  await rig.waitFor('NQN_A listed', async () => ((await subnqns()).includes(NQN_A) ? true : undefined), 2_000 - (Date.now() - since));
+  await rig.waitFor(
+    'NQN_A listed',
+    async () => ((await subnqns()).includes(NQN_A) ? true : undefined),
+    2_000 - (Date.now() - since),
+  );
 
   since = Date.now();
   await vm.unlinkSubsystem(NQN_A, DISC_PORT_ID);
   await rig.waitSignal((s) => s.member === 'log_pages_changed', 2_000, since);
-  await rig.waitFor('NQN_A gone', async () => (!(await subnqns()).includes(NQN_A) ? true : undefined), 2_000 - (Date.now() - since));
+  await rig.waitFor(
+    'NQN_A gone',
+    async () => (!(await subnqns()).includes(NQN_A) ? true : undefined),
+    2_000 - (Date.now() - since),
+  );
 });
 
 test('two subsystems linked one after the other are both seen (AEN re-armed after each read)', async () => {
@@ -94,7 +106,11 @@ test('a discovery port that goes away and comes back is reconnected', async () =
   const linked = await vm.listPortLinks(DISC_PORT_ID);
   for (const n of linked) await vm.unlinkSubsystem(n, DISC_PORT_ID);
   // With no subsystem linked, nvmet removes the port's listener: the association is torn down.
-  await rig.waitFor('DC seen as disconnected', async () => ((await rig.listControllers(true))[0]!.connected === 'False' ? true : undefined), 40_000);
+  await rig.waitFor(
+    'DC seen as disconnected',
+    async () => ((await rig.listControllers(true))[0]!.connected === 'False' ? true : undefined),
+    40_000,
+  );
   const since = Date.now();
   for (const n of linked) await vm.linkSubsystem(n, DISC_PORT_ID);
   await rig.waitSignal((s) => s.member === 'log_pages_changed', 70_000, since);
@@ -118,5 +134,9 @@ test('restart with a warm cache: get_all_log_pages answers from the cache before
   } finally {
     for (const n of linked) await vm.linkSubsystem(n, DISC_PORT_ID);
   }
-  await rig.waitFor('reconnected after the port is back', async () => ((await rig.listControllers(true))[0]!.connected === 'True' ? true : undefined), 70_000);
+  await rig.waitFor(
+    'reconnected after the port is back',
+    async () => ((await rig.listControllers(true))[0]!.connected === 'True' ? true : undefined),
+    70_000,
+  );
 });

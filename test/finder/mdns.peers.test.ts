@@ -30,7 +30,12 @@ before(async () => {
   cleanups.push(() => pub.destroy());
   finder = await attachToLan('mfind');
   cleanups.push(() => finder.destroy());
-  publisher = await startAvahi({ ns: pub.ns, iface: pub.ifname, hostName: `stas-fpub-${tag}`, hosts: { [targetHost]: vm.lan.address } });
+  publisher = await startAvahi({
+    ns: pub.ns,
+    iface: pub.ifname,
+    hostName: `stas-fpub-${tag}`,
+    hosts: { [targetHost]: vm.lan.address },
+  });
   cleanups.push(() => publisher.stop());
 });
 
@@ -45,10 +50,28 @@ async function scenario(variant: 'avahi' | 'builtin'): Promise<void> {
   let rig: FinderRig | undefined;
   const name = `stas finder ${variant} ${tag}`;
   try {
-    if (variant === 'avahi') avahiB = await startAvahi({ ns: finder.ns, iface: finder.ifname, hostName: `stas-fhost-${tag}`, busAddress: bus.address });
-    publisher.addService(`finder-${variant}`, serviceXml({ name, stype: STYPE, port: 8009, hostName: targetHost, txt: ['p=tcp', `nqn=${DISC}`] }));
+    if (variant === 'avahi')
+      avahiB = await startAvahi({
+        ns: finder.ns,
+        iface: finder.ifname,
+        hostName: `stas-fhost-${tag}`,
+        busAddress: bus.address,
+      });
+    publisher.addService(
+      `finder-${variant}`,
+      serviceXml({ name, stype: STYPE, port: 8009, hostName: targetHost, txt: ['p=tcp', `nqn=${DISC}`] }),
+    );
     // bad input next to it: an unknown protocol and a record without "=" (ignored and counted, never fatal)
-    publisher.addService(`finder-${variant}-bad`, serviceXml({ name: `${name} bad`, stype: STYPE, port: 8010, hostName: targetHost, txt: ['p=carrier-pigeon', 'junk'] }));
+    publisher.addService(
+      `finder-${variant}-bad`,
+      serviceXml({
+        name: `${name} bad`,
+        stype: STYPE,
+        port: 8010,
+        hostName: targetHost,
+        txt: ['p=carrier-pigeon', 'junk'],
+      }),
+    );
     rig = await startFinderRig({
       bus,
       wrap: ['ip', 'netns', 'exec', finder.ns],
@@ -60,10 +83,14 @@ async function scenario(variant: 'avahi' | 'builtin'): Promise<void> {
     const tid = ['tcp', vm.lan.address, '8009', DISC, '', finder.ifname, rig.etc.hostnqn];
     const sig = await rig.waitSignal((s) => s.member === 'log_pages_changed' && s.body[1] === vm.lan.address, 60_000);
     assert.deepEqual(sig.body.slice(0, 7), tid);
-    const info = await rig.waitFor('bad TXT counted', async () => {
-      const i = await rig!.processInfo();
-      return (i['stas.malformed txt records'] as number) >= 1 ? i : undefined;
-    }, 15_000);
+    const info = await rig.waitFor(
+      'bad TXT counted',
+      async () => {
+        const i = await rig!.processInfo();
+        return (i['stas.malformed txt records'] as number) >= 1 ? i : undefined;
+      },
+      15_000,
+    );
     assert.equal(info['stas.avahi backend'], variant);
     const [dc] = await rig.listControllers(true);
     assert.equal(dc!.origin, 'discovered');
@@ -76,7 +103,10 @@ async function scenario(variant: 'avahi' | 'builtin'): Promise<void> {
     assert.equal(r.code, 0, r.stderr);
     const pages = JSON.parse(r.stdout) as Record<string, string>[];
     for (const nqn of vm.defaultSubsystems) {
-      assert.ok(pages.some((p) => p.subnqn === nqn && p.traddr === vm.lan.address && p.subtype === 'nvme'), `${nqn} in stafctl dlp: ${r.stdout}`);
+      assert.ok(
+        pages.some((p) => p.subnqn === nqn && p.traddr === vm.lan.address && p.subtype === 'nvme'),
+        `${nqn} in stafctl dlp: ${r.stdout}`,
+      );
     }
 
     // withdraw the advertisement and take the target off the LAN: the DC ages out
@@ -101,9 +131,13 @@ async function scenario(variant: 'avahi' | 'builtin'): Promise<void> {
   }
 }
 
-test('mDNS via Avahi on the bus: the kernel target found, connected, dlp served, aged out after withdrawal', { timeout: 240_000 }, async () => {
-  await scenario('avahi');
-});
+test(
+  'mDNS via Avahi on the bus: the kernel target found, connected, dlp served, aged out after withdrawal',
+  { timeout: 240_000 },
+  async () => {
+    await scenario('avahi');
+  },
+);
 
 test('mDNS via the built-in browser (no Avahi on the bus): the same', { timeout: 240_000 }, async () => {
   await scenario('builtin');

@@ -9,9 +9,23 @@ const fromSource = import.meta.url.endsWith('.ts');
 /** Starts it listening on address:port inside `ns`; resolves once it is ready (bounded). */
 export async function startNetnsTarget(ns: string, address: string, port: number, nqn: string): Promise<ChildProcess> {
   const script = join(here, fromSource ? 'netns-target-child.ts' : 'netns-target-child.js');
-  const p = spawn('ip', ['netns', 'exec', ns, process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), script, address, String(port), nqn], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const p = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      ...(fromSource ? ['--import', 'tsx'] : []),
+      script,
+      address,
+      String(port),
+      nqn,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -31,9 +31,12 @@ test('kernel driver: the override rule is written at start (FC rule only, system
       await rig.stafd.waitForLog('installed udev override', 15_000);
       const text = readFileSync(join(dir, RULE), 'utf8');
       assert.equal(text, overrideRuleText());
-      const rules = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).join('\n');
+      const rules = text
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .join('\n');
       assert.match(rules, /^ACTION=="change", SUBSYSTEM=="fc", ENV\{FC_EVENT\}=="nvmediscovery"/);
-      assert.doesNotMatch(rules, /SUBSYSTEM=="nvme"/, 'nvme-cli\'s nvme rules are shadowed, not copied');
+      assert.doesNotMatch(rules, /SUBSYSTEM=="nvme"/, "nvme-cli's nvme rules are shadowed, not copied");
       assert.ok(
         rules.includes(
           'restart nvmf-connect@--device\\x3dnone\\x09--transport\\x3dfc\\x09--traddr\\x3d$env{NVMEFC_TRADDR}\\x09--trsvcid\\x3dnone\\x09--host-traddr\\x3d$env{NVMEFC_HOST_TRADDR}.service"',
@@ -53,7 +56,7 @@ test('kernel driver: the override rule is written at start (FC rule only, system
 
 test('kernel driver: an override already present is kept as it is, also at exit', async () => {
   await withRulesDir(async (dir) => {
-    const mine = '# the administrator\'s own rule\n';
+    const mine = "# the administrator's own rule\n";
     writeFileSync(join(dir, RULE), mine);
     const rig = await startFinderRig({ conf: CONF, env: { STAS_FABRICS_DRIVER: 'kernel', STAS_UDEV_RULES_DIR: dir } });
     let stopped = false;
@@ -84,9 +87,12 @@ test('kernel driver: an unwritable rules directory is logged, stafd keeps runnin
   });
 });
 
-test('userspace driver: no override (it does not replace nvme-cli\'s connections)', async () => {
+test("userspace driver: no override (it does not replace nvme-cli's connections)", async () => {
   await withRulesDir(async (dir) => {
-    const rig = await startFinderRig({ conf: CONF, env: { STAS_FABRICS_DRIVER: 'userspace', STAS_UDEV_RULES_DIR: dir } });
+    const rig = await startFinderRig({
+      conf: CONF,
+      env: { STAS_FABRICS_DRIVER: 'userspace', STAS_UDEV_RULES_DIR: dir },
+    });
     try {
       await rig.stafd.waitForLog('ready on D-Bus', 15_000);
       assert.deepEqual(readdirSync(dir), []);
@@ -97,11 +103,20 @@ test('userspace driver: no override (it does not replace nvme-cli\'s connections
 });
 
 test('the nvmf-connect@ unit of a foreign DC event: --device, host-traddr/host-iface unless none/empty, escaped', () => {
-  assert.equal(nvmfConnectUnit('nvme3', { NVME_HOST_TRADDR: 'none', NVME_HOST_IFACE: 'none' }), 'nvmf-connect@--device\\x3dnvme3.service');
-  assert.equal(nvmfConnectUnit('nvme3', { NVME_HOST_TRADDR: '', NVME_HOST_IFACE: '' }), 'nvmf-connect@--device\\x3dnvme3.service');
+  assert.equal(
+    nvmfConnectUnit('nvme3', { NVME_HOST_TRADDR: 'none', NVME_HOST_IFACE: 'none' }),
+    'nvmf-connect@--device\\x3dnvme3.service',
+  );
+  assert.equal(
+    nvmfConnectUnit('nvme3', { NVME_HOST_TRADDR: '', NVME_HOST_IFACE: '' }),
+    'nvmf-connect@--device\\x3dnvme3.service',
+  );
   assert.equal(
     nvmfConnectUnit('nvme0', { NVME_HOST_TRADDR: '192.168.1.2', NVME_HOST_IFACE: 'eth0' }),
     'nvmf-connect@--device\\x3dnvme0\\x09--host-traddr\\x3d192.168.1.2\\x09--host-iface\\x3deth0.service',
   );
-  assert.equal(nvmfConnectUnit('nvme1', { NVME_HOST_IFACE: 'eth1' }), 'nvmf-connect@--device\\x3dnvme1\\x09--host-iface\\x3deth1.service');
+  assert.equal(
+    nvmfConnectUnit('nvme1', { NVME_HOST_IFACE: 'eth1' }),
+    'nvmf-connect@--device\\x3dnvme1\\x09--host-iface\\x3deth1.service',
+  );
 });

@@ -4,7 +4,17 @@
 // start nvme-cli's nvmf-connect@.service for it. systemd is not PID 1 in the VM, so a recording `systemctl` shim is
 // put first on stafd's PATH (only systemctl is replaced; the uevent, the DC and nvmet are real). Prints one JSON line.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFinderRig, DISC_NQN, type FinderRig } from './rig.js';
@@ -29,14 +39,21 @@ try {
   const before = new Set(controllers());
   // nvme-cli 2.3's `nvme connect` has no --persistent (only discover/connect-all do, and they would also connect the
   // I/O subsystems): a connect to the well-known NQN with a keep-alive is the same persistent discovery controller
-  execFileSync('nvme', ['connect', '-t', 'tcp', '-a', traddr, '-s', trsvcid, '-n', DISC_NQN, '--keep-alive-tmo=30'], { encoding: 'utf8', timeout: 30_000 });
+  execFileSync('nvme', ['connect', '-t', 'tcp', '-a', traddr, '-s', trsvcid, '-n', DISC_NQN, '--keep-alive-tmo=30'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   device = controllers().find((n) => !before.has(n));
   if (!device) throw new Error('nvme connect made no controller');
   result.device = device;
 
   rig = await startFinderRig({
     conf: '[Global]\n[Service Discovery]\nzeroconf=disabled\n',
-    env: { STAS_FABRICS_DRIVER: 'kernel', STAS_UDEV_RULES_DIR: rulesDir, PATH: `${shimDir}:${process.env['PATH'] ?? '/usr/bin:/bin'}` },
+    env: {
+      STAS_FABRICS_DRIVER: 'kernel',
+      STAS_UDEV_RULES_DIR: rulesDir,
+      PATH: `${shimDir}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+    },
     startTimeoutMs: 180_000,
   });
   await rig.stafd.waitForLog('ready on D-Bus', 60_000);
@@ -50,8 +67,16 @@ try {
   // let a second (wrong) call show up too, if there were one
   await new Promise((r) => setTimeout(r, 1_000));
   result.latencyMs = Date.now() - since;
-  result.calls = existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter((l) => l !== '').map((l) => l.split('\t')) : [];
-  result.logged = rig.stafd.output().split('\n').some((l) => l.includes(`nvme-cli coexistence: ${device} (not managed by stafd): discovery log page change`));
+  result.calls = existsSync(record)
+    ? readFileSync(record, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.split('\t'))
+    : [];
+  result.logged = rig.stafd
+    .output()
+    .split('\n')
+    .some((l) => l.includes(`nvme-cli coexistence: ${device} (not managed by stafd): discovery log page change`));
 } catch (e) {
   result.error = (e as Error).message;
 } finally {

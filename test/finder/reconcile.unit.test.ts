@@ -11,12 +11,29 @@ import { isIP } from 'node:net';
 const ctx = { ignoreIface: false, hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:host' };
 const DISC = 'nqn.2014-08.org.nvmexpress.discovery';
 const tid = (traddr: string, trsvcid = '8009'): TID =>
-  TID.fromCid([['transport', 'tcp'], ['traddr', traddr], ['trsvcid', trsvcid], ['subsysnqn', DISC]], ctx);
-const referral = (traddr: string, trsvcid = '8009'): Record<string, string> => ({ trtype: 'tcp', adrfam: 'ipv4', traddr, trsvcid, subnqn: DISC, subtype: 'referral' });
-const cur = (t: TID, origin: CurrentDc['origin'], logPages: Record<string, string>[] = [], unresponsiveExpired = false): [string, CurrentDc] => [
-  t.key(),
-  { tid: t, origin, logPages, unresponsiveExpired },
-];
+  TID.fromCid(
+    [
+      ['transport', 'tcp'],
+      ['traddr', traddr],
+      ['trsvcid', trsvcid],
+      ['subsysnqn', DISC],
+    ],
+    ctx,
+  );
+const referral = (traddr: string, trsvcid = '8009'): Record<string, string> => ({
+  trtype: 'tcp',
+  adrfam: 'ipv4',
+  traddr,
+  trsvcid,
+  subnqn: DISC,
+  subtype: 'referral',
+});
+const cur = (
+  t: TID,
+  origin: CurrentDc['origin'],
+  logPages: Record<string, string>[] = [],
+  unresponsiveExpired = false,
+): [string, CurrentDc] => [t.key(), { tid: t, origin, logPages, unresponsiveExpired }];
 const base = { excluded: () => false, valid: (t: TID) => isIP(t.traddr) !== 0, tidContext: ctx };
 
 test('configured, advertised and kept discovered DCs with their origins', () => {
@@ -41,14 +58,38 @@ test('configured, advertised and kept discovered DCs with their origins', () => 
 test('excluded and invalid discovered DCs are removed', () => {
   const x = tid('10.0.0.5');
   const bad = tid('not-an-address');
-  const plan = planReconfiguration({ ...base, excluded: (t) => t.traddr === '10.0.0.5', configured: [], advertised: [], current: new Map([cur(x, 'discovered'), cur(bad, 'discovered')]) });
+  const plan = planReconfiguration({
+    ...base,
+    excluded: (t) => t.traddr === '10.0.0.5',
+    configured: [],
+    advertised: [],
+    current: new Map([cur(x, 'discovered'), cur(bad, 'discovered')]),
+  });
   assert.equal(plan.want.size, 0);
   assert.equal(plan.toDel.length, 2);
 });
 
 test('referrals: followed with the referrer host fields, self-referral ignored, cycles disappear with their root', () => {
-  const root = TID.fromCid([['transport', 'tcp'], ['traddr', '10.0.0.1'], ['trsvcid', '8009'], ['subsysnqn', DISC], ['host-iface', 'eth0']], ctx);
-  const r1 = TID.fromCid([['transport', 'tcp'], ['traddr', '10.0.0.2'], ['trsvcid', '8009'], ['subsysnqn', DISC], ['host-iface', 'eth0']], ctx);
+  const root = TID.fromCid(
+    [
+      ['transport', 'tcp'],
+      ['traddr', '10.0.0.1'],
+      ['trsvcid', '8009'],
+      ['subsysnqn', DISC],
+      ['host-iface', 'eth0'],
+    ],
+    ctx,
+  );
+  const r1 = TID.fromCid(
+    [
+      ['transport', 'tcp'],
+      ['traddr', '10.0.0.2'],
+      ['trsvcid', '8009'],
+      ['subsysnqn', DISC],
+      ['host-iface', 'eth0'],
+    ],
+    ctx,
+  );
   const current = new Map([
     cur(root, 'configured', [referral('10.0.0.2'), referral('10.0.0.1')]),
     cur(r1, 'referral', [referral('10.0.0.1'), referral('10.0.0.2')]),
@@ -64,7 +105,11 @@ test('referrals: followed with the referrer host fields, self-referral ignored, 
 
 test('referral chains are bounded', () => {
   const chain = Array.from({ length: MAX_REFERRAL_DEPTH + 3 }, (_, i) => tid(`10.1.0.${i + 1}`));
-  const current = new Map(chain.map((t, i) => cur(t, i === 0 ? 'configured' : 'referral', i + 1 < chain.length ? [referral(chain[i + 1]!.traddr)] : [])));
+  const current = new Map(
+    chain.map((t, i) =>
+      cur(t, i === 0 ? 'configured' : 'referral', i + 1 < chain.length ? [referral(chain[i + 1]!.traddr)] : []),
+    ),
+  );
   const plan = planReconfiguration({ ...base, configured: [chain[0]!], advertised: [], current });
   assert.equal(plan.want.size, MAX_REFERRAL_DEPTH + 1);
   assert.ok(plan.ignoredReferrals.some((w) => w.includes('deeper')));
@@ -81,11 +126,22 @@ test('DLPE filter: unusable addresses dropped, garbage counted, odd codes kept a
     { subnqn: 'nqn.g', traddr: 'x', trsvcid: 'y', trtype: 9, adrfam: 9, subtype: 9, treq: 5 },
   ]);
   const r = filterDiscoveryEntries(decodeDiscoveryLog(raw).entries);
-  assert.deepEqual(r.entries.map((e) => e.subnqn), ['nqn.a', 'nqn.g']);
-  assert.equal(r.unusable, 2);
-  assert.deepEqual(r.malformed.map((m) => m.index), [3, 4, 5]);
   assert.deepEqual(
-    { trtype: r.entries[1]!.trtype, adrfam: r.entries[1]!.adrfam, subtype: r.entries[1]!.subtype, treq: r.entries[1]!.treq },
+    r.entries.map((e) => e.subnqn),
+    ['nqn.a', 'nqn.g'],
+  );
+  assert.equal(r.unusable, 2);
+  assert.deepEqual(
+    r.malformed.map((m) => m.index),
+    [3, 4, 5],
+  );
+  assert.deepEqual(
+    {
+      trtype: r.entries[1]!.trtype,
+      adrfam: r.entries[1]!.adrfam,
+      subtype: r.entries[1]!.subtype,
+      treq: r.entries[1]!.treq,
+    },
     { trtype: '9', adrfam: '9', subtype: '9', treq: '5' },
   );
 });

@@ -7,7 +7,12 @@ import { makeTestEtc, type TestEtc } from '../harness/env.js';
 import { waitFor } from '../harness/wait.js';
 import { callMethod, getNameOwner, subscribeSignals } from '../../daemons/dbus/bus.js';
 
-export const STAF = { name: 'org.nvmexpress.staf', path: '/org/nvmexpress/staf', iface: 'org.nvmexpress.staf', debug: 'org.nvmexpress.staf.debug' };
+export const STAF = {
+  name: 'org.nvmexpress.staf',
+  path: '/org/nvmexpress/staf',
+  iface: 'org.nvmexpress.staf',
+  debug: 'org.nvmexpress.staf.debug',
+};
 export const DISC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
 export interface RecordedSignal {
@@ -25,7 +30,9 @@ export interface FinderRig {
   call(member: string, signature?: string, body?: unknown[], iface?: string): Promise<unknown[]>;
   listControllers(detailed: boolean): Promise<Record<string, string>[]>;
   getLogPages(tid7: string[]): Promise<Record<string, string>[]>;
-  allLogPages(detailed: boolean): Promise<{ 'discovery-controller': Record<string, string>; 'log-pages': Record<string, string>[] }[]>;
+  allLogPages(
+    detailed: boolean,
+  ): Promise<{ 'discovery-controller': Record<string, string>; 'log-pages': Record<string, string>[] }[]>;
   processInfo(): Promise<Record<string, unknown>>;
   /** resolves with the first signal after `since` (ms timestamp) that matches */
   waitSignal(pred: (s: RecordedSignal) => boolean, timeoutMs: number, since?: number): Promise<RecordedSignal>;
@@ -99,14 +106,20 @@ export async function startFinderRig(opts: RigOptions): Promise<FinderRig> {
     listControllers: async (d) => (await call('list_controllers', 'b', [d]))[0] as Record<string, string>[],
     getLogPages: async (t) => (await call('get_log_pages', 'sssssss', t))[0] as Record<string, string>[],
     allLogPages: async (d) => JSON.parse((await call('get_all_log_pages', 'b', [d]))[0] as string),
-    processInfo: async () => JSON.parse((await call('process_info', '', [], STAF.debug))[0] as string) as Record<string, unknown>,
+    processInfo: async () =>
+      JSON.parse((await call('process_info', '', [], STAF.debug))[0] as string) as Record<string, unknown>,
     waitSignal(pred, timeoutMs, since = 0) {
       return new Promise((resolve, reject) => {
         const deadline = Date.now() + timeoutMs;
         const tick = (): void => {
           const hit = signals.find((s) => s.at >= since && pred(s));
           if (hit) return resolve(hit);
-          if (Date.now() > deadline) return reject(new Error(`no matching signal within ${timeoutMs} ms; got ${JSON.stringify(signals.slice(-5))}\nstafd output:\n${stafd.output().slice(-3000)}`));
+          if (Date.now() > deadline)
+            return reject(
+              new Error(
+                `no matching signal within ${timeoutMs} ms; got ${JSON.stringify(signals.slice(-5))}\nstafd output:\n${stafd.output().slice(-3000)}`,
+              ),
+            );
           setTimeout(tick, 20);
         };
         tick();

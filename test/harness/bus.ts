@@ -21,9 +21,13 @@ export async function startPrivateBus(opts: { policyDir?: string } = {}): Promis
     .replace('@SOCKET@', socket)
     .replace('@POLICYDIR@', policyDir);
   writeFileSync(join(dir, 'bus.conf'), conf);
-  const child: ChildProcess = spawn('dbus-daemon', [`--config-file=${join(dir, 'bus.conf')}`, '--nofork', '--print-address=1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'dbus-daemon',
+    [`--config-file=${join(dir, 'bus.conf')}`, '--nofork', '--print-address=1'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const address = await new Promise<string>((resolve, reject) => {

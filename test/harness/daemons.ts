@@ -50,10 +50,21 @@ const BUS_NAMES = { stafd: 'org.nvmexpress.staf', stacd: 'org.nvmexpress.stac' }
 export function nameOwned(busAddress: string, name: string): boolean {
   try {
     // dbus-send rather than busctl: busctl needs systemd's runtime directories, absent in the kernel-host VM
-    execFileSync('dbus-send', [`--bus=${busAddress}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetNameOwner', `string:${name}`], {
-      stdio: 'ignore',
-      timeout: 3000,
-    });
+    execFileSync(
+      'dbus-send',
+      [
+        `--bus=${busAddress}`,
+        '--print-reply',
+        '--dest=org.freedesktop.DBus',
+        '/org/freedesktop/DBus',
+        'org.freedesktop.DBus.GetNameOwner',
+        `string:${name}`,
+      ],
+      {
+        stdio: 'ignore',
+        timeout: 3000,
+      },
+    );
     return true;
   } catch {
     return false;
@@ -96,7 +107,11 @@ export async function startDaemon(prog: 'stafd' | 'stacd', opts: DaemonOptions):
         };
         const t = setTimeout(() => {
           waiters.delete(check as () => void);
-          reject(new Error(`${prog}: no log line matching ${String(text)} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`));
+          reject(
+            new Error(
+              `${prog}: no log line matching ${String(text)} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`,
+            ),
+          );
         }, timeoutMs);
         if (!check()) waiters.add(check as () => void);
       });
@@ -105,7 +120,10 @@ export async function startDaemon(prog: 'stafd' | 'stacd', opts: DaemonOptions):
     async stop(timeoutMs = 15_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs))]);
+      const code = await Promise.race([
+        exited,
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs)),
+      ]);
       if (code === 'timeout') {
         proc.kill('SIGKILL');
         throw new Error(`${prog} did not stop within ${timeoutMs} ms after SIGTERM; output:\n${out.slice(-3000)}`);
@@ -138,8 +156,16 @@ export interface CliResult {
 }
 
 /** Runs a CLI (compiled JS) with the bus address set (as `user` through runuser). */
-export async function runCli(prog: Prog, args: string[], opts: { busAddress?: string; env?: Record<string, string>; user?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli(
+  prog: Prog,
+  args: string[],
+  opts: { busAddress?: string; env?: Record<string, string>; user?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const env = { ...process.env, ...(opts.busAddress ? { DBUS_SYSTEM_BUS_ADDRESS: opts.busAddress } : {}), ...opts.env };
-  const r = await runProcess(process.execPath, [scriptPath(prog), ...args], { env, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.user ? { user: opts.user } : {}) });
+  const r = await runProcess(process.execPath, [scriptPath(prog), ...args], {
+    env,
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    ...(opts.user ? { user: opts.user } : {}),
+  });
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }

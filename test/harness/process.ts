@@ -54,7 +54,9 @@ export function runProcess(cmd: string, args: readonly string[], opts: ProcessOp
 export async function runChecked(cmd: string, args: readonly string[], opts: ProcessOptions = {}): Promise<string> {
   const r = await runProcess(cmd, args, opts);
   if (r.code !== 0) {
-    throw new Error(`${describe(cmd, args)}: exit ${r.signal ?? r.code}: ${(r.stderr.trim() || r.stdout.trim()).slice(-800)}`);
+    throw new Error(
+      `${describe(cmd, args)}: exit ${r.signal ?? r.code}: ${(r.stderr.trim() || r.stdout.trim()).slice(-800)}`,
+    );
   }
   return r.stdout;
 }

@@ -27,7 +27,9 @@ export function importGraph(root: string, folders: readonly string[]): ImportGra
     for (const file of tsFiles(join(root, folder))) {
       const text = readFileSync(file, 'utf8');
       // type-only imports count too (as madge counts them): a circle of types is still two modules that need each other
-      const deps = [...text.matchAll(IMPORT_RE)].map((m) => relative(root, resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts'))));
+      const deps = [...text.matchAll(IMPORT_RE)].map((m) =>
+        relative(root, resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts'))),
+      );
       graph.set(relative(root, file), deps);
     }
   }
@@ -74,7 +76,8 @@ export function crossings(graph: ImportGraph, a: string, b: string): string[] {
   const out: string[] = [];
   for (const [file, deps] of graph) {
     for (const d of deps) {
-      if ((file.startsWith(a) && d.startsWith(b)) || (file.startsWith(b) && d.startsWith(a))) out.push(`${file} -> ${d}`);
+      if ((file.startsWith(a) && d.startsWith(b)) || (file.startsWith(b) && d.startsWith(a)))
+        out.push(`${file} -> ${d}`);
     }
   }
   return out;

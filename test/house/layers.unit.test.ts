@@ -38,14 +38,23 @@ async function importErrors(filePath: string, code: string): Promise<string[]> {
 }
 
 test('lint refuses a codec that imports from above nvme/protocol', async () => {
-  const errors = await importErrors('daemons/nvme/protocol/new-codec.ts', "import { log } from '../../common/log.js';\n");
+  const errors = await importErrors(
+    'daemons/nvme/protocol/new-codec.ts',
+    "import { log } from '../../common/log.js';\n",
+  );
   assert.equal(errors.length, 1, errors.join('\n'));
   assert.match(errors[0]!, /pure codecs/);
-  assert.deepEqual(await importErrors('daemons/nvme/protocol/new-codec.ts', "import { crc32c } from './crc32c.js';\n"), []);
+  assert.deepEqual(
+    await importErrors('daemons/nvme/protocol/new-codec.ts', "import { crc32c } from './crc32c.js';\n"),
+    [],
+  );
 });
 
 test('lint refuses a CLI that imports a daemon engine', async () => {
-  const errors = await importErrors('ctl/stacctl/new-command.ts', "import { Connector } from '../../daemons/connector/connector.js';\n");
+  const errors = await importErrors(
+    'ctl/stacctl/new-command.ts',
+    "import { Connector } from '../../daemons/connector/connector.js';\n",
+  );
   assert.equal(errors.length, 1, errors.join('\n'));
   assert.match(errors[0]!, /over D-Bus only/);
 });

@@ -13,7 +13,10 @@ test('journal: begin, step, complete, pending', async (t) => {
   const j = new Journal(join(dir, 'journal'));
   await j.open();
   const a = await j.begin({ pool: 'p', op: 'rollback', volume: 'v', args: { snapshot: 's1' } });
-  const onDisk = JSON.parse(await readFile(j.pathOf(a.entry.id), 'utf8')) as { phase: string; args: { snapshot: string } };
+  const onDisk = JSON.parse(await readFile(j.pathOf(a.entry.id), 'utf8')) as {
+    phase: string;
+    args: { snapshot: string };
+  };
   assert.equal(onDisk.phase, 'intent');
   assert.equal(onDisk.args.snapshot, 's1');
   await a.step('backup', { backup: 'auto-1' });
@@ -28,10 +31,20 @@ test('journal: begin, step, complete, pending', async (t) => {
   const again = new Journal(join(dir, 'journal'));
   await again.open();
   const pending = await again.pending();
-  assert.deepEqual(pending.map((p) => [p.entry.op, p.entry.volume, p.entry.phase]), [['rollback', 'v', 'backup'], ['flatten', 'c', 'intent']]);
+  assert.deepEqual(
+    pending.map((p) => [p.entry.op, p.entry.volume, p.entry.phase]),
+    [
+      ['rollback', 'v', 'backup'],
+      ['flatten', 'c', 'intent'],
+    ],
+  );
   assert.equal(pending[0].entry.data.backup, 'auto-1');
   assert.ok(!(await readdir(join(dir, 'journal'))).some((f) => f.endsWith('.tmp')), 'temp files removed');
   for (const p of pending) await p.complete();
-  assert.deepEqual((await readdir(join(dir, 'journal'))).sort(), ['garbage.json'], 'unreadable entries are left for a person to look at');
+  assert.deepEqual(
+    (await readdir(join(dir, 'journal'))).sort(),
+    ['garbage.json'],
+    'unreadable entries are left for a person to look at',
+  );
   assert.equal(b.entry.op, 'flatten');
 });

@@ -16,12 +16,18 @@ test('jobs on one key run one after the other, other keys in parallel up to the 
   const log: string[] = [];
   const gates = [gate(), gate(), gate(), gate()];
   const mk = (name: string, key: string, g: { wait: Promise<void> }) =>
-    runner.submit({ operation: 'op', object: name, keys: [key], cancellable: false, run: async () => {
-      log.push(`start ${name}`);
-      await g.wait;
-      log.push(`end ${name}`);
-      return name;
-    } });
+    runner.submit({
+      operation: 'op',
+      object: name,
+      keys: [key],
+      cancellable: false,
+      run: async () => {
+        log.push(`start ${name}`);
+        await g.wait;
+        log.push(`end ${name}`);
+        return name;
+      },
+    });
   const a1 = mk('a1', 'a', gates[0]);
   const a2 = mk('a2', 'a', gates[1]);
   const b1 = mk('b1', 'b', gates[2]);
@@ -29,8 +35,15 @@ test('jobs on one key run one after the other, other keys in parallel up to the 
   await new Promise((r) => setImmediate(r));
   assert.deepEqual([a1.state, a2.state, b1.state, c1.state], ['running', 'queued', 'running', 'queued']);
   assert.ok(runner.isBusy('a') && runner.isBusy('c'));
-  assert.throws(() => runner.tryLock(['a'], 'snapshot'), (e: Error & { code?: string }) => e.code === 'Busy' && /job .* \(op, running\)/.test(e.message));
-  assert.throws(() => runner.tryLock(['c'], 'snapshot'), (e: Error & { code?: string }) => e.code === 'Busy', 'a queued job holds its key too');
+  assert.throws(
+    () => runner.tryLock(['a'], 'snapshot'),
+    (e: Error & { code?: string }) => e.code === 'Busy' && /job .* \(op, running\)/.test(e.message),
+  );
+  assert.throws(
+    () => runner.tryLock(['c'], 'snapshot'),
+    (e: Error & { code?: string }) => e.code === 'Busy',
+    'a queued job holds its key too',
+  );
   const release = runner.tryLock(['d'], 'quick');
   release();
   gates[0].open();
@@ -41,23 +54,41 @@ test('jobs on one key run one after the other, other keys in parallel up to the 
   gates[2].open();
   gates[3].open();
   await runner.drain();
-  assert.deepEqual([a1, a2, b1, c1].map((j) => [j.state, j.result, j.progress]), [
-    ['succeeded', 'a1', 100], ['succeeded', 'a2', 100], ['succeeded', 'b1', 100], ['succeeded', 'c1', 100],
-  ]);
+  assert.deepEqual(
+    [a1, a2, b1, c1].map((j) => [j.state, j.result, j.progress]),
+    [
+      ['succeeded', 'a1', 100],
+      ['succeeded', 'a2', 100],
+      ['succeeded', 'b1', 100],
+      ['succeeded', 'c1', 100],
+    ],
+  );
   assert.ok(log.indexOf('end a1') < log.indexOf('start a2'));
 });
 
 test('cancel: queued at once; running through its signal; refused when not cancellable', async () => {
   const runner = new JobRunner({ maxParallel: 1 });
   const progress: number[] = [];
-  const running = runner.submit({ operation: 'flatten', object: 'v', keys: ['v'], cancellable: true, run: (ctx: JobContext) =>
-    new Promise<string>((_, reject) => {
-      ctx.progress(10);
-      ctx.progress(42.7);
-      ctx.signal.addEventListener('abort', () => reject(new CancelledError('killed')));
-    }) });
+  const running = runner.submit({
+    operation: 'flatten',
+    object: 'v',
+    keys: ['v'],
+    cancellable: true,
+    run: (ctx: JobContext) =>
+      new Promise<string>((_, reject) => {
+        ctx.progress(10);
+        ctx.progress(42.7);
+        ctx.signal.addEventListener('abort', () => reject(new CancelledError('killed')));
+      }),
+  });
   running.on('changed', () => progress.push(running.progress));
-  const queued = runner.submit({ operation: 'x', object: 'w', keys: ['w'], cancellable: true, run: async () => 'never' });
+  const queued = runner.submit({
+    operation: 'x',
+    object: 'w',
+    keys: ['w'],
+    cancellable: true,
+    run: async () => 'never',
+  });
   await new Promise((r) => setImmediate(r));
   assert.equal(running.progress, 42);
   runner.cancel(queued.id);
@@ -66,19 +97,37 @@ test('cancel: queued at once; running through its signal; refused when not cance
   const j = await running.wait();
   assert.equal(j.state, 'cancelled');
   assert.equal(j.errorCode, 'Cancelled');
-  const nc = runner.submit({ operation: 'rollback', object: 'z', keys: ['z'], cancellable: false, run: () => new Promise((r) => setTimeout(() => r('ok'), 50)) });
+  const nc = runner.submit({
+    operation: 'rollback',
+    object: 'z',
+    keys: ['z'],
+    cancellable: false,
+    run: () => new Promise((r) => setTimeout(() => r('ok'), 50)),
+  });
   await new Promise((r) => setImmediate(r));
-  assert.throws(() => runner.cancel(nc.id), (e: Error & { code?: string }) => e.code === 'Busy');
+  assert.throws(
+    () => runner.cancel(nc.id),
+    (e: Error & { code?: string }) => e.code === 'Busy',
+  );
   assert.equal((await nc.wait()).state, 'succeeded');
-  assert.throws(() => runner.cancel('nope'), (e: Error & { code?: string }) => e.code === 'NotFound');
+  assert.throws(
+    () => runner.cancel('nope'),
+    (e: Error & { code?: string }) => e.code === 'NotFound',
+  );
 });
 
 test('a failing job carries the named error code', async () => {
   const runner = new JobRunner();
-  const j = runner.submit({ operation: 'x', object: 'o', keys: ['o'], cancellable: false, run: async () => {
-    const e = new Error('boom') as Error & { code: string };
-    throw Object.assign(e, { code: 'X' });
-  } });
+  const j = runner.submit({
+    operation: 'x',
+    object: 'o',
+    keys: ['o'],
+    cancellable: false,
+    run: async () => {
+      const e = new Error('boom') as Error & { code: string };
+      throw Object.assign(e, { code: 'X' });
+    },
+  });
   const done = await j.wait();
   assert.equal(done.state, 'failed');
   assert.equal(done.errorCode, 'Failed');

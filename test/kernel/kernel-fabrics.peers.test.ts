@@ -29,7 +29,11 @@ interface Report {
 test('kernel path in the host VM: DC connect, DLP, two AENs, IOC connect/delete', { timeout: 600_000 }, async () => {
   const vm = await ensureHostVm();
   // node under TCG is slow to start and compile (tens of seconds on a busy machine): generous but bounded
-  const { code, out, report: rep } = await runScenario<Report>(vm, new URL('./in-vm/scenario', import.meta.url), [], 540_000);
+  const {
+    code,
+    out,
+    report: rep,
+  } = await runScenario<Report>(vm, new URL('./in-vm/scenario', import.meta.url), [], 540_000);
   assert.equal(code, 0, `scenario failed in the VM:\n${out}`);
 
   assert.deepEqual(rep.supported, ['host_iface', 'discovery', 'keep_alive_tmo']);

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { isDiscoveryLogChange, ueventDeviceName, UeventParser, type Uevent } from '../../daemons/udev/uevent-parser.js';
 
 // fixtures are not compiled: always read them from the source tree
-const fixture = fileURLToPath(new URL('./fixtures/udevadm-monitor-nvme.txt', import.meta.url.replace('/dist/test/', '/test/')));
+const fixture = fileURLToPath(
+  new URL('./fixtures/udevadm-monitor-nvme.txt', import.meta.url.replace('/dist/test/', '/test/')),
+);
 const TEXT = readFileSync(fixture, 'utf8');
 
 function parseAll(chunks: string[]): { events: Uevent[]; banner: boolean } {
@@ -21,12 +23,15 @@ function parseAll(chunks: string[]): { events: Uevent[]; banner: boolean } {
 test('parses the captured add / change(connected) / change(AEN) / remove sequence', () => {
   const { events, banner } = parseAll([TEXT]);
   assert.equal(banner, true);
-  assert.deepEqual(events.map((e) => [e.source, e.action, e.devpath, e.subsystem]), [
-    ['KERNEL', 'add', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
-    ['KERNEL', 'change', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
-    ['KERNEL', 'change', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
-    ['KERNEL', 'remove', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
-  ]);
+  assert.deepEqual(
+    events.map((e) => [e.source, e.action, e.devpath, e.subsystem]),
+    [
+      ['KERNEL', 'add', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
+      ['KERNEL', 'change', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
+      ['KERNEL', 'change', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
+      ['KERNEL', 'remove', '/devices/virtual/nvme-fabrics/ctl/nvme0', 'nvme'],
+    ],
+  );
   const [add, connected, aen] = events as [Uevent, Uevent, Uevent, Uevent];
   assert.equal(add.properties['NVME_TRTYPE'], 'tcp');
   assert.equal(add.properties['NVME_TRADDR'], '127.0.0.1');
@@ -58,7 +63,8 @@ test('any chunking gives the same events (byte-by-byte and random splits)', () =
 });
 
 test('garbage and a header without a preceding blank line do not break parsing', () => {
-  const text = 'garbage line\nKEY=without header\nKERNEL[1.5] add /devices/x/nvme3 (nvme)\nACTION=add\n' +
+  const text =
+    'garbage line\nKEY=without header\nKERNEL[1.5] add /devices/x/nvme3 (nvme)\nACTION=add\n' +
     'UDEV  [2.0] change   /devices/x/nvme3 (nvme)\nACTION=change\nNVME_AEN=0x70F002\n\n\n';
   const { events } = parseAll([text]);
   assert.equal(events.length, 2);

@@ -58,7 +58,8 @@ function collect(proc: ChildProcess, label: string): NetnsChild {
       for (;;) {
         const hit = lines.slice(since).find(pred);
         if (hit) return hit;
-        if (proc.exitCode !== null) throw new Error(`${label} exited (${proc.exitCode}) while waiting for ${what}; stderr:\n${err.slice(-4000)}`);
+        if (proc.exitCode !== null)
+          throw new Error(`${label} exited (${proc.exitCode}) while waiting for ${what}; stderr:\n${err.slice(-4000)}`);
         if (Date.now() > deadline) {
           const tail = lines.filter((l) => l.ev !== 'info').slice(-10);
           const lastInfo = [...lines].reverse().find((l) => l.ev === 'info');

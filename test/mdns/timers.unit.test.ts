@@ -65,13 +65,17 @@ test('reachability retries after 5, 10, 30, 60, 300, 600, 600 s and stops once r
   let attempts = 0;
   let reachable = 0;
   const delays: number[] = [];
-  const checker = new ReachabilityChecker({ address: '::ffff:10.1.1.1', port: 8009, ifname: 'eth0' }, () => reachable++, {
-    clock,
-    probe: async () => {
-      attempts++;
-      if (attempts < 8) throw new Error('ECONNREFUSED');
+  const checker = new ReachabilityChecker(
+    { address: '::ffff:10.1.1.1', port: 8009, ifname: 'eth0' },
+    () => reachable++,
+    {
+      clock,
+      probe: async () => {
+        attempts++;
+        if (attempts < 8) throw new Error('ECONNREFUSED');
+      },
     },
-  });
+  );
   checker.start();
   await new Promise((r) => setImmediate(r));
   for (let i = 0; i < 7; i++) {

@@ -28,7 +28,16 @@ if (opts.busAddress) {
   bus = connectSystemBus();
   bus.on('error', (e: unknown) => out({ ev: 'bus-error', error: String(e) }));
   // (org.freedesktop.DBus.Peer.Ping is denied by the system-bus default policy; GetId is allowed)
-  await callMethod(bus, { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'GetId' }, 5_000);
+  await callMethod(
+    bus,
+    {
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'GetId',
+    },
+    5_000,
+  );
 }
 
 const sourceOpts: ZeroconfSourceOptions = {
@@ -44,7 +53,8 @@ const sourceOpts: ZeroconfSourceOptions = {
 const source = new ZeroconfSource(sourceOpts);
 source.on('backend', (backend) => out({ ev: 'backend', backend }));
 source.on('change', (dcs) => out({ ev: 'change', dcs }));
-const printInfo = (): void => out({ ev: 'info', backend: source.backend, info: source.info(), counters: source.errorCounters() });
+const printInfo = (): void =>
+  out({ ev: 'info', backend: source.backend, info: source.info(), counters: source.errorCounters() });
 const infoTimer = setInterval(printInfo, opts.infoEveryMs ?? 300);
 await source.start();
 out({ ev: 'started', backend: source.backend });

@@ -26,7 +26,15 @@ async function target(opts: FakeTargetOptions): Promise<FakeTarget> {
   return t;
 }
 function opts(t: FakeTarget, extra: Partial<SessionOptions> = {}): SessionOptions {
-  return { host: t.host, port: t.port, subnqn: DISCOVERY_NQN, hostnqn: HOSTNQN, hostid: HOSTID, commandTimeoutMs: 3000, ...extra };
+  return {
+    host: t.host,
+    port: t.port,
+    subnqn: DISCOVERY_NQN,
+    hostnqn: HOSTNQN,
+    hostid: HOSTID,
+    commandTimeoutMs: 3000,
+    ...extra,
+  };
 }
 
 /** A challenge whose transaction ID the host cannot know in advance: the fake answers whatever it is sent. */
@@ -46,7 +54,11 @@ function challenge(f: { hash?: number; hl?: number; dh?: number; dhvlen?: number
 
 describe('DH-HMAC-CHAP against a scripted controller', () => {
   const cases: Array<[string, Buffer[], RegExp]> = [
-    ['unknown hash identifier', [challenge({ hash: 9 })], /malformed controller message: .*HASHID: unknown hash identifier 9/],
+    [
+      'unknown hash identifier',
+      [challenge({ hash: 9 })],
+      /malformed controller message: .*HASHID: unknown hash identifier 9/,
+    ],
     ['HL that does not fit the hash', [challenge({ hash: 2, hl: 32 })], /HL: 32 for hash 2/],
     ['DH value of the wrong length', [challenge({ dh: 1, dhvlen: 16 })], /DHVLEN: 16 for ffdhe2048/],
     ['wrong AUTH_Type', [challenge({ type: 9 })], /AUTH_Type: 0x9/],
@@ -68,7 +80,7 @@ describe('DH-HMAC-CHAP against a scripted controller', () => {
     });
   }
 
-  it('a transaction ID that is not the host\'s is refused', async () => {
+  it("a transaction ID that is not the host's is refused", async () => {
     const c = challenge({});
     c.writeUInt16LE(0xffff, 4);
     const t = await target({ authMessages: [c] });
@@ -82,15 +94,25 @@ describe('DH-HMAC-CHAP against a scripted controller', () => {
 
   it('a controller that asks for authentication from a host without a key: named error', async () => {
     const t = await target({ authMessages: [challenge({})] });
-    await assert.rejects(AdminSession.connect(opts(t)), (e: unknown) => e instanceof AuthenticationError && e.side === 'no-secret' && /no dhchap-secret is configured/.test(e.message));
+    await assert.rejects(
+      AdminSession.connect(opts(t)),
+      (e: unknown) =>
+        e instanceof AuthenticationError && e.side === 'no-secret' && /no dhchap-secret is configured/.test(e.message),
+    );
     assert.equal(t.stats.authSent.length, 0);
   });
 
   it('a Failure1 from the controller names its reason', async () => {
     const f1 = Buffer.from([0x01, AuthMsg.Failure1, 0, 0, 0, 0, 0x01, 0x05]);
     const t = await target({ authMessages: [f1] });
-    await assert.rejects(AdminSession.connect(opts(t, { dhchap: { secret: KEY } })), (e: unknown) =>
-      e instanceof AuthenticationError && e.side === 'controller-refused' && e.explanation === 5 && /DH group not usable/.test(e.message));
+    await assert.rejects(
+      AdminSession.connect(opts(t, { dhchap: { secret: KEY } })),
+      (e: unknown) =>
+        e instanceof AuthenticationError &&
+        e.side === 'controller-refused' &&
+        e.explanation === 5 &&
+        /DH group not usable/.test(e.message),
+    );
   });
 });
 
@@ -114,21 +136,33 @@ describe('dhchap-secret values: a key or file:PATH', () => {
     const f = join(dir, 'open.key');
     writeFileSync(f, text);
     chmodSync(f, 0o644);
-    assert.throws(() => resolveDhchapSecret('dhchap-ctrl-secret', `file:${f}`), (e: unknown) => {
-      assert.ok(e instanceof DhchapKeyRefError);
-      assert.equal(e.reason, 'world-readable');
-      assert.match(e.message, new RegExp(`^dhchap-ctrl-secret: key file ${f} is world-readable \\(mode 644\\)`));
-      assert.ok(!e.message.includes(text.slice(10, 30)));
-      return true;
-    });
+    assert.throws(
+      () => resolveDhchapSecret('dhchap-ctrl-secret', `file:${f}`),
+      (e: unknown) => {
+        assert.ok(e instanceof DhchapKeyRefError);
+        assert.equal(e.reason, 'world-readable');
+        assert.match(e.message, new RegExp(`^dhchap-ctrl-secret: key file ${f} is world-readable \\(mode 644\\)`));
+        assert.ok(!e.message.includes(text.slice(10, 30)));
+        return true;
+      },
+    );
   });
 
   it('missing files, bad keys and a controller key alone are named errors', () => {
-    assert.throws(() => resolveDhchapSecret('dhchap-secret', `file:${join(dir, 'nope')}`), /dhchap-secret: cannot read key file .*nope: ENOENT/);
+    assert.throws(
+      () => resolveDhchapSecret('dhchap-secret', `file:${join(dir, 'nope')}`),
+      /dhchap-secret: cannot read key file .*nope: ENOENT/,
+    );
     const f = join(dir, 'bad.key');
     writeFileSync(f, 'DHHC-1:09:AAAA:', { mode: 0o600 });
-    assert.throws(() => resolveDhchapSecret('dhchap-secret', `file:${f}`), /dhchap-secret: invalid DH-HMAC-CHAP secret: unknown hash identifier 09.*\(in .*bad\.key\)/);
-    assert.throws(() => resolveDhchapSecret('dhchap-secret', 'secret'), (e: unknown) => e instanceof DhchapKeyRefError && e.reason === 'invalid');
+    assert.throws(
+      () => resolveDhchapSecret('dhchap-secret', `file:${f}`),
+      /dhchap-secret: invalid DH-HMAC-CHAP secret: unknown hash identifier 09.*\(in .*bad\.key\)/,
+    );
+    assert.throws(
+      () => resolveDhchapSecret('dhchap-secret', 'secret'),
+      (e: unknown) => e instanceof DhchapKeyRefError && e.reason === 'invalid',
+    );
     assert.throws(() => resolveDhchapKeys(undefined, text), /dhchap-ctrl-secret: set without dhchap-secret/);
     assert.equal(resolveDhchapKeys(undefined, undefined), undefined);
   });

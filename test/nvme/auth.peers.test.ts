@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { ensureTargetVm, type TargetVm, type HostAuth } from '../harness/target-vm/index.js';
 import { AdminSession, AuthenticationError, IoQueue, type SessionOptions } from '../../daemons/nvme/tcp/index.js';
-import { formatDhchapSecret, generateDhchapSecret, parseDhchapSecret, type DhchapSecret } from '../../daemons/nvme/protocol/index.js';
+import {
+  formatDhchapSecret,
+  generateDhchapSecret,
+  parseDhchapSecret,
+  type DhchapSecret,
+} from '../../daemons/nvme/protocol/index.js';
 
 const SUB = 'nqn.2024-01.io.stas.test:auth-userspace';
 const HOSTID = '5a1d0c3e-7b2f-4e61-9d3a-0c8e2f6b4a12';
@@ -15,12 +20,15 @@ const HOST = `nqn.2014-08.org.nvmexpress:uuid:${HOSTID}`;
 const T = 1_500_000; // first use fetches the 6.12 kernel and boots the VM
 
 let vm: TargetVm;
-before(async () => {
-  vm = await ensureTargetVm({ kernel: '6.12', name: 'target-612' });
-  if ((await vm.listSubsystems()).includes(SUB)) await vm.removeSubsystem(SUB); // left over by a killed run
-  await vm.addSubsystem(SUB, { namespaces: 1, sizeMiB: 8 });
-  await vm.linkSubsystem(SUB, 1);
-}, { timeout: T });
+before(
+  async () => {
+    vm = await ensureTargetVm({ kernel: '6.12', name: 'target-612' });
+    if ((await vm.listSubsystems()).includes(SUB)) await vm.removeSubsystem(SUB); // left over by a killed run
+    await vm.addSubsystem(SUB, { namespaces: 1, sizeMiB: 8 });
+    await vm.linkSubsystem(SUB, 1);
+  },
+  { timeout: T },
+);
 after(async () => {
   await vm?.removeSubsystem(SUB).catch(() => undefined);
   await vm?.exec(`rmdir /sys/kernel/config/nvmet/hosts/${HOST}`).catch(() => undefined);
@@ -28,7 +36,11 @@ after(async () => {
 
 function opts(secret: DhchapSecret | undefined, ctrlSecret?: DhchapSecret): SessionOptions {
   return {
-    host: vm.host, port: vm.ioPort, subnqn: SUB, hostnqn: HOST, hostid: HOSTID,
+    host: vm.host,
+    port: vm.ioPort,
+    subnqn: SUB,
+    hostnqn: HOST,
+    hostid: HOSTID,
     // TCG: the target's modular exponentiation for ffdhe4096 takes seconds
     commandTimeoutMs: 60_000,
     ...(secret ? { dhchap: { secret, ...(ctrlSecret ? { ctrlSecret } : {}) } } : {}),
@@ -36,7 +48,8 @@ function opts(secret: DhchapSecret | undefined, ctrlSecret?: DhchapSecret): Sess
 }
 
 async function targetKeys(auth: HostAuth): Promise<void> {
-  if ((await vm.exec(`ls /sys/kernel/config/nvmet/subsystems/${SUB}/allowed_hosts`)).out.includes(HOST)) await vm.setHostAuth(HOST, auth);
+  if ((await vm.exec(`ls /sys/kernel/config/nvmet/subsystems/${SUB}/allowed_hosts`)).out.includes(HOST))
+    await vm.setHostAuth(HOST, auth);
   else await vm.allowHost(SUB, HOST, auth);
 }
 
@@ -83,33 +96,48 @@ describe('userspace host DH-HMAC-CHAP against nvmet 6.12', { timeout: T }, () =>
       assert.equal(e.side, 'controller-refused');
       // nvmet sends Failure1 (authentication failed) and closes the association at once: the host reports the
       // reason when the message arrives before the close, the close otherwise
-      assert.match(e.message, /DH-HMAC-CHAP authentication failed: the controller (refused: authentication failed|closed the connection during authentication \(it did not accept the key\))$/);
+      assert.match(
+        e.message,
+        /DH-HMAC-CHAP authentication failed: the controller (refused: authentication failed|closed the connection during authentication \(it did not accept the key\))$/,
+      );
       if (e.explanation !== undefined) assert.equal(e.explanation, 0x01);
       return true;
     });
     // no key at all: refused before any message, with the reason
-    await assert.rejects(AdminSession.connect(opts(undefined)), /requires authentication and no dhchap-secret is configured/);
+    await assert.rejects(
+      AdminSession.connect(opts(undefined)),
+      /requires authentication and no dhchap-secret is configured/,
+    );
   });
 
-  it('bidirectional: the controller proves its key; a wrong controller key is caught by the host', { timeout: 300_000 }, async () => {
-    const key = generateDhchapSecret(2, { nqn: HOST });
-    const ctrlKey = generateDhchapSecret(3, { nqn: SUB });
-    await vm.disallowHost(SUB, HOST); // a controller key cannot be cleared later: a fresh host entry for this case
-    await targetKeys({ key: formatDhchapSecret(key), ctrlKey: formatDhchapSecret(ctrlKey), hash: 'hmac(sha384)', dhgroup: 'ffdhe2048' });
-    try {
-      const s = await connectAndRead(opts(key, ctrlKey));
-      assert.deepEqual(s.auth, { hash: 'hmac(sha384)', dhgroup: 'ffdhe2048', bidirectional: true });
-      s.close();
-      await assert.rejects(AdminSession.connect(opts(key, generateDhchapSecret(3))), (e: unknown) => {
-        assert.ok(e instanceof AuthenticationError, String(e));
-        assert.equal(e.side, 'controller-not-authenticated');
-        assert.match(e.message, /does not match dhchap-ctrl-secret/);
-        return true;
+  it(
+    'bidirectional: the controller proves its key; a wrong controller key is caught by the host',
+    { timeout: 300_000 },
+    async () => {
+      const key = generateDhchapSecret(2, { nqn: HOST });
+      const ctrlKey = generateDhchapSecret(3, { nqn: SUB });
+      await vm.disallowHost(SUB, HOST); // a controller key cannot be cleared later: a fresh host entry for this case
+      await targetKeys({
+        key: formatDhchapSecret(key),
+        ctrlKey: formatDhchapSecret(ctrlKey),
+        hash: 'hmac(sha384)',
+        dhgroup: 'ffdhe2048',
       });
-    } finally {
-      await vm.disallowHost(SUB, HOST);
-    }
-  });
+      try {
+        const s = await connectAndRead(opts(key, ctrlKey));
+        assert.deepEqual(s.auth, { hash: 'hmac(sha384)', dhgroup: 'ffdhe2048', bidirectional: true });
+        s.close();
+        await assert.rejects(AdminSession.connect(opts(key, generateDhchapSecret(3))), (e: unknown) => {
+          assert.ok(e instanceof AuthenticationError, String(e));
+          assert.equal(e.side, 'controller-not-authenticated');
+          assert.match(e.message, /does not match dhchap-ctrl-secret/);
+          return true;
+        });
+      } finally {
+        await vm.disallowHost(SUB, HOST);
+      }
+    },
+  );
 
   it('a key made by nvme-cli gen-dhchap-key is accepted', { timeout: 300_000 }, async () => {
     const r = await execa('nvme', ['gen-dhchap-key', '--hmac=2', `--nqn=${HOST}`]);
@@ -121,16 +149,20 @@ describe('userspace host DH-HMAC-CHAP against nvmet 6.12', { timeout: T }, () =>
     s.close();
   });
 
-  it('every new connection authenticates again: after a key change the old key is refused, the new one works', { timeout: 300_000 }, async () => {
-    const k1 = generateDhchapSecret(1);
-    const k2 = generateDhchapSecret(1);
-    await targetKeys({ key: formatDhchapSecret(k1), hash: 'hmac(sha256)', dhgroup: 'null' });
-    const s1 = await AdminSession.connect(opts(k1));
-    s1.close();
-    await vm.setHostAuth(HOST, { key: formatDhchapSecret(k2), hash: 'hmac(sha256)', dhgroup: 'null' });
-    await assert.rejects(AdminSession.connect(opts(k1)), AuthenticationError);
-    const s2 = await AdminSession.connect(opts(k2));
-    assert.ok(s2.auth);
-    s2.close();
-  });
+  it(
+    'every new connection authenticates again: after a key change the old key is refused, the new one works',
+    { timeout: 300_000 },
+    async () => {
+      const k1 = generateDhchapSecret(1);
+      const k2 = generateDhchapSecret(1);
+      await targetKeys({ key: formatDhchapSecret(k1), hash: 'hmac(sha256)', dhgroup: 'null' });
+      const s1 = await AdminSession.connect(opts(k1));
+      s1.close();
+      await vm.setHostAuth(HOST, { key: formatDhchapSecret(k2), hash: 'hmac(sha256)', dhgroup: 'null' });
+      await assert.rejects(AdminSession.connect(opts(k1)), AuthenticationError);
+      const s2 = await AdminSession.connect(opts(k2));
+      assert.ok(s2.auth);
+      s2.close();
+    },
+  );
 });

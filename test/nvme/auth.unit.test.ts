@@ -43,7 +43,9 @@ test('DHHC-1 secrets: nvme-cli gen-dhchap-key vectors parse, format back and tra
   assert.deepEqual(t.key, transformKey({ hash: 1, key: K32 }, NQN1));
   // -m 3 with a 64-byte secret
   const k64 = Buffer.concat([K32, K32]);
-  const t3 = parseDhchapSecret('DHHC-1:03:0HB8R8wY2JstxJI7uwcZgay5oM106SSWaplhpqpOOctHxVNLRMUxEnyPbwE43PpqadBN5etyH59nXfhEC7WCGF90LDk=:');
+  const t3 = parseDhchapSecret(
+    'DHHC-1:03:0HB8R8wY2JstxJI7uwcZgay5oM106SSWaplhpqpOOctHxVNLRMUxEnyPbwE43PpqadBN5etyH59nXfhEC7WCGF90LDk=:',
+  );
   assert.deepEqual(t3.key, createHmac('sha512', k64).update(NQN1).update('NVMe-over-Fabrics').digest());
   assert.deepEqual(transformKey({ hash: 3, key: k64 }, NQN1), t3.key);
 });
@@ -61,12 +63,15 @@ test('DHHC-1 secrets: malformed strings, wrong lengths, unknown hash ids and bad
     ['DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaS:', 'crc'],
   ];
   for (const [s, reason] of cases) {
-    assert.throws(() => parseDhchapSecret(s), (e: unknown) => {
-      assert.ok(e instanceof DhchapKeyError, `${s}: ${String(e)}`);
-      assert.equal(e.reason, reason, s);
-      assert.ok(!e.message.includes('AAEC'), 'the error never repeats the secret');
-      return true;
-    });
+    assert.throws(
+      () => parseDhchapSecret(s),
+      (e: unknown) => {
+        assert.ok(e instanceof DhchapKeyError, `${s}: ${String(e)}`);
+        assert.equal(e.reason, reason, s);
+        assert.ok(!e.message.includes('AAEC'), 'the error never repeats the secret');
+        return true;
+      },
+    );
   }
 });
 
@@ -116,7 +121,15 @@ test('AUTH_Negotiate, Reply, Success2 and Failure2 layouts', () => {
   assert.deepEqual([...encodeFailure2(9, 0x06)], [0x01, AuthMsg.Failure2, 0, 0, 9, 0, 0x01, 0x06]);
 });
 
-function challenge(f: { hl?: number; hash?: number; dh?: number; dhvlen?: number; len?: number; type?: number; id?: number }): Buffer {
+function challenge(f: {
+  hl?: number;
+  hash?: number;
+  dh?: number;
+  dhvlen?: number;
+  len?: number;
+  type?: number;
+  id?: number;
+}): Buffer {
   const hl = f.hl ?? 32;
   const dhvlen = f.dhvlen ?? 0;
   const b = Buffer.alloc(f.len ?? 16 + hl + dhvlen, 0x5a);
@@ -137,9 +150,16 @@ test('decoding the controller messages: challenge, success1, failure1', () => {
   const c = decodeControllerMessage(challenge({ hl: 48, hash: 2, dh: 1, dhvlen: 256 }));
   assert.equal(c.kind, 'challenge');
   if (c.kind !== 'challenge') return;
-  assert.deepEqual([c.tid, c.hashId, c.dhgroup, c.seqnum, c.challenge.length, c.dhValue.length], [0x4321, 2, 1, 77, 48, 256]);
+  assert.deepEqual(
+    [c.tid, c.hashId, c.dhgroup, c.seqnum, c.challenge.length, c.dhValue.length],
+    [0x4321, 2, 1, 77, 48, 256],
+  );
   const s1 = Buffer.alloc(16 + 64);
-  s1[0] = 1; s1[1] = 3; s1[6] = 64; s1[8] = 1; s1.fill(0x11, 16);
+  s1[0] = 1;
+  s1[1] = 3;
+  s1[6] = 64;
+  s1[8] = 1;
+  s1.fill(0x11, 16);
   const d = decodeControllerMessage(s1);
   assert.equal(d.kind, 'success1');
   assert.deepEqual(d.kind === 'success1' && d.response, Buffer.alloc(64, 0x11));
@@ -158,7 +178,11 @@ test('a malformed challenge is a named error naming the field', () => {
     [challenge({ id: 0x02 }), /AUTH_Id: 0x2/, MalformedError],
     [Buffer.alloc(5), /truncated/, TruncatedError],
   ];
-  for (const [b, re, cls] of bad) assert.throws(() => decodeControllerMessage(b), (e: unknown) => e instanceof cls && re.test((e as Error).message));
+  for (const [b, re, cls] of bad)
+    assert.throws(
+      () => decodeControllerMessage(b),
+      (e: unknown) => e instanceof cls && re.test((e as Error).message),
+    );
   // a DH value of 1 or p-1 would force a known shared secret
   const one = Buffer.alloc(256);
   one[255] = 1;
@@ -182,18 +206,35 @@ test('the DH exchange agrees with the peer and pads values to the group size', (
 test('responses: R1 and R2 hash the fields in the specified order (fixed vector)', () => {
   const key = transformKey({ hash: 1, key: K32 }, NQN1);
   const c = Buffer.alloc(32, 0x01);
-  const base = { hashId: 1 as const, key, challenge: c, seqnum: 0x11223344, tid: 0x5566, hostnqn: NQN1, subnqn: 'nqn.2024-01.io.example:s' };
+  const base = {
+    hashId: 1 as const,
+    key,
+    challenge: c,
+    seqnum: 0x11223344,
+    tid: 0x5566,
+    hostnqn: NQN1,
+    subnqn: 'nqn.2024-01.io.example:s',
+  };
   const manual = createHmac('sha256', key)
-    .update(c).update(Buffer.from([0x44, 0x33, 0x22, 0x11, 0x66, 0x55, 0]))
-    .update('HostHost').update(NQN1).update(Buffer.from([0])).update('nqn.2024-01.io.example:s').digest();
+    .update(c)
+    .update(Buffer.from([0x44, 0x33, 0x22, 0x11, 0x66, 0x55, 0]))
+    .update('HostHost')
+    .update(NQN1)
+    .update(Buffer.from([0]))
+    .update('nqn.2024-01.io.example:s')
+    .digest();
   assert.deepEqual(hostResponse(base), manual);
   const manual2 = createHmac('sha256', key)
-    .update(c).update(Buffer.from([0x44, 0x33, 0x22, 0x11, 0x66, 0x55, 0]))
-    .update('Controller').update('nqn.2024-01.io.example:s').update(Buffer.from([0])).update(NQN1).digest();
+    .update(c)
+    .update(Buffer.from([0x44, 0x33, 0x22, 0x11, 0x66, 0x55, 0]))
+    .update('Controller')
+    .update('nqn.2024-01.io.example:s')
+    .update(Buffer.from([0]))
+    .update(NQN1)
+    .digest();
   assert.deepEqual(controllerResponse(base), manual2);
   // augmented challenge: HMAC(H(secret), C)
   const sec = Buffer.alloc(256, 7);
   const expected = createHmac('sha384', createHash('sha384').update(sec).digest()).update(Buffer.alloc(48, 3)).digest();
   assert.deepEqual(augmentChallenge(2, sec, Buffer.alloc(48, 3)), expected);
 });
-

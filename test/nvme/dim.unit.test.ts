@@ -2,7 +2,13 @@
 // one extended DIE of 1032 fixed bytes, then HOSTID and SYMNAME extended attributes), and the decoder round trip.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dimCommand, encodeDimData, parseDimData, DimTask, type DimHostEntry } from '../../daemons/nvme/protocol/dim.js';
+import {
+  dimCommand,
+  encodeDimData,
+  parseDimData,
+  DimTask,
+  type DimHostEntry,
+} from '../../daemons/nvme/protocol/dim.js';
 import { EncodeError, MalformedError } from '../../daemons/nvme/protocol/errors.js';
 
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
@@ -23,7 +29,11 @@ const ascii = (b: Buffer, off: number, len: number): string => b.subarray(off, o
 
 test('DIM command: opcode 21h, PSDT SGL, TAS in CDW10 bits 3:0, data written host to controller', () => {
   const data = Buffer.alloc(2080);
-  for (const [tas, cdw10] of [[DimTask.Register, 0], [DimTask.Deregister, 1], [DimTask.Update, 2]] as const) {
+  for (const [tas, cdw10] of [
+    [DimTask.Register, 0],
+    [DimTask.Deregister, 1],
+    [DimTask.Update, 2],
+  ] as const) {
     const cmd = dimCommand(tas, data);
     assert.equal(cmd.sqe.length, 64);
     assert.equal(cmd.sqe[0], 0x21);
@@ -54,13 +64,22 @@ test('DIM data: header, one extended entry and its attributes at the TP8010 offs
   assert.equal(b[24 + HOSTNQN.length], 0);
   assert.equal(ascii(b, 280, 7), 'host-a\0', 'ENAME');
   assert.equal(ascii(b, 536, 44), 'Linux 6.1.0 Debian GNU/Linux 12 (bookworm)\0\0', 'EVER');
-  assert.ok(b.subarray(600, 1024).every((x) => x === 0), 'reserved 600..1023');
+  assert.ok(
+    b.subarray(600, 1024).every((x) => x === 0),
+    'reserved 600..1023',
+  );
   const e = 1024;
   assert.equal(b[e], 3, 'TRTYPE tcp');
   assert.equal(b[e + 1], 1, 'ADRFAM ipv4');
-  assert.ok(b.subarray(e + 2, e + 256).every((x) => x === 0), 'SUBTYPE..reserved, TRSVCID empty');
+  assert.ok(
+    b.subarray(e + 2, e + 256).every((x) => x === 0),
+    'SUBTYPE..reserved, TRSVCID empty',
+  );
   assert.equal(ascii(b, e + 256, HOSTNQN.length), HOSTNQN, 'DIE NQN');
-  assert.ok(b.subarray(e + 512, e + 1024).every((x) => x === 0), 'TRADDR empty (source address), TSAS zero');
+  assert.ok(
+    b.subarray(e + 512, e + 1024).every((x) => x === 0),
+    'TRADDR empty (source address), TSAS zero',
+  );
   assert.equal(b.readUInt32LE(e + 1024), tel, 'TEL');
   assert.equal(b.readUInt16LE(e + 1028), 2, 'NUMEXAT');
   assert.equal(b.readUInt16LE(e + 1030), 0);
@@ -104,7 +123,15 @@ test('DIM data decodes back; truncated or inconsistent data is a MalformedError'
   assert.equal(d.tdl, b.length);
   assert.deepEqual([d.entfmt, d.etype, d.ektype, d.eid, d.ename], [2, 1, 0x5f, HOSTNQN, 'host-a']);
   assert.equal(d.entries.length, 1);
-  assert.deepEqual(d.entries[0], { trtype: 3, adrfam: 1, nqn: HOSTNQN, traddr: '', tel: b.length - 1024, hostId: HOSTID.toString('hex'), symname: 'rack7-db' });
+  assert.deepEqual(d.entries[0], {
+    trtype: 3,
+    adrfam: 1,
+    nqn: HOSTNQN,
+    traddr: '',
+    tel: b.length - 1024,
+    hostId: HOSTID.toString('hex'),
+    symname: 'rack7-db',
+  });
   assert.throws(() => parseDimData(b.subarray(0, 1000)), /DIM data/);
   const bad = Buffer.from(b);
   bad.writeUInt32LE(5000, 0);

@@ -32,7 +32,8 @@ function onlyTyped(fn: () => unknown, ctx: string): void {
   try {
     fn();
   } catch (e) {
-    if (!(e instanceof ProtocolError)) assert.fail(`${ctx}: threw a non-ProtocolError: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    if (!(e instanceof ProtocolError))
+      assert.fail(`${ctx}: threw a non-ProtocolError: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
   }
 }
 
@@ -43,7 +44,10 @@ const OPTS = [
 ];
 
 function validPdus(): Buffer[] {
-  const out: Buffer[] = [encodeIcResp({ hdgst: true, ddgst: true, maxh2cdata: 0x400000 }), encodeTermReq('C2H', 1, 2, Buffer.alloc(24, 1))];
+  const out: Buffer[] = [
+    encodeIcResp({ hdgst: true, ddgst: true, maxh2cdata: 0x400000 }),
+    encodeTermReq('C2H', 1, 2, Buffer.alloc(24, 1)),
+  ];
   for (const o of OPTS) {
     out.push(concatSegments(encodeCapsuleResp(encodeCqe({ cid: 5, dw0: 0x70f002 }), o)));
     out.push(concatSegments(encodeC2HData({ cccid: 5, datao: 0, last: true, success: true }, Buffer.alloc(100, 7), o)));
@@ -57,7 +61,8 @@ describe('fuzz: codecs', () => {
     const r = rng(0xc0ffee);
     for (const pdu of validPdus()) {
       for (const o of OPTS) {
-        for (let cut = 0; cut <= pdu.length; cut++) onlyTyped(() => decodePdu(pdu.subarray(0, cut), o), `truncated at ${cut}`);
+        for (let cut = 0; cut <= pdu.length; cut++)
+          onlyTyped(() => decodePdu(pdu.subarray(0, cut), o), `truncated at ${cut}`);
         for (let i = 0; i < 2000; i++) {
           const m = Buffer.from(pdu);
           const flips = 1 + (r() % 4);
@@ -83,7 +88,10 @@ describe('fuzz: codecs', () => {
 
   it('random and corrupted log pages / identify data → only ProtocolError', () => {
     const r = rng(42);
-    const log = encodeDiscoveryLog(7n, Array.from({ length: 4 }, (_, i) => ({ trsvcid: '4420', subnqn: `nqn.x:${i}`, traddr: '10.0.0.1' })));
+    const log = encodeDiscoveryLog(
+      7n,
+      Array.from({ length: 4 }, (_, i) => ({ trsvcid: '4420', subnqn: `nqn.x:${i}`, traddr: '10.0.0.1' })),
+    );
     for (let i = 0; i < 3000; i++) {
       const m = Buffer.from(log);
       for (let k = 0; k < 8; k++) m[r() % 64]! ^= 1 << (r() % 8); // header fields (NUMREC!)

@@ -32,9 +32,12 @@ const NQN_BASE = 'nqn.2024-01.io.example:';
 let vm: TargetVm;
 const created: string[] = [];
 
-before(async () => {
-  vm = await ensureTargetVm();
-}, { timeout: 240_000 });
+before(
+  async () => {
+    vm = await ensureTargetVm();
+  },
+  { timeout: 240_000 },
+);
 
 after(async () => {
   for (const nqn of created) await vm.removeSubsystem(nqn).catch(() => undefined);
@@ -51,7 +54,6 @@ async function addSubsystem(name: string, portId: number, namespaces = 1): Promi
 function opts(port: number, subnqn: string, extra: Partial<SessionOptions> = {}): SessionOptions {
   return { host: vm.host, port, subnqn, hostnqn: HOSTNQN, hostid: HOSTID, commandTimeoutMs: 10_000, ...extra };
 }
-
 
 describe('kernel target: discovery', { timeout: 120_000 }, () => {
   for (const dg of [false, true]) {
@@ -75,8 +77,30 @@ describe('kernel target: discovery', { timeout: 120_000 }, () => {
           const d = dicts.find((x) => x.subnqn === nqn);
           assert.ok(d, `${nqn} in the log`);
           assert.deepEqual(
-            { trtype: d.trtype, adrfam: d.adrfam, traddr: d.traddr, trsvcid: d.trsvcid, subtype: d.subtype, treq: d.treq, portid: d.portid, cntlid: d.cntlid, asqsz: d.asqsz, eflags: d.eflags },
-            { trtype: 'tcp', adrfam: 'ipv4', traddr: vm.guestIp, trsvcid: '8009', subtype: 'nvme', treq: 'disable sqflow', portid: '2', cntlid: '65535', asqsz: '32', eflags: '0' },
+            {
+              trtype: d.trtype,
+              adrfam: d.adrfam,
+              traddr: d.traddr,
+              trsvcid: d.trsvcid,
+              subtype: d.subtype,
+              treq: d.treq,
+              portid: d.portid,
+              cntlid: d.cntlid,
+              asqsz: d.asqsz,
+              eflags: d.eflags,
+            },
+            {
+              trtype: 'tcp',
+              adrfam: 'ipv4',
+              traddr: vm.guestIp,
+              trsvcid: '8009',
+              subtype: 'nvme',
+              treq: 'disable sqflow',
+              portid: '2',
+              cntlid: '65535',
+              asqsz: '32',
+              eflags: '0',
+            },
           );
         }
         // the same log read in 1 KiB chunks is byte-identical apart from nothing (GENCTR unchanged)
@@ -103,7 +127,9 @@ describe('kernel target: I/O', { timeout: 180_000 }, () => {
     { dg: true, noSqFlow: true },
   ]) {
     it(`connect, identify, write+read 4 KiB in-capsule and 64 KiB via R2T (digests ${cfg.dg ? 'on' : 'off'}, SQ flow control ${cfg.noSqFlow ? 'off → C2HData SUCCESS' : 'on'})`, async () => {
-      const admin = await AdminSession.connect(opts(vm.ioPort, nqn, { hdgst: cfg.dg, ddgst: cfg.dg, disableSqFlow: cfg.noSqFlow }));
+      const admin = await AdminSession.connect(
+        opts(vm.ioPort, nqn, { hdgst: cfg.dg, ddgst: cfg.dg, disableSqFlow: cfg.noSqFlow }),
+      );
       let io: IoQueue | undefined;
       try {
         const idc = await admin.identifyController();
@@ -132,7 +158,10 @@ describe('kernel target: I/O', { timeout: 180_000 }, () => {
         // nvmet sets SUCCESS on the last C2HData (and sends no CapsuleResp) only with SQ flow control disabled
         assert.equal(st.c2hSuccess, cfg.noSqFlow ? 3 : 0);
         // nvmet answers a read past the end with Capacity Exceeded
-        await assert.rejects(io.read(ns, ns.blocks, 1), (e: unknown) => e instanceof NvmeStatusError && /Capacity Exceeded|LBA Out of Range/.test(e.message));
+        await assert.rejects(
+          io.read(ns, ns.blocks, 1),
+          (e: unknown) => e instanceof NvmeStatusError && /Capacity Exceeded|LBA Out of Range/.test(e.message),
+        );
       } finally {
         io?.close();
         admin.close();
@@ -167,7 +196,10 @@ describe('kernel target: AEN on discovery changes (RAE trap)', { timeout: 120_00
         const log = await readDiscoveryLog(s); // final read RAE=0 re-arms the notice
         assert.ok(log.genctr > genctr, 'GENCTR moved');
         genctr = log.genctr;
-        assert.ok(discoveryLogDicts(log).some((d) => d.subnqn === nqn), `${nqn} listed after the AEN`);
+        assert.ok(
+          discoveryLogDicts(log).some((d) => d.subnqn === nqn),
+          `${nqn} listed after the AEN`,
+        );
       }
       assert.equal(events.length, 2);
     } finally {
@@ -179,7 +211,9 @@ describe('kernel target: AEN on discovery changes (RAE trap)', { timeout: 120_00
 describe('kernel target: keep-alive', { timeout: 60_000 }, () => {
   it('an idle discovery session with KATO 5 s outlives two KATOs; one without keep-alives is dropped', async () => {
     const alive = await AdminSession.connect(opts(vm.discPort, DISCOVERY_NQN, { katoMs: 5000 }));
-    const silent = await AdminSession.connect(opts(vm.discPort, DISCOVERY_NQN, { katoMs: 5000, keepAliveIntervalMs: 3_600_000 }));
+    const silent = await AdminSession.connect(
+      opts(vm.discPort, DISCOVERY_NQN, { katoMs: 5000, keepAliveIntervalMs: 3_600_000 }),
+    );
     const silentClosed = new Promise<NvmeTcpError>((r) => silent.once('close', r));
     let aliveClosed: NvmeTcpError | undefined;
     alive.once('close', (r) => (aliveClosed = r));
@@ -223,7 +257,9 @@ describe('kernel target: the target going away', { timeout: 60_000 }, () => {
 
 function runStasadm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const fromSource = import.meta.url.endsWith('.ts');
-  const argv = fromSource ? ['--import', 'tsx', join(repoRoot, 'ctl', 'stasadm.ts'), ...args] : [join(repoRoot, 'dist', 'ctl', 'stasadm.js'), ...args];
+  const argv = fromSource
+    ? ['--import', 'tsx', join(repoRoot, 'ctl', 'stasadm.ts'), ...args]
+    : [join(repoRoot, 'dist', 'ctl', 'stasadm.js'), ...args];
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -241,21 +277,52 @@ function runStasadm(args: string[]): Promise<{ code: number; stdout: string; std
 
 describe('stasadm discover', { timeout: 120_000 }, () => {
   it('prints the DLPE dicts as JSON against the kernel target (with digests)', async () => {
-    const r = await runStasadm(['discover', '-t', 'tcp', '-a', vm.host, '-s', String(vm.discPort), '-q', HOSTNQN, '--hostid', HOSTID, '--hdr-digest', '--data-digest', '--json']);
+    const r = await runStasadm([
+      'discover',
+      '-t',
+      'tcp',
+      '-a',
+      vm.host,
+      '-s',
+      String(vm.discPort),
+      '-q',
+      HOSTNQN,
+      '--hostid',
+      HOSTID,
+      '--hdr-digest',
+      '--data-digest',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { genctr: number; numrec: number; entries: Record<string, string>[] };
     assert.equal(j.numrec, j.entries.length);
     assert.ok(j.numrec >= 4);
     assert.equal(j.entries[0]!.subtype, 'discovery');
-    for (const nqn of vm.defaultSubsystems) assert.ok(j.entries.some((e) => e.subnqn === nqn && e.traddr === vm.guestIp && e.trsvcid === '8009'));
-    assert.deepEqual(Object.keys(j.entries[0]!), ['trtype', 'adrfam', 'traddr', 'trsvcid', 'subnqn', 'subtype', 'treq', 'portid', 'cntlid', 'asqsz', 'eflags']);
+    for (const nqn of vm.defaultSubsystems)
+      assert.ok(j.entries.some((e) => e.subnqn === nqn && e.traddr === vm.guestIp && e.trsvcid === '8009'));
+    assert.deepEqual(Object.keys(j.entries[0]!), [
+      'trtype',
+      'adrfam',
+      'traddr',
+      'trsvcid',
+      'subnqn',
+      'subtype',
+      'treq',
+      'portid',
+      'cntlid',
+      'asqsz',
+      'eflags',
+    ]);
   });
 
   it('prints a readable table per entry', async () => {
     const r = await runStasadm(['discover', '-a', vm.host, '-s', String(vm.discPort)]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Discovery Log Number of Records \d+, Generation counter \d+/);
-    assert.match(r.stdout, /=====Discovery Log Entry 0======\ntrtype: {2}tcp\nadrfam: {2}ipv4\nsubtype: current discovery subsystem/);
+    assert.match(
+      r.stdout,
+      /=====Discovery Log Entry 0======\ntrtype: {2}tcp\nadrfam: {2}ipv4\nsubtype: current discovery subsystem/,
+    );
     assert.match(r.stdout, new RegExp(`subnqn: {2}${vm.defaultSubsystems[0]!.replace(/\./g, '\\.')}`));
   });
 
@@ -277,7 +344,13 @@ describe('stasadm discover', { timeout: 120_000 }, () => {
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
-      const r = await runStasadm(['discover', '-a', '127.0.0.1', '-s', String((srv.address() as net.AddressInfo).port)]);
+      const r = await runStasadm([
+        'discover',
+        '-a',
+        '127.0.0.1',
+        '-s',
+        String((srv.address() as net.AddressInfo).port),
+      ]);
       assert.equal(r.code, 5, r.stderr);
       assert.equal(r.stderr.trim().split('\n').length, 1);
       assert.match(r.stderr, /is not an NVMe\/TCP target: bad reply to ICReq/);

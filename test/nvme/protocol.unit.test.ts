@@ -129,7 +129,13 @@ describe('PDU encoders', () => {
   });
 
   it('data alignment with CPDA: data starts at a multiple of (CPDA+1)*4', () => {
-    const b = concatSegments(encodeH2CData({ cccid: 1, ttag: 2, datao: 0, last: true }, Buffer.alloc(8, 1), { hdgst: true, ddgst: false, pda: 7 }));
+    const b = concatSegments(
+      encodeH2CData({ cccid: 1, ttag: 2, datao: 0, last: true }, Buffer.alloc(8, 1), {
+        hdgst: true,
+        ddgst: false,
+        pda: 7,
+      }),
+    );
     assert.equal(b[3], 32); // 24 + 4 digest = 28 → 32
     assert.equal(b.readUInt32LE(4), 40);
     const d = decodePdu(b, { hdgst: true, ddgst: false });
@@ -175,7 +181,10 @@ describe('PDU decoder rejects bad input with typed errors', () => {
     assert.throws(() => decodePdu(b, DIG), DigestError);
     const c = concatSegments(encodeC2HData({ cccid: 1, datao: 0, last: true }, Buffer.alloc(64, 9), DIG));
     c[40] ^= 0x80;
-    assert.throws(() => decodePdu(c, DIG), (e: unknown) => e instanceof DigestError && e.kind === 'data');
+    assert.throws(
+      () => decodePdu(c, DIG),
+      (e: unknown) => e instanceof DigestError && e.kind === 'data',
+    );
     const n = concatSegments(encodeCapsuleResp(encodeCqe({ cid: 1 }), NONE));
     assert.throws(() => decodePdu(n, DIG), /HDGSTF clear/);
     assert.throws(() => decodePdu(concatSegments(encodeCapsuleResp(encodeCqe({ cid: 1 }), DIG)), NONE), /HDGSTF set/);
@@ -202,7 +211,16 @@ describe('SQE / SGL / commands', () => {
 
   it('Connect: SQE fields and the 1024-byte data', () => {
     const hostId = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
-    const c = connectCommand({ qid: 0, sqsize: 31, katoMs: 5000, disableSqFlow: true, hostId, cntlid: 0xffff, subnqn: 'nqn.2014-08.org.nvmexpress.discovery', hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:x' });
+    const c = connectCommand({
+      qid: 0,
+      sqsize: 31,
+      katoMs: 5000,
+      disableSqFlow: true,
+      hostId,
+      cntlid: 0xffff,
+      subnqn: 'nqn.2014-08.org.nvmexpress.discovery',
+      hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:x',
+    });
     assert.equal(c.sqe[0], 0x7f);
     assert.equal(c.sqe[4], 0x01);
     assert.equal(c.sqe.readUInt16LE(40), 0);
@@ -217,8 +235,14 @@ describe('SQE / SGL / commands', () => {
     assert.equal(d.toString('utf8', 256, 256 + 36), 'nqn.2014-08.org.nvmexpress.discovery');
     assert.equal(d[256 + 36], 0);
     assert.equal(d.toString('utf8', 512, 512 + 33), 'nqn.2014-08.org.nvmexpress:uuid:x');
-    assert.throws(() => connectCommand({ qid: 0, sqsize: 31, hostId: Buffer.alloc(3), cntlid: 0xffff, subnqn: 'a', hostnqn: 'b' }), ProtocolError);
-    assert.throws(() => connectCommand({ qid: 0, sqsize: 31, hostId, cntlid: 0xffff, subnqn: 'n'.repeat(224), hostnqn: 'b' }), /SUBNQN/);
+    assert.throws(
+      () => connectCommand({ qid: 0, sqsize: 31, hostId: Buffer.alloc(3), cntlid: 0xffff, subnqn: 'a', hostnqn: 'b' }),
+      ProtocolError,
+    );
+    assert.throws(
+      () => connectCommand({ qid: 0, sqsize: 31, hostId, cntlid: 0xffff, subnqn: 'n'.repeat(224), hostnqn: 'b' }),
+      /SUBNQN/,
+    );
   });
 
   it('Property Get/Set and the CC enable value', () => {
@@ -233,7 +257,12 @@ describe('SQE / SGL / commands', () => {
   });
 
   it('Get Log Page dwords: LID | LSP<<8 | RAE<<15 | NUMDL<<16, NUMDU | LSI<<16, offset', () => {
-    assert.deepEqual(getLogPageDwords({ lid: 0x70, length: 1024 }), { cdw10: 0x00ff0070, cdw11: 0, cdw12: 0, cdw13: 0 });
+    assert.deepEqual(getLogPageDwords({ lid: 0x70, length: 1024 }), {
+      cdw10: 0x00ff0070,
+      cdw11: 0,
+      cdw12: 0,
+      cdw13: 0,
+    });
     assert.equal(getLogPageDwords({ lid: 0x70, length: 1024, rae: true }).cdw10, 0x00ff8070);
     assert.equal(getLogPageDwords({ lid: 0x70, length: 1024, lsp: 2 }).cdw10, 0x00ff0270);
     const big = getLogPageDwords({ lid: 0x70, length: 4 * 0x20000, offset: 0x100000000 + 1024, lsi: 3 });
@@ -355,7 +384,12 @@ describe('Identify structures', () => {
     b.writeUInt32LE(1 | (0x6 << 16), 0x70 * 4);
     const m = parseSupportedLogPages(b);
     assert.deepEqual([...m.keys()], [0x00, 0x70]);
-    assert.deepEqual(discoveryLogSupport(m), { supported: true, extendedEntries: false, portLocalEntriesOnly: true, allSubsystemEntries: true });
+    assert.deepEqual(discoveryLogSupport(m), {
+      supported: true,
+      extendedEntries: false,
+      portLocalEntriesOnly: true,
+      allSubsystemEntries: true,
+    });
   });
 });
 
@@ -393,7 +427,19 @@ describe('discovery log page', () => {
     assert.equal(e.traddr, '10.0.2.15');
     assert.equal(e.eflags, 4);
     const dict = dlpeDict(e);
-    assert.deepEqual(Object.keys(dict), ['trtype', 'adrfam', 'traddr', 'trsvcid', 'subnqn', 'subtype', 'treq', 'portid', 'cntlid', 'asqsz', 'eflags']);
+    assert.deepEqual(Object.keys(dict), [
+      'trtype',
+      'adrfam',
+      'traddr',
+      'trsvcid',
+      'subnqn',
+      'subtype',
+      'treq',
+      'portid',
+      'cntlid',
+      'asqsz',
+      'eflags',
+    ]);
     assert.deepEqual(dict, {
       trtype: 'tcp',
       adrfam: 'ipv4',
@@ -412,11 +458,26 @@ describe('discovery log page', () => {
 
   it('maps codes the way nvme-stas prints them; unknown values as decimal', () => {
     const cases: [Partial<Record<'trtype' | 'adrfam' | 'subtype' | 'treq', number>>, Record<string, string>][] = [
-      [{ trtype: 1, adrfam: 2, subtype: 1, treq: 0 }, { trtype: 'rdma', adrfam: 'ipv6', subtype: 'referral', treq: 'not specified' }],
-      [{ trtype: 2, adrfam: 4, subtype: 2, treq: 1 }, { trtype: 'fc', adrfam: 'fc', subtype: 'nvme', treq: 'required' }],
-      [{ trtype: 254, adrfam: 3, subtype: 3, treq: 2 }, { trtype: 'loop', adrfam: 'infiniband', subtype: 'discovery', treq: 'not required' }],
-      [{ trtype: 0, adrfam: 0, subtype: 9, treq: 5 }, { trtype: 'unspecified', adrfam: 'pci', subtype: '9', treq: '5' }],
-      [{ trtype: 7, adrfam: 254, subtype: 0, treq: 6 }, { trtype: '7', adrfam: '254', subtype: '0', treq: '6' }],
+      [
+        { trtype: 1, adrfam: 2, subtype: 1, treq: 0 },
+        { trtype: 'rdma', adrfam: 'ipv6', subtype: 'referral', treq: 'not specified' },
+      ],
+      [
+        { trtype: 2, adrfam: 4, subtype: 2, treq: 1 },
+        { trtype: 'fc', adrfam: 'fc', subtype: 'nvme', treq: 'required' },
+      ],
+      [
+        { trtype: 254, adrfam: 3, subtype: 3, treq: 2 },
+        { trtype: 'loop', adrfam: 'infiniband', subtype: 'discovery', treq: 'not required' },
+      ],
+      [
+        { trtype: 0, adrfam: 0, subtype: 9, treq: 5 },
+        { trtype: 'unspecified', adrfam: 'pci', subtype: '9', treq: '5' },
+      ],
+      [
+        { trtype: 7, adrfam: 254, subtype: 0, treq: 6 },
+        { trtype: '7', adrfam: '254', subtype: '0', treq: '6' },
+      ],
     ];
     for (const [f, want] of cases) {
       const log = encodeDiscoveryLog(1n, [{ ...f, trsvcid: '4420', subnqn: 'nqn.x', traddr: '::1' }]);
@@ -427,7 +488,10 @@ describe('discovery log page', () => {
     rdma[1024 + 768] = 1;
     rdma[1024 + 769] = 4;
     rdma[1024 + 770] = 1;
-    assert.equal(dlpeDict(decodeDiscoveryLog(rdma).entries[0]!, { tsas: true }).tsas, "{'qptype': 'connected', 'prtype': 'rocev2', 'cms': 'cm'}");
+    assert.equal(
+      dlpeDict(decodeDiscoveryLog(rdma).entries[0]!, { tsas: true }).tsas,
+      "{'qptype': 'connected', 'prtype': 'rocev2', 'cms': 'cm'}",
+    );
   });
 
   it('rejects a log shorter than NUMREC says and absurd NUMREC', () => {

@@ -40,11 +40,19 @@ async function target(opts: FakeTargetOptions = {}): Promise<FakeTarget> {
 }
 
 function opts(t: FakeTarget, extra: Partial<SessionOptions> = {}): SessionOptions {
-  return { host: t.host, port: t.port, subnqn: DISCOVERY_NQN, hostnqn: HOSTNQN, hostid: HOSTID, commandTimeoutMs: 3000, ...extra };
+  return {
+    host: t.host,
+    port: t.port,
+    subnqn: DISCOVERY_NQN,
+    hostnqn: HOSTNQN,
+    hostid: HOSTID,
+    commandTimeoutMs: 3000,
+    ...extra,
+  };
 }
 
-
-const nextAen = (s: AdminSession, ms: number): Promise<AsyncEvent> => within(new Promise<AsyncEvent>((res) => s.once('aen', res)), ms, 'AEN');
+const nextAen = (s: AdminSession, ms: number): Promise<AsyncEvent> =>
+  within(new Promise<AsyncEvent>((res) => s.once('aen', res)), ms, 'AEN');
 
 describe('discovery against the fake target', () => {
   for (const [name, extra] of [
@@ -78,7 +86,11 @@ describe('discovery against the fake target', () => {
   }
 
   it('reads a large log in chunks and re-reads while GENCTR moves; the final read has RAE=0', async () => {
-    const entries = Array.from({ length: 20 }, (_, i) => ({ subnqn: `nqn.2024-01.io.example:n${i}`, traddr: '10.0.0.1', trsvcid: '4420' }));
+    const entries = Array.from({ length: 20 }, (_, i) => ({
+      subnqn: `nqn.2024-01.io.example:n${i}`,
+      traddr: '10.0.0.1',
+      trsvcid: '4420',
+    }));
     let changes = 2;
     const t = await target({
       discoveryEntries: entries,
@@ -86,7 +98,10 @@ describe('discovery against the fake target', () => {
         // change the log in the middle of the first two fetches (at their first entries chunk)
         if (r.offset === 1024 && changes > 0) {
           changes--;
-          tg.setDiscoveryEntries([...tg.discoveryEntries, { subnqn: `nqn.2024-01.io.example:late${changes}`, traddr: '10.0.0.2', trsvcid: '4420' }]);
+          tg.setDiscoveryEntries([
+            ...tg.discoveryEntries,
+            { subnqn: `nqn.2024-01.io.example:late${changes}`, traddr: '10.0.0.2', trsvcid: '4420' },
+          ]);
         }
       },
     });
@@ -100,7 +115,10 @@ describe('discovery against the fake target', () => {
       const reads = t.stats.logReads;
       assert.ok(reads.filter((r) => r.offset > 0).every((r) => r.length <= 4096));
       assert.equal(reads.at(-1)!.rae, false);
-      assert.ok(reads.slice(0, -1).some((r) => r.rae), 'intermediate reads keep the event (RAE=1)');
+      assert.ok(
+        reads.slice(0, -1).some((r) => r.rae),
+        'intermediate reads keep the event (RAE=1)',
+      );
     } finally {
       s.close();
     }
@@ -137,7 +155,10 @@ describe('AEN and the RAE trap', () => {
       await readDiscoveryLog(s);
       for (let i = 1; i <= 3; i++) {
         const aen = nextAen(s, 2000);
-        t.setDiscoveryEntries([...t.discoveryEntries, { subnqn: `nqn.2024-01.io.example:new${i}`, traddr: '127.0.0.1', trsvcid: '4420' }]);
+        t.setDiscoveryEntries([
+          ...t.discoveryEntries,
+          { subnqn: `nqn.2024-01.io.example:new${i}`, traddr: '127.0.0.1', trsvcid: '4420' },
+        ]);
         const ev = await aen;
         assert.equal(ev.dw0, 0x0070f002);
         assert.equal(ev.discoveryLogChange, true);
@@ -200,7 +221,10 @@ describe('I/O queues', () => {
         // 512-byte namespace: NLB counts 512-byte blocks
         await io.write(ns2, 3, big.subarray(0, 8192));
         assert.deepEqual(await io.read(ns2, 3, 16), big.subarray(0, 8192));
-        await assert.rejects(io.read(ns1, 255, 2), (e: unknown) => e instanceof NvmeStatusError && /LBA Out of Range/.test(e.message));
+        await assert.rejects(
+          io.read(ns1, 255, 2),
+          (e: unknown) => e instanceof NvmeStatusError && /LBA Out of Range/.test(e.message),
+        );
         io.close();
       } finally {
         admin.close();
@@ -268,7 +292,17 @@ describe('faults', () => {
     try {
       t.addFault({ opc: 0x06, action: 'never-reply' });
       const t0 = Date.now();
-      await assert.rejects(s.submit({ name: 'Identify', sqe: (await import('../../daemons/nvme/protocol/commands.js')).identifyControllerCommand().sqe, readLength: 4096 }, { timeoutMs: 300 }), TimeoutError);
+      await assert.rejects(
+        s.submit(
+          {
+            name: 'Identify',
+            sqe: (await import('../../daemons/nvme/protocol/commands.js')).identifyControllerCommand().sqe,
+            readLength: 4096,
+          },
+          { timeoutMs: 300 },
+        ),
+        TimeoutError,
+      );
       assert.ok(Date.now() - t0 < 1500);
       assert.equal((await s.identifyController()).subnqn, DISCOVERY_NQN);
     } finally {
@@ -299,7 +333,10 @@ describe('faults', () => {
     await s.enableAsyncEvents();
     const closed = new Promise<NvmeTcpError>((r) => s.once('close', r));
     t.addFault({ opc: 0x06, action: 'term-req' });
-    await assert.rejects(s.identifyController(), (e: unknown) => e instanceof TermReqError && /PDU Sequence Error/.test(e.message));
+    await assert.rejects(
+      s.identifyController(),
+      (e: unknown) => e instanceof TermReqError && /PDU Sequence Error/.test(e.message),
+    );
     assert.ok((await closed) instanceof TermReqError);
     await assert.rejects(s.keepAlive(), TermReqError);
   });
@@ -327,7 +364,10 @@ describe('faults', () => {
     assert.equal(s.queue.outstanding, 2);
     const closed = new Promise<NvmeTcpError>((r) => s.once('close', r));
     t.dropAll();
-    await assert.rejects(p, (e: unknown) => e instanceof ConnectionClosedError && /2 command\(s\) failed/.test(e.message));
+    await assert.rejects(
+      p,
+      (e: unknown) => e instanceof ConnectionClosedError && /2 command\(s\) failed/.test(e.message),
+    );
     await closed;
     assert.equal(s.queue.outstanding, 0);
   });
@@ -361,7 +401,13 @@ describe('connection errors are classified', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as net.AddressInfo).port;
     await new Promise<void>((r) => srv.close(() => r()));
-    const e = await AdminSession.connect({ host: '127.0.0.1', port, subnqn: DISCOVERY_NQN, hostnqn: HOSTNQN, hostid: HOSTID }).catch((x: unknown) => x);
+    const e = await AdminSession.connect({
+      host: '127.0.0.1',
+      port,
+      subnqn: DISCOVERY_NQN,
+      hostnqn: HOSTNQN,
+      hostid: HOSTID,
+    }).catch((x: unknown) => x);
     assert.ok(e instanceof ConnectFailedError && e.kind === 'refused');
     assert.equal(exitCodeFor(e), 4);
   });

@@ -39,8 +39,13 @@ test('meson setup, compile and DESTDIR install lay out the files', { timeout: 30
     ];
     const libdirs = ['usr/lib', 'usr/lib/x86_64-linux-gnu'];
     for (const f of expect) {
-      const candidates = f.startsWith('usr/lib/stas/') ? libdirs.map((l) => join(dest, f.replace('usr/lib', l))) : [join(dest, f)];
-      assert.ok(candidates.some((c) => existsSync(c)), `missing ${f}`);
+      const candidates = f.startsWith('usr/lib/stas/')
+        ? libdirs.map((l) => join(dest, f.replace('usr/lib', l)))
+        : [join(dest, f)];
+      assert.ok(
+        candidates.some((c) => existsSync(c)),
+        `missing ${f}`,
+      );
     }
     assert.ok((statSync(join(dest, 'usr/bin/stafctl')).mode & 0o111) !== 0, 'wrappers are executable');
     const unit = readFileSync(join(dest, 'usr/lib/systemd/system/stafd.service'), 'utf8');

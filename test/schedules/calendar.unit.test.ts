@@ -38,10 +38,20 @@ test('full specs: date, time, weekdays, lists, ranges, steps', () => {
 });
 
 test('next runs in UTC', () => {
-  assert.deepEqual(runs('*:0/15', '2024-06-07T12:07:00Z', 'UTC', 3), ['2024-06-07 12:15:00 +00:00', '2024-06-07 12:30:00 +00:00', '2024-06-07 12:45:00 +00:00']);
+  assert.deepEqual(runs('*:0/15', '2024-06-07T12:07:00Z', 'UTC', 3), [
+    '2024-06-07 12:15:00 +00:00',
+    '2024-06-07 12:30:00 +00:00',
+    '2024-06-07 12:45:00 +00:00',
+  ]);
   // Friday 12:00 → Monday, Tuesday 08:00
-  assert.deepEqual(runs('Mon..Fri *-*-* 08:00', '2024-06-07T12:00:00Z', 'UTC', 2), ['2024-06-10 08:00:00 +00:00', '2024-06-11 08:00:00 +00:00']);
-  assert.deepEqual(runs('monthly', '2024-01-31T12:00:00Z', 'UTC', 2), ['2024-02-01 00:00:00 +00:00', '2024-03-01 00:00:00 +00:00']);
+  assert.deepEqual(runs('Mon..Fri *-*-* 08:00', '2024-06-07T12:00:00Z', 'UTC', 2), [
+    '2024-06-10 08:00:00 +00:00',
+    '2024-06-11 08:00:00 +00:00',
+  ]);
+  assert.deepEqual(runs('monthly', '2024-01-31T12:00:00Z', 'UTC', 2), [
+    '2024-02-01 00:00:00 +00:00',
+    '2024-03-01 00:00:00 +00:00',
+  ]);
   assert.deepEqual(runs('yearly', '2024-01-01T00:00:00Z', 'UTC', 1), ['2025-01-01 00:00:00 +00:00']);
   assert.deepEqual(runs('*-02-29 00:00', '2024-03-01T00:00:00Z', 'UTC', 1), ['2028-02-29 00:00:00 +00:00']);
   // strictly after: a run exactly at `after` is not returned again
@@ -52,14 +62,23 @@ test('next runs in UTC', () => {
 
 test('zone resolution: unique, gap (spring forward), ambiguous (fall back)', () => {
   const naive = (s: string): number => Date.parse(`${s}Z`);
-  assert.deepEqual(resolveWall(naive('2024-07-01T12:00:00'), 'Europe/Berlin'), { kind: 'unique', instant: Date.parse('2024-07-01T10:00:00Z') });
-  assert.deepEqual(resolveWall(naive('2024-03-31T02:30:00'), 'Europe/Berlin'), { kind: 'gap', instant: Date.parse('2024-03-31T01:00:00Z') });
+  assert.deepEqual(resolveWall(naive('2024-07-01T12:00:00'), 'Europe/Berlin'), {
+    kind: 'unique',
+    instant: Date.parse('2024-07-01T10:00:00Z'),
+  });
+  assert.deepEqual(resolveWall(naive('2024-03-31T02:30:00'), 'Europe/Berlin'), {
+    kind: 'gap',
+    instant: Date.parse('2024-03-31T01:00:00Z'),
+  });
   assert.deepEqual(resolveWall(naive('2024-10-27T02:30:00'), 'Europe/Berlin'), {
     kind: 'ambiguous',
     first: Date.parse('2024-10-27T00:30:00Z'),
     second: Date.parse('2024-10-27T01:30:00Z'),
   });
-  assert.deepEqual(resolveWall(naive('2024-03-10T02:30:00'), 'America/New_York'), { kind: 'gap', instant: Date.parse('2024-03-10T07:00:00Z') });
+  assert.deepEqual(resolveWall(naive('2024-03-10T02:30:00'), 'America/New_York'), {
+    kind: 'gap',
+    instant: Date.parse('2024-03-10T07:00:00Z'),
+  });
   assert.equal(toNaive(Date.parse('2024-11-03T05:30:00Z'), 'America/New_York'), naive('2024-11-03T01:30:00'));
   assert.equal(toNaive(Date.parse('2024-11-03T06:30:00Z'), 'America/New_York'), naive('2024-11-03T01:30:00'));
 });
@@ -111,7 +130,8 @@ test('DST: an hourly spec runs every real hour (23 on spring-forward day, 25 on 
       t = n;
     }
     assert.equal(seen.length, expected, `${tz} ${day}`);
-    for (let i = 1; i < seen.length; i++) assert.equal(seen[i]! - seen[i - 1]!, 3_600_000, `${tz} ${day}: runs one real hour apart`);
+    for (let i = 1; i < seen.length; i++)
+      assert.equal(seen[i]! - seen[i - 1]!, 3_600_000, `${tz} ${day}: runs one real hour apart`);
   }
 });
 

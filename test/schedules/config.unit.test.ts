@@ -8,7 +8,11 @@ import { parseSchedule } from '../../daemons/schedules/schedule-def.js';
 import { tempStateDir } from './helpers.js';
 
 const parse = (name: string, settings: Record<string, string>): unknown =>
-  parseSchedule(name, Object.entries(settings).map(([key, value]) => ({ key, value })), { kind: 'runtime' });
+  parseSchedule(
+    name,
+    Object.entries(settings).map(([key, value]) => ({ key, value })),
+    { kind: 'runtime' },
+  );
 
 test('stacd.conf sections and drop-ins (later files override single settings)', (t) => {
   const dir = tempStateDir(t);
@@ -41,7 +45,10 @@ test('stacd.conf sections and drop-ins (later files override single settings)', 
   mkdirSync(`${main}.d`);
   writeFileSync(join(`${main}.d`, '50-local.conf'), '[Schedule nightly]\nkeep-daily = 14\n');
   const { schedules, errors } = loadScheduleConfig(main);
-  assert.deepEqual(errors.map((e) => e.message), []);
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    [],
+  );
   assert.equal(schedules.length, 2);
   const n = schedules.find((s) => s.name === 'nightly')!;
   assert.deepEqual(n.retention.keep, { daily: 14, weekly: 4 });
@@ -50,7 +57,10 @@ test('stacd.conf sections and drop-ins (later files override single settings)', 
   assert.deepEqual(n.preHook, ['/usr/local/bin/freeze', '--db name']);
   assert.equal(n.onFailure, 'warn');
   assert.equal(n.jitterMs, 300_000);
-  assert.deepEqual(n.volumes.map((v) => v.kind), ['glob', 'label']);
+  assert.deepEqual(
+    n.volumes.map((v) => v.kind),
+    ['glob', 'label'],
+  );
   assert.deepEqual(n.source, { kind: 'config', file: main, line: 4 });
   const o = schedules.find((s) => s.name === 'often')!;
   assert.deepEqual(o.when, { kind: 'interval', ms: 900_000, text: '15m' });
@@ -63,37 +73,136 @@ test('stacd.conf sections and drop-ins (later files override single settings)', 
 
 test('a broken schedule is reported with file and line and does not stop the others', () => {
   const { schedules, errors } = schedulesFromTexts([
-    { file: '/etc/stas/stacd.conf', text: '[Schedule good]\nvolumes=a\ninterval=1h\n[Schedule nightly]\nvolumes=a\ninterval=1h\nkeep-daily=-3\n' },
+    {
+      file: '/etc/stas/stacd.conf',
+      text: '[Schedule good]\nvolumes=a\ninterval=1h\n[Schedule nightly]\nvolumes=a\ninterval=1h\nkeep-daily=-3\n',
+    },
   ]);
-  assert.deepEqual(schedules.map((s) => s.name), ['good']);
-  assert.deepEqual(errors.map((e) => e.message), ['/etc/stas/stacd.conf:7: schedule "nightly": keep-daily: "-3" must be a non-negative integer']);
-  const bad = schedulesFromTexts([{ file: 'f.conf', text: '[Schedule x]\nvolumes=a\ninterval=1h\nthis is not a setting\n' }]);
-  assert.deepEqual(bad.errors.map((e) => e.message), ['f.conf:4: schedule "x": expected key=value']);
+  assert.deepEqual(
+    schedules.map((s) => s.name),
+    ['good'],
+  );
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    ['/etc/stas/stacd.conf:7: schedule "nightly": keep-daily: "-3" must be a non-negative integer'],
+  );
+  const bad = schedulesFromTexts([
+    { file: 'f.conf', text: '[Schedule x]\nvolumes=a\ninterval=1h\nthis is not a setting\n' },
+  ]);
+  assert.deepEqual(
+    bad.errors.map((e) => e.message),
+    ['f.conf:4: schedule "x": expected key=value'],
+  );
 });
 
 test('bad input: errors name the schedule and the field', () => {
   const cases: [string, Record<string, string>, string][] = [
-    ['nightly', { volumes: 'a', interval: '1h', 'keep-daily': '-3' }, 'schedule "nightly": keep-daily: "-3" must be a non-negative integer'],
-    ['nightly', { volumes: 'a', interval: '1h', 'keep-hourly': '2.5' }, 'schedule "nightly": keep-hourly: "2.5" must be a non-negative integer'],
-    ['nightly', { volumes: 'a', calendar: '*-*-* 25:00' }, 'schedule "nightly": calendar: "*-*-* 25:00": hour 25 is out of range 0..23'],
-    ['nightly', { volumes: 'a', calendar: 'Mon..Fry 08:00' }, 'schedule "nightly": calendar: "Mon..Fry 08:00": unknown weekday "Fry"'],
-    ['nightly', { volumes: 'a', interval: 'often' }, 'schedule "nightly": interval: "often" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)'],
-    ['nightly', { volumes: 'a', interval: '10s' }, 'schedule "nightly": interval: "10s" is shorter than the minimum of 1min'],
-    ['nightly', { volumes: 'a' }, 'schedule "nightly": interval: missing: give interval= (e.g. 1h) or calendar= (e.g. daily, *-*-* 02:00)'],
-    ['nightly', { volumes: 'a', interval: '1h', calendar: 'daily' }, 'schedule "nightly": calendar: give either interval= or calendar=, not both'],
-    ['nightly', { interval: '1h' }, 'schedule "nightly": volumes: missing: say which volumes (names, globs or label:key=value)'],
-    ['nightly', { volumes: 'a', interval: '1h', 'keep-forever': '1' }, 'schedule "nightly": keep-forever: unknown setting (known: volumes, interval, calendar, timezone, jitter, enabled, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-at-least, max-age, min-free, low-space, pre-hook, post-hook, hook-timeout, on-failure)'],
-    ['nightly', { volumes: 'a', interval: '1h', timezone: 'Mars/Olympus' }, 'schedule "nightly": timezone: "Mars/Olympus" is not a known time zone (IANA name like Europe/Berlin, or UTC)'],
-    ['nightly', { volumes: 'a', interval: '1h', 'on-failure': 'ignore' }, 'schedule "nightly": on-failure: "ignore" must be one of abort, warn'],
-    ['nightly', { volumes: 'a', interval: '1h', 'min-free': '120%' }, 'schedule "nightly": min-free: "120%" must be a percentage 0-100 (e.g. 10%)'],
-    ['nightly', { volumes: 'a', interval: '1h', 'low-space': 'skip' }, 'schedule "nightly": low-space: has no effect without min-free='],
-    ['nightly', { volumes: 'a', interval: '1h', 'pre-hook': 'freeze.sh' }, 'schedule "nightly": pre-hook: "freeze.sh" must be an absolute path (hooks are run without a shell or PATH search)'],
-    ['nightly', { volumes: 'a', interval: '1h', 'pre-hook': "/bin/x 'oops" }, "schedule \"nightly\": pre-hook: unterminated ' quote"],
-    ['nightly', { volumes: 'a', interval: '1h', 'hook-timeout': '0' }, 'schedule "nightly": hook-timeout: "0" must be longer than 0'],
-    ['nightly', { volumes: 'bad/name', interval: '1h' }, 'schedule "nightly": volumes: "bad/name" is not a volume name, glob or label:key=value'],
-    ['nightly', { volumes: 'label:=x', interval: '1h' }, 'schedule "nightly": volumes: "label:=x": label key "" is empty or has invalid characters'],
-    ['nightly', { volumes: 'a', interval: '1h', enabled: 'maybe' }, 'schedule "nightly": enabled: "maybe" must be true or false'],
-    ['bad name', { volumes: 'a', interval: '1h' }, 'schedule "bad name": a schedule name is 1-64 characters of letters, digits, "_", "." and "-", starting with a letter or digit'],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'keep-daily': '-3' },
+      'schedule "nightly": keep-daily: "-3" must be a non-negative integer',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'keep-hourly': '2.5' },
+      'schedule "nightly": keep-hourly: "2.5" must be a non-negative integer',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', calendar: '*-*-* 25:00' },
+      'schedule "nightly": calendar: "*-*-* 25:00": hour 25 is out of range 0..23',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', calendar: 'Mon..Fry 08:00' },
+      'schedule "nightly": calendar: "Mon..Fry 08:00": unknown weekday "Fry"',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: 'often' },
+      'schedule "nightly": interval: "often" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '10s' },
+      'schedule "nightly": interval: "10s" is shorter than the minimum of 1min',
+    ],
+    [
+      'nightly',
+      { volumes: 'a' },
+      'schedule "nightly": interval: missing: give interval= (e.g. 1h) or calendar= (e.g. daily, *-*-* 02:00)',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', calendar: 'daily' },
+      'schedule "nightly": calendar: give either interval= or calendar=, not both',
+    ],
+    [
+      'nightly',
+      { interval: '1h' },
+      'schedule "nightly": volumes: missing: say which volumes (names, globs or label:key=value)',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'keep-forever': '1' },
+      'schedule "nightly": keep-forever: unknown setting (known: volumes, interval, calendar, timezone, jitter, enabled, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-at-least, max-age, min-free, low-space, pre-hook, post-hook, hook-timeout, on-failure)',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', timezone: 'Mars/Olympus' },
+      'schedule "nightly": timezone: "Mars/Olympus" is not a known time zone (IANA name like Europe/Berlin, or UTC)',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'on-failure': 'ignore' },
+      'schedule "nightly": on-failure: "ignore" must be one of abort, warn',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'min-free': '120%' },
+      'schedule "nightly": min-free: "120%" must be a percentage 0-100 (e.g. 10%)',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'low-space': 'skip' },
+      'schedule "nightly": low-space: has no effect without min-free=',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'pre-hook': 'freeze.sh' },
+      'schedule "nightly": pre-hook: "freeze.sh" must be an absolute path (hooks are run without a shell or PATH search)',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'pre-hook': "/bin/x 'oops" },
+      'schedule "nightly": pre-hook: unterminated \' quote',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', 'hook-timeout': '0' },
+      'schedule "nightly": hook-timeout: "0" must be longer than 0',
+    ],
+    [
+      'nightly',
+      { volumes: 'bad/name', interval: '1h' },
+      'schedule "nightly": volumes: "bad/name" is not a volume name, glob or label:key=value',
+    ],
+    [
+      'nightly',
+      { volumes: 'label:=x', interval: '1h' },
+      'schedule "nightly": volumes: "label:=x": label key "" is empty or has invalid characters',
+    ],
+    [
+      'nightly',
+      { volumes: 'a', interval: '1h', enabled: 'maybe' },
+      'schedule "nightly": enabled: "maybe" must be true or false',
+    ],
+    [
+      'bad name',
+      { volumes: 'a', interval: '1h' },
+      'schedule "bad name": a schedule name is 1-64 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
+    ],
   ];
-  for (const [name, settings, message] of cases) assert.throws(() => parse(name, settings), { name: 'ScheduleError', message }, JSON.stringify(settings));
+  for (const [name, settings, message] of cases)
+    assert.throws(() => parse(name, settings), { name: 'ScheduleError', message }, JSON.stringify(settings));
 });

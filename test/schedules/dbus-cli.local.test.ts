@@ -29,7 +29,10 @@ function stacctl(args: string[], busAddress = bus.address): Promise<{ code: numb
   // keep loaders such as --import tsx when the tests run from source
   const execArgv = process.execArgv.filter((a, i, all) => a.startsWith('--import') || all[i - 1] === '--import');
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...execArgv, driver, ...args], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: busAddress }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...execArgv, driver, ...args], {
+      env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: busAddress },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -81,13 +84,22 @@ after(async () => {
 
 test('Introspect on the schedules object returns the XML file verbatim', async () => {
   const r = await new Promise<string>((resolve, reject) => {
-    const p = spawn('dbus-send', [`--bus=${bus.address}`, '--print-reply=literal', '--dest=org.nvmexpress.stac', SCHEDULES_PATH, 'org.freedesktop.DBus.Introspectable.Introspect']);
+    const p = spawn('dbus-send', [
+      `--bus=${bus.address}`,
+      '--print-reply=literal',
+      '--dest=org.nvmexpress.stac',
+      SCHEDULES_PATH,
+      'org.freedesktop.DBus.Introspectable.Introspect',
+    ]);
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.on('error', reject);
     p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`dbus-send exited ${code}`))));
   });
-  assert.equal(r.trim(), readFileSync(join(repoRoot(), 'dbus-interfaces', 'org.nvmexpress.stac.Schedule1.xml'), 'utf8').trim());
+  assert.equal(
+    r.trim(),
+    readFileSync(join(repoRoot(), 'dbus-interfaces', 'org.nvmexpress.stac.Schedule1.xml'), 'utf8').trim(),
+  );
 });
 
 test('schedule add / ls / show / run-now / rm, with errors that name the schedule and field', async () => {
@@ -96,18 +108,35 @@ test('schedule add / ls / show / run-now / rm, with errors that name the schedul
   assert.match(bad.stderr, /schedule "bad": volumes: unknown volume "nope"/);
   const neg = await stacctl(['schedule', 'add', 'nightly', 'volumes=web', 'interval=1h', 'keep-daily=-3', '--json']);
   assert.equal(neg.code, 1);
-  assert.match((JSON.parse(neg.stdout) as { error: { message: string } }).error.message, /schedule "nightly": keep-daily: "-3" must be a non-negative integer/);
+  assert.match(
+    (JSON.parse(neg.stdout) as { error: { message: string } }).error.message,
+    /schedule "nightly": keep-daily: "-3" must be a non-negative integer/,
+  );
   const cal = await stacctl(['schedule', 'add', 'nightly', 'volumes=web', 'calendar=*-*-* 25:00']);
   assert.match(cal.stderr, /schedule "nightly": calendar: "\*-\*-\* 25:00": hour 25 is out of range 0\.\.23/);
 
-  const add = await stacctl(['schedule', 'add', 'guarded', 'volumes=web', 'calendar=*-*-* 02:30', 'timezone=Europe/Berlin', "pre-hook=/bin/sh -c 'echo db is busy >&2; exit 3'"]);
+  const add = await stacctl([
+    'schedule',
+    'add',
+    'guarded',
+    'volumes=web',
+    'calendar=*-*-* 02:30',
+    'timezone=Europe/Berlin',
+    "pre-hook=/bin/sh -c 'echo db is busy >&2; exit 3'",
+  ]);
   assert.equal(add.code, 0, add.stderr);
-  assert.equal(add.stdout.trim(), 'schedule "guarded" added: *-*-* 02:30:00 Europe/Berlin, next run 2024-06-16 02:30:00 +02:00');
+  assert.equal(
+    add.stdout.trim(),
+    'schedule "guarded" added: *-*-* 02:30:00 Europe/Berlin, next run 2024-06-16 02:30:00 +02:00',
+  );
 
   const ls = await stacctl(['schedule', 'ls', '--json']);
   assert.equal(ls.code, 0, ls.stderr);
   const list = JSON.parse(ls.stdout) as { name: string; source: string; next_run: number }[];
-  assert.deepEqual(list.map((s) => `${s.name}:${s.source}`), ['guarded:runtime', 'hourly:config']);
+  assert.deepEqual(
+    list.map((s) => `${s.name}:${s.source}`),
+    ['guarded:runtime', 'hourly:config'],
+  );
   assert.equal(list[0]!.next_run, Date.parse('2024-06-16T00:30:00Z'));
   const table = await stacctl(['schedule', 'ls']);
   assert.match(table.stdout, /^NAME\s+SOURCE\s+WHEN\s+VOLUMES\s+NEXT RUN\s+LAST RUN\s+OUTCOME\n/);
@@ -115,13 +144,21 @@ test('schedule add / ls / show / run-now / rm, with errors that name the schedul
 
   const run = await stacctl(['schedule', 'run-now', 'guarded']);
   assert.equal(run.code, 1, 'a run that took no snapshot exits 1');
-  assert.match(run.stdout, /web: aborted \(pre-hook \/bin\/sh exited with code 3: db is busy \(on-failure=abort: no snapshot taken\)\)/);
+  assert.match(
+    run.stdout,
+    /web: aborted \(pre-hook \/bin\/sh exited with code 3: db is busy \(on-failure=abort: no snapshot taken\)\)/,
+  );
   assert.equal(store.names('web').length, 0);
   const show = await stacctl(['schedule', 'show', 'guarded']);
   assert.equal(show.code, 0, show.stderr);
-  assert.match(show.stdout, /last run:\n\s+manual run at .*: failed — 1 aborted \(web: pre-hook \/bin\/sh exited with code 3: db is busy/);
+  assert.match(
+    show.stdout,
+    /last run:\n\s+manual run at .*: failed — 1 aborted \(web: pre-hook \/bin\/sh exited with code 3: db is busy/,
+  );
   assert.match(show.stdout, /\| db is busy/);
-  const showJson = JSON.parse((await stacctl(['schedule', 'show', 'guarded', '--json'])).stdout) as { last_run: { volumes: { hooks: { exit_code: number }[] }[] } };
+  const showJson = JSON.parse((await stacctl(['schedule', 'show', 'guarded', '--json'])).stdout) as {
+    last_run: { volumes: { hooks: { exit_code: number }[] }[] };
+  };
   assert.equal(showJson.last_run.volumes[0]!.hooks[0]!.exit_code, 3);
 
   const ok = await stacctl(['schedule', 'run-now', 'hourly', '--json']);
@@ -156,14 +193,25 @@ test('snapshot gc --dry-run --explain names the rule for each snapshot and delet
   assert.match(line('auto-hourly-held'), /^\s+keep\s.*hold: audit 2024/);
   assert.match(line('before-upgrade'), /^\s+keep\s.*not-created-by-schedule: manual snapshot/);
 
-  const json = JSON.parse((await stacctl(['snapshot', 'gc', '--dry-run', '--json'])).stdout) as { dry_run: boolean; results: { volume: string; decisions: { snapshot: string; keep: boolean; rules: string[] }[] }[] };
+  const json = JSON.parse((await stacctl(['snapshot', 'gc', '--dry-run', '--json'])).stdout) as {
+    dry_run: boolean;
+    results: { volume: string; decisions: { snapshot: string; keep: boolean; rules: string[] }[] }[];
+  };
   assert.equal(json.dry_run, true);
-  assert.deepEqual(json.results.map((r) => r.volume), ['db1', 'db2']);
+  assert.deepEqual(
+    json.results.map((r) => r.volume),
+    ['db1', 'db2'],
+  );
 
   const real = await stacctl(['snapshot', 'gc', '--schedule', 'hourly']);
   assert.equal(real.code, 0, real.stderr);
   assert.match(real.stdout, /hourly \/ db1: 4 kept, 2 pruned/);
-  assert.deepEqual(store.names('db1').sort(), ['auto-hourly-1h', 'auto-hourly-20240615T120000Z', 'auto-hourly-held', 'before-upgrade']);
+  assert.deepEqual(store.names('db1').sort(), [
+    'auto-hourly-1h',
+    'auto-hourly-20240615T120000Z',
+    'auto-hourly-held',
+    'before-upgrade',
+  ]);
 });
 
 test('check snapshots: Nagios line and exit codes; no snapshot is CRITICAL; stacd down is UNKNOWN', async () => {
@@ -173,14 +221,30 @@ test('check snapshots: Nagios line and exit codes; no snapshot is CRITICAL; stac
   store.put('archive', 'a1', NOW - 27 * HOUR, {});
   const all = await stacctl(['check', 'snapshots', '--warn', '26h', '--crit', '50h']);
   assert.equal(all.code, 2, all.stdout);
-  assert.match(all.stdout, /^SNAPSHOTS CRITICAL - 5 volumes, no snapshot: web, older than 1d 2h: archive 1d 3h, newest snapshot age max 1d 3h \| 'db1_age'=\d+s;93600;180000;0; 'db2_age'=\d+s;93600;180000;0; 'web_age'=U;93600;180000;0; 'logs_age'=1800s;93600;180000;0; 'archive_age'=97200s;93600;180000;0;\n$/);
+  assert.match(
+    all.stdout,
+    /^SNAPSHOTS CRITICAL - 5 volumes, no snapshot: web, older than 1d 2h: archive 1d 3h, newest snapshot age max 1d 3h \| 'db1_age'=\d+s;93600;180000;0; 'db2_age'=\d+s;93600;180000;0; 'web_age'=U;93600;180000;0; 'logs_age'=1800s;93600;180000;0; 'archive_age'=97200s;93600;180000;0;\n$/,
+  );
   const ok = await stacctl(['check', 'snapshots', '--warn', '26h', '--crit', '50h', '--volume', 'logs']);
   assert.equal(ok.code, 0, ok.stdout);
   assert.equal(ok.stdout, "SNAPSHOTS OK - 1 volume, newest snapshot age max 30m | 'logs_age'=1800s;93600;180000;0;\n");
   const warn = await stacctl(['check', 'snapshots', '--warn', '26h', '--crit', '50h', '--volume', 'logs', 'archive']);
   assert.equal(warn.code, 1, warn.stdout);
-  assert.match(warn.stdout, /^SNAPSHOTS WARNING - 2 volumes, older than 1d 2h: archive 1d 3h, newest snapshot age max 1d 3h \| /);
-  const crit = await stacctl(['check', 'snapshots', '--warn', '10min', '--crit', '20min', '--volume', 'logs', '--json']);
+  assert.match(
+    warn.stdout,
+    /^SNAPSHOTS WARNING - 2 volumes, older than 1d 2h: archive 1d 3h, newest snapshot age max 1d 3h \| /,
+  );
+  const crit = await stacctl([
+    'check',
+    'snapshots',
+    '--warn',
+    '10min',
+    '--crit',
+    '20min',
+    '--volume',
+    'logs',
+    '--json',
+  ]);
   assert.equal(crit.code, 2);
   assert.equal((JSON.parse(crit.stdout) as { status: string }).status, 'CRITICAL');
   const unknown = await stacctl(['check', 'snapshots', '--warn', '1h', '--crit', '2h', '--volume', 'nope', '--json']);

@@ -16,7 +16,11 @@ export function tempStateDir(t: { after(fn: () => void): void }): string {
 }
 
 export function def(name: string, settings: Record<string, string>): ScheduleDef {
-  return parseSchedule(name, Object.entries(settings).map(([key, value]) => ({ key, value })), { kind: 'config', file: 'test.conf', line: 1 });
+  return parseSchedule(
+    name,
+    Object.entries(settings).map(([key, value]) => ({ key, value })),
+    { kind: 'config', file: 'test.conf', line: 1 },
+  );
 }
 
 export interface Rig {
@@ -31,13 +35,25 @@ export interface Rig {
   restart(schedules: ScheduleDef[]): SnapshotScheduler;
 }
 
-export function rig(t: { after(fn: () => void): void }, start: number, schedules: ScheduleDef[], opts: { hostId?: string; stateDir?: string } = {}): Rig {
+export function rig(
+  t: { after(fn: () => void): void },
+  start: number,
+  schedules: ScheduleDef[],
+  opts: { hostId?: string; stateDir?: string } = {},
+): Rig {
   const clock = new ManualClock(start);
   const store = new MemoryStore(clock);
   const stateDir = opts.stateDir ?? tempStateDir(t);
   const runs: RunRecord[] = [];
   const make = (defs: ScheduleDef[]): SnapshotScheduler =>
-    new SnapshotScheduler({ store, clock, stateDir, hostId: opts.hostId ?? 'host-a', configSchedules: defs, onRunFinished: (r) => runs.push(r) });
+    new SnapshotScheduler({
+      store,
+      clock,
+      stateDir,
+      hostId: opts.hostId ?? 'host-a',
+      configSchedules: defs,
+      onRunFinished: (r) => runs.push(r),
+    });
   const r: Rig = {
     clock,
     store,

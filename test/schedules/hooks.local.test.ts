@@ -9,14 +9,24 @@ import { runHook } from '../../daemons/schedules/hooks.js';
 const start = Date.parse('2024-02-01T00:00:00Z');
 
 test('pre-hook failing with on-failure=abort prevents the snapshot, and schedule show says why', async (t) => {
-  const r = rig(t, start, [def('nightly', { volumes: 'vol1', calendar: 'daily', 'pre-hook': `/bin/sh -c 'echo freezing db; echo "cannot freeze: db busy" >&2; exit 3'`, 'on-failure': 'abort' })]);
+  const r = rig(t, start, [
+    def('nightly', {
+      volumes: 'vol1',
+      calendar: 'daily',
+      'pre-hook': `/bin/sh -c 'echo freezing db; echo "cannot freeze: db busy" >&2; exit 3'`,
+      'on-failure': 'abort',
+    }),
+  ]);
   r.store.addVolume('vol1');
   const run = await r.scheduler.runNow('nightly');
   assert.equal(r.store.created, 0, 'no snapshot taken');
   assert.equal(run.outcome, 'failed');
   const v = run.volumes[0]!;
   assert.equal(v.outcome, 'aborted');
-  assert.equal(v.reason, "pre-hook /bin/sh exited with code 3: cannot freeze: db busy (on-failure=abort: no snapshot taken)");
+  assert.equal(
+    v.reason,
+    'pre-hook /bin/sh exited with code 3: cannot freeze: db busy (on-failure=abort: no snapshot taken)',
+  );
   assert.equal(v.hooks[0]!.exitCode, 3);
   assert.match(v.hooks[0]!.output, /freezing db\ncannot freeze: db busy\n/);
   const shown = r.scheduler.get('nightly').lastRun!;
@@ -27,12 +37,16 @@ test('pre-hook failing with on-failure=abort prevents the snapshot, and schedule
 });
 
 test('pre-hook failing with on-failure=warn takes the snapshot and records the warning', async (t) => {
-  const r = rig(t, start, [def('nightly', { volumes: 'vol1', calendar: 'daily', 'pre-hook': `/bin/sh -c 'exit 3'`, 'on-failure': 'warn' })]);
+  const r = rig(t, start, [
+    def('nightly', { volumes: 'vol1', calendar: 'daily', 'pre-hook': `/bin/sh -c 'exit 3'`, 'on-failure': 'warn' }),
+  ]);
   r.store.addVolume('vol1');
   const run = await r.scheduler.runNow('nightly');
   assert.equal(r.store.created, 1);
   assert.equal(run.outcome, 'ok');
-  assert.deepEqual(run.volumes[0]!.warnings, ['pre-hook /bin/sh exited with code 3 (on-failure=warn: snapshot taken anyway)']);
+  assert.deepEqual(run.volumes[0]!.warnings, [
+    'pre-hook /bin/sh exited with code 3 (on-failure=warn: snapshot taken anyway)',
+  ]);
   assert.match(run.summary, /warnings: vol1: pre-hook \/bin\/sh exited with code 3/);
 });
 
@@ -63,7 +77,14 @@ test('hooks get STAS_VOLUME, STAS_SNAPSHOT, STAS_SCHEDULE and STAS_PHASE; post r
 });
 
 test('a hook that overruns its timeout is killed (with its children) and counts as failed', async (t) => {
-  const r = rig(t, start, [def('slow', { volumes: 'v', calendar: 'daily', 'pre-hook': `/bin/sh -c 'sleep 30 & sleep 30; echo never'`, 'hook-timeout': '300ms' })]);
+  const r = rig(t, start, [
+    def('slow', {
+      volumes: 'v',
+      calendar: 'daily',
+      'pre-hook': `/bin/sh -c 'sleep 30 & sleep 30; echo never'`,
+      'hook-timeout': '300ms',
+    }),
+  ]);
   r.store.addVolume('v');
   const t0 = Date.now();
   const run = await r.scheduler.runNow('slow');
@@ -86,7 +107,12 @@ test('hook output is captured up to a bound; a missing executable is a clear fai
   assert.equal(big.ok, true);
   assert.equal(big.output.length, 1000);
   assert.equal(big.outputTruncated, true);
-  const missing = await runHook({ phase: 'pre', argv: ['/nonexistent/hook'], timeoutMs: 1000, env: { STAS_VOLUME: 'v', STAS_SNAPSHOT: 's', STAS_SCHEDULE: 'x' } });
+  const missing = await runHook({
+    phase: 'pre',
+    argv: ['/nonexistent/hook'],
+    timeoutMs: 1000,
+    env: { STAS_VOLUME: 'v', STAS_SNAPSHOT: 's', STAS_SCHEDULE: 'x' },
+  });
   assert.equal(missing.ok, false);
   assert.match(missing.spawnError!, /ENOENT/);
 });

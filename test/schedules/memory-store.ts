@@ -1,6 +1,12 @@
 // In-memory SnapshotStore: the test double for pure-logic (simulated clock) tests of the scheduler.
 // It behaves like a store should (unknown volumes and duplicate names are errors) and counts calls.
-import type { SnapshotStore, VolumeRef, SnapshotRef, SnapshotMeta, PoolSpace } from '../../daemons/schedules/snapshot-store.js';
+import type {
+  SnapshotStore,
+  VolumeRef,
+  SnapshotRef,
+  SnapshotMeta,
+  PoolSpace,
+} from '../../daemons/schedules/snapshot-store.js';
 import type { Clock } from '../../daemons/schedules/clock.js';
 
 export class MemoryStore implements SnapshotStore {

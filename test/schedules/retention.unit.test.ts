@@ -1,12 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planRetention, bucketOf, pruneOldestFirstCandidates, type RetentionPolicy } from '../../daemons/schedules/retention.js';
+import {
+  planRetention,
+  bucketOf,
+  pruneOldestFirstCandidates,
+  type RetentionPolicy,
+} from '../../daemons/schedules/retention.js';
 import type { SnapshotRef } from '../../daemons/schedules/snapshot-store.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const now = Date.parse('2024-06-15T12:00:00Z');
-const snap = (name: string, createdAt: number, meta: SnapshotRef['meta'] = { createdBy: 's' }): SnapshotRef => ({ name, createdAt, meta });
+const snap = (name: string, createdAt: number, meta: SnapshotRef['meta'] = { createdBy: 's' }): SnapshotRef => ({
+  name,
+  createdAt,
+  meta,
+});
 const policy = (p: Partial<RetentionPolicy>): RetentionPolicy => ({ schedule: 's', timeZone: 'UTC', keep: {}, ...p });
 
 test('explain: every snapshot is kept or pruned with the rule(s) that decided it', () => {
@@ -16,7 +25,10 @@ test('explain: every snapshot is kept or pruned with the rule(s) that decided it
   assert.equal(d.length, 16);
   const by = new Map(d.map((x) => [x.snapshot.name, x]));
   // a0 (12:00 today) newest hour and newest of today
-  assert.deepEqual(by.get('a0')!.rules.map((r) => r.split(':')[0]), ['keep-hourly', 'keep-daily']);
+  assert.deepEqual(
+    by.get('a0')!.rules.map((r) => r.split(':')[0]),
+    ['keep-hourly', 'keep-daily'],
+  );
   assert.match(by.get('a0')!.rules[1]!, /keep-daily: newest in 2024-06-15 \(1 of 3\)/);
   // a1 (06:00 today) second hour bucket
   assert.deepEqual(by.get('a1')!.rules, ['keep-hourly: newest in 2024-06-15 06h (2 of 2)']);
@@ -28,7 +40,10 @@ test('explain: every snapshot is kept or pruned with the rule(s) that decided it
   assert.match(by.get('a3')!.rules[0]!, /keep-daily: newest in 2024-06-14 \(2 of 3\)/);
   assert.equal(by.get('a7')!.keep, true);
   assert.equal(by.get('a11')!.keep, false);
-  assert.deepEqual(d.filter((x) => x.keep).map((x) => x.snapshot.name), ['a0', 'a1', 'a3', 'a7']);
+  assert.deepEqual(
+    d.filter((x) => x.keep).map((x) => x.snapshot.name),
+    ['a0', 'a1', 'a3', 'a7'],
+  );
   for (const x of d) assert.ok(x.rules.length > 0, `${x.snapshot.name} has a rule`);
 });
 
@@ -44,7 +59,10 @@ test('holds and foreign snapshots are never pruned; keep-at-least keeps the newe
   const d = planRetention(snaps, policy({ maxAgeMs: 30 * DAY }), now);
   const by = new Map(d.map((x) => [x.snapshot.name, x]));
   assert.deepEqual(
-    d.filter((x) => x.keep).map((x) => x.snapshot.name).sort(),
+    d
+      .filter((x) => x.keep)
+      .map((x) => x.snapshot.name)
+      .sort(),
     ['held', 'manual', 'mid', 'new', 'other'],
   );
   assert.equal(by.get('held')!.rules[0], 'hold: legal case 42');
@@ -54,7 +72,10 @@ test('holds and foreign snapshots are never pruned; keep-at-least keeps the newe
   assert.match(by.get('old')!.rules[0]!, /^max-age: 40d old, older than 30d/);
 
   const d2 = planRetention(snaps, policy({ maxAgeMs: DAY, keepAtLeast: 2 }), now);
-  assert.deepEqual(d2.filter((x) => x.keep && x.snapshot.meta.createdBy === 's' && !x.snapshot.meta.hold).map((x) => x.snapshot.name), ['new', 'mid']);
+  assert.deepEqual(
+    d2.filter((x) => x.keep && x.snapshot.meta.createdBy === 's' && !x.snapshot.meta.hold).map((x) => x.snapshot.name),
+    ['new', 'mid'],
+  );
   assert.match(d2.find((x) => x.snapshot.name === 'mid')!.rules[0]!, /^keep-at-least: 2 of 2 newest/);
 });
 
@@ -63,7 +84,10 @@ test('a schedule without retention settings prunes nothing', () => {
   assert.equal(d[0]!.keep, true);
   assert.match(d[0]!.rules[0]!, /^no-retention/);
   // keep-daily=0 alone is "configured" and keeps nothing
-  assert.equal(planRetention([snap('x', now - DAY)], policy({ keep: { daily: 0 }, keepAtLeast: 0 }), now)[0]!.keep, false);
+  assert.equal(
+    planRetention([snap('x', now - DAY)], policy({ keep: { daily: 0 }, keepAtLeast: 0 }), now)[0]!.keep,
+    false,
+  );
 });
 
 test('buckets are drawn in the schedule time zone', () => {
@@ -77,11 +101,26 @@ test('buckets are drawn in the schedule time zone', () => {
   assert.equal(bucketOf(t, 'hourly', 'Europe/Berlin'), '2024-06-15 01h');
   const two = [snap('utc-14th', t), snap('utc-14th-early', Date.parse('2024-06-14T08:00:00Z'))];
   assert.equal(planRetention(two, policy({ keep: { daily: 1 } }), now).filter((x) => x.keep).length, 1);
-  assert.equal(planRetention(two, policy({ keep: { daily: 1 }, timeZone: 'Europe/Berlin' }), now).filter((x) => x.keep).length, 1);
-  assert.equal(planRetention(two, policy({ keep: { daily: 2 }, timeZone: 'Europe/Berlin' }), now).filter((x) => x.keep).length, 2);
+  assert.equal(
+    planRetention(two, policy({ keep: { daily: 1 }, timeZone: 'Europe/Berlin' }), now).filter((x) => x.keep).length,
+    1,
+  );
+  assert.equal(
+    planRetention(two, policy({ keep: { daily: 2 }, timeZone: 'Europe/Berlin' }), now).filter((x) => x.keep).length,
+    2,
+  );
 });
 
 test('free-space pruning order: oldest own first, never held, never within keep-at-least', () => {
-  const snaps = [snap('n1', now - HOUR), snap('n2', now - 2 * HOUR), snap('n3', now - 3 * HOUR, { createdBy: 's', hold: 'x' }), snap('n4', now - 4 * HOUR), snap('m', now - 5 * HOUR, {})];
-  assert.deepEqual(pruneOldestFirstCandidates(snaps, policy({ keepAtLeast: 1 })).map((s) => s.name), ['n4', 'n2']);
+  const snaps = [
+    snap('n1', now - HOUR),
+    snap('n2', now - 2 * HOUR),
+    snap('n3', now - 3 * HOUR, { createdBy: 's', hold: 'x' }),
+    snap('n4', now - 4 * HOUR),
+    snap('m', now - 5 * HOUR, {}),
+  ];
+  assert.deepEqual(
+    pruneOldestFirstCandidates(snaps, policy({ keepAtLeast: 1 })).map((s) => s.name),
+    ['n4', 'n2'],
+  );
 });

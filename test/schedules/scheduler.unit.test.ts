@@ -7,7 +7,16 @@ import { jitterOffset } from '../../daemons/schedules/naming.js';
 test('a year of an hourly schedule with h24 d30 w8 m12 leaves exactly the expected snapshots', async (t) => {
   const start = Date.parse('2023-01-01T00:00:00Z') - 1000;
   const end = Date.parse('2024-01-01T00:00:00Z');
-  const r = rig(t, start, [def('hourly', { volumes: 'vol1', calendar: 'hourly', 'keep-hourly': '24', 'keep-daily': '30', 'keep-weekly': '8', 'keep-monthly': '12' })]);
+  const r = rig(t, start, [
+    def('hourly', {
+      volumes: 'vol1',
+      calendar: 'hourly',
+      'keep-hourly': '24',
+      'keep-daily': '30',
+      'keep-weekly': '8',
+      'keep-monthly': '12',
+    }),
+  ]);
   r.store.addVolume('vol1');
   r.scheduler.start();
   await r.advanceTo(end + 60_000);
@@ -31,13 +40,22 @@ test('a year of an hourly schedule with h24 d30 w8 m12 leaves exactly the expect
   for (const [n, key] of keyFns) {
     const newest = new Map<string, number>();
     for (const x of runTimes) newest.set(key(x), Math.max(newest.get(key(x)) ?? 0, x));
-    [...newest.values()].sort((a, b) => b - a).slice(0, n).forEach((x) => expected.add(x));
+    [...newest.values()]
+      .sort((a, b) => b - a)
+      .slice(0, n)
+      .forEach((x) => expected.add(x));
   }
   const left = r.store.snapshots('vol1');
-  assert.deepEqual(left.map((s) => s.createdAt).sort((a, b) => a - b), [...expected].sort((a, b) => a - b));
+  assert.deepEqual(
+    left.map((s) => s.createdAt).sort((a, b) => a - b),
+    [...expected].sort((a, b) => a - b),
+  );
   // names carry the UTC timestamp
   assert.ok(left.some((s) => s.name === 'auto-hourly-20240101T000000Z'));
-  assert.ok(left.some((s) => s.name === 'auto-hourly-20230228T230000Z'), 'the newest of February is the 12th monthly keeper');
+  assert.ok(
+    left.some((s) => s.name === 'auto-hourly-20230228T230000Z'),
+    'the newest of February is the 12th monthly keeper',
+  );
   assert.ok(!left.some((s) => s.name === 'auto-hourly-20230131T230000Z'), 'January 2023 is the 13th month: pruned');
   assert.equal(r.store.deleted, runTimes.length - expected.size);
 
@@ -46,12 +64,18 @@ test('a year of an hourly schedule with h24 d30 w8 m12 leaves exactly the expect
   assert.equal(gc!.decisions.length, expected.size);
   for (const d of gc!.decisions) {
     assert.equal(d.keep, true);
-    assert.ok(d.rules.length > 0 && d.rules.every((rule) => /^keep-(hourly|daily|weekly|monthly): newest in /.test(rule)), d.rules.join('; '));
+    assert.ok(
+      d.rules.length > 0 && d.rules.every((rule) => /^keep-(hourly|daily|weekly|monthly): newest in /.test(rule)),
+      d.rules.join('; '),
+    );
   }
   const feb = gc!.decisions.find((d) => d.snapshot.name === 'auto-hourly-20230228T230000Z')!;
   assert.deepEqual(feb.rules, ['keep-monthly: newest in 2023-02 (12 of 12)']);
   const newYear = gc!.decisions.find((d) => d.snapshot.name === 'auto-hourly-20240101T000000Z')!;
-  assert.deepEqual(newYear.rules.map((x) => x.split(':')[0]), ['keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly']);
+  assert.deepEqual(
+    newYear.rules.map((x) => x.split(':')[0]),
+    ['keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly'],
+  );
 });
 
 test('GC dry-run prunes nothing; a real GC prunes what the dry run said, and held snapshots survive', async (t) => {
@@ -64,7 +88,10 @@ test('GC dry-run prunes nothing; a real GC prunes what the dry run said, and hel
   r.store.put('vol1', 'other', start - 10 * DAY, { createdBy: 'weekly' });
   const dry = await r.scheduler.gc({ dryRun: true });
   assert.equal(dry.length, 1);
-  assert.deepEqual(dry[0]!.decisions.filter((d) => !d.keep).map((d) => d.snapshot.name), []); // keeps 3 newest hourly buckets, there are only 2 own
+  assert.deepEqual(
+    dry[0]!.decisions.filter((d) => !d.keep).map((d) => d.snapshot.name),
+    [],
+  ); // keeps 3 newest hourly buckets, there are only 2 own
   assert.equal(r.store.deleted, 0);
 
   r.scheduler.start();
@@ -77,7 +104,10 @@ test('GC dry-run prunes nothing; a real GC prunes what the dry run said, and hel
 
   await r.store.setHold('vol1', 'auto-h-held', null);
   const plan = await r.scheduler.gc({ schedule: 'h', dryRun: true });
-  assert.deepEqual(plan[0]!.decisions.filter((d) => !d.keep).map((d) => d.snapshot.name), ['auto-h-held']);
+  assert.deepEqual(
+    plan[0]!.decisions.filter((d) => !d.keep).map((d) => d.snapshot.name),
+    ['auto-h-held'],
+  );
   assert.ok(r.store.names('vol1').includes('auto-h-held'), 'dry run deleted nothing');
   const real = await r.scheduler.gc({ schedule: 'h', dryRun: false });
   assert.deepEqual(real[0]!.deleted, ['auto-h-held']);
@@ -102,15 +132,34 @@ for (const tz of ['Europe/Berlin', 'America/New_York']) {
       for (const s of ['two30', 'one30']) {
         const runs = r.runs.filter((x) => x.schedule === s);
         assert.equal(runs.length, days, `${tz} ${s} ${from}..${to}: one run per day`);
-        const localDays = new Set(runs.map((x) => new Intl.DateTimeFormat('en-CA', { timeZone: tz }).format(x.startedAt)));
+        const localDays = new Set(
+          runs.map((x) => new Intl.DateTimeFormat('en-CA', { timeZone: tz }).format(x.startedAt)),
+        );
         assert.equal(localDays.size, days, 'no day doubled, none dropped');
         for (const x of runs) {
-          const local = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(x.startedAt);
+          const local = new Intl.DateTimeFormat('en-GB', {
+            timeZone: tz,
+            hour: '2-digit',
+            minute: '2-digit',
+            hourCycle: 'h23',
+          }).format(x.startedAt);
           // the only run not at its wall time is the skipped 02:30 on spring-forward day, run at 03:00
-          assert.ok(local === (s === 'two30' ? '02:30' : '01:30') || (s === 'two30' && local === '03:00'), `${s} ran at ${local}`);
+          assert.ok(
+            local === (s === 'two30' ? '02:30' : '01:30') || (s === 'two30' && local === '03:00'),
+            `${s} ran at ${local}`,
+          );
         }
       }
-      const at300 = r.runs.filter((x) => x.schedule === 'two30' && new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(x.startedAt) === '03:00');
+      const at300 = r.runs.filter(
+        (x) =>
+          x.schedule === 'two30' &&
+          new Intl.DateTimeFormat('en-GB', {
+            timeZone: tz,
+            hour: '2-digit',
+            minute: '2-digit',
+            hourCycle: 'h23',
+          }).format(x.startedAt) === '03:00',
+      );
       assert.equal(at300.length, from === '2024-03-01' ? 1 : 0);
     }
   });
@@ -153,7 +202,10 @@ test('downtime: 3 days down → exactly one catch-up run at start-up, then the t
   assert.equal(r.runs[5]!.startedAt, restartedAt);
   await r.advanceTo(restartedAt + 2 * HOUR);
   assert.equal(r.runs.length, 8);
-  assert.deepEqual(r.runs.slice(6).map((x) => x.trigger), ['timer', 'timer']);
+  assert.deepEqual(
+    r.runs.slice(6).map((x) => x.trigger),
+    ['timer', 'timer'],
+  );
   assert.equal(r.runs[6]!.startedAt, Math.ceil(restartedAt / HOUR) * HOUR);
   await r.scheduler.stop();
 
@@ -199,7 +251,10 @@ test('jitter: deterministic per host and schedule, within [0, jitter), spread ac
     }
     assert.equal(r.scheduler.get('h').jitterOffsetMs, off);
   }
-  assert.throws(() => def('j', { volumes: 'v', interval: '10min', jitter: '15min' }), /schedule "j": jitter: 15m must be shorter than the interval 10m/);
+  assert.throws(
+    () => def('j', { volumes: 'v', interval: '10min', jitter: '15min' }),
+    /schedule "j": jitter: 15m must be shorter than the interval 10m/,
+  );
 });
 
 test('volume selection by name, glob and label; unknown names are reported in the run', async (t) => {
@@ -210,13 +265,21 @@ test('volume selection by name, glob and label; unknown names are reported in th
   r.store.addVolume('web', { tier: 'gold' });
   r.store.addVolume('scratch', { tier: 'bronze' });
   const run = await r.scheduler.runNow('s');
-  assert.deepEqual(run.volumes.map((v) => `${v.volume}:${v.outcome}`).sort(), ['db-1:created', 'db-2:created', 'missing:failed', 'web:created']);
+  assert.deepEqual(run.volumes.map((v) => `${v.volume}:${v.outcome}`).sort(), [
+    'db-1:created',
+    'db-2:created',
+    'missing:failed',
+    'web:created',
+  ]);
   assert.equal(run.outcome, 'partial');
   assert.match(run.summary, /1 failed \(missing: unknown volume\)/);
   assert.equal(r.store.names('scratch').length, 0);
   // two manual runs within one second get distinct names
   const again = await r.scheduler.runNow('s');
-  assert.notEqual(again.volumes.find((v) => v.volume === 'web')!.snapshot, run.volumes.find((v) => v.volume === 'web')!.snapshot);
+  assert.notEqual(
+    again.volumes.find((v) => v.volume === 'web')!.snapshot,
+    run.volumes.find((v) => v.volume === 'web')!.snapshot,
+  );
   assert.match(again.volumes.find((v) => v.volume === 'web')!.snapshot!, /^auto-s-20240201T000000Z-2$/);
 });
 
@@ -231,17 +294,33 @@ test('free-space guard: skip below min-free, or prune oldest first until there i
   assert.equal(skip.store.created, 0);
   assert.match(skip.scheduler.get('s').lastRun!.summary, /1 skipped \(v: pool has 5\.0% free/);
 
-  const prune = rig(t, start, [def('p', { volumes: 'v', interval: '1h', 'min-free': '10%', 'low-space': 'prune-oldest-first', 'keep-at-least': '1', 'keep-hourly': '24' })]);
+  const prune = rig(t, start, [
+    def('p', {
+      volumes: 'v',
+      interval: '1h',
+      'min-free': '10%',
+      'low-space': 'prune-oldest-first',
+      'keep-at-least': '1',
+      'keep-hourly': '24',
+    }),
+  ]);
   prune.store.addVolume('v');
   prune.store.snapshotBytes = 100;
   prune.store.baseUsedBytes = 400;
-  for (let i = 0; i < 5; i++) prune.store.put('v', `auto-p-${i}`, start - (10 - i) * HOUR, { createdBy: 'p', ...(i === 0 ? { hold: 'keep' } : {}) });
+  for (let i = 0; i < 5; i++)
+    prune.store.put('v', `auto-p-${i}`, start - (10 - i) * HOUR, {
+      createdBy: 'p',
+      ...(i === 0 ? { hold: 'keep' } : {}),
+    });
   // 400 + 5*100 = 900 used → 10% free: fine; one more snapshot would be taken and then...
   prune.store.baseUsedBytes = 450; // 5% free
   const r2 = await prune.scheduler.runNow('p');
   assert.equal(r2.outcome, 'ok');
   // pruned auto-p-1 (oldest not held) → 15% free; auto-p-0 is held
-  assert.deepEqual(r2.volumes[0]!.pruned.map((p) => p.snapshot), ['auto-p-1']);
+  assert.deepEqual(
+    r2.volumes[0]!.pruned.map((p) => p.snapshot),
+    ['auto-p-1'],
+  );
   assert.match(r2.volumes[0]!.pruned[0]!.rule, /^min-free: pool 5\.0% free < 10%/);
   assert.ok(prune.store.names('v').includes('auto-p-0'));
   prune.store.baseUsedBytes = 990;
@@ -249,7 +328,11 @@ test('free-space guard: skip below min-free, or prune oldest first until there i
   assert.equal(r3.outcome, 'skipped');
   assert.match(r3.volumes[0]!.reason!, /even after pruning every prunable snapshot/);
   assert.ok(prune.store.names('v').includes('auto-p-0'), 'held snapshot survives a full pool');
-  assert.equal(prune.store.names('v').filter((n) => n !== 'auto-p-0').length, 1, 'keep-at-least=1 survives a full pool');
+  assert.equal(
+    prune.store.names('v').filter((n) => n !== 'auto-p-0').length,
+    1,
+    'keep-at-least=1 survives a full pool',
+  );
 });
 
 test('schedules added at run time are persisted and survive a restart; config schedules cannot be removed', async (t) => {
@@ -257,7 +340,10 @@ test('schedules added at run time are persisted and survive a restart; config sc
   const r = rig(t, start, [def('conf', { volumes: 'v', interval: '1h' })]);
   r.store.addVolume('v');
   r.scheduler.start();
-  await assert.rejects(r.scheduler.add('bad', { volumes: 'nope', interval: '1h' }), /schedule "bad": volumes: unknown volume "nope"/);
+  await assert.rejects(
+    r.scheduler.add('bad', { volumes: 'nope', interval: '1h' }),
+    /schedule "bad": volumes: unknown volume "nope"/,
+  );
   await assert.rejects(r.scheduler.add('conf', { volumes: 'v', interval: '1h' }), /exists already/);
   const st = await r.scheduler.add('rt', { volumes: 'v', calendar: '*:0/15', 'keep-hourly': '2' });
   assert.equal(st.nextNominal, Date.parse('2024-02-01T00:15:00Z'));
@@ -270,13 +356,19 @@ test('schedules added at run time are persisted and survive a restart; config sc
 
   const s2 = r.restart([def('conf', { volumes: 'v', interval: '1h' })]);
   s2.start();
-  assert.deepEqual(s2.list().map((s) => `${s.def.name}:${s.def.source.kind}`), ['conf:config', 'rt:runtime']);
+  assert.deepEqual(
+    s2.list().map((s) => `${s.def.name}:${s.def.source.kind}`),
+    ['conf:config', 'rt:runtime'],
+  );
   assert.equal(s2.get('rt').lastRun!.outcome, 'ok');
   s2.remove('rt');
   await s2.stop();
   const s3 = r.restart([]);
   s3.start();
-  assert.deepEqual(s3.list().map((s) => s.def.name), []);
+  assert.deepEqual(
+    s3.list().map((s) => s.def.name),
+    [],
+  );
   await s3.stop();
 });
 
@@ -290,6 +382,9 @@ test('freshness lists each volume once, however often the caller names it', asyn
   assert.deepEqual(f.volumes, [{ volume: 'vol1', count: 1, newest: Date.parse('2024-04-30T00:00:00Z') }]);
   assert.deepEqual(f.unknown, ['nope']);
   r.store.listed = 0;
-  assert.deepEqual((await r.scheduler.freshness()).volumes.map((v) => v.volume), ['vol1', 'vol2']);
+  assert.deepEqual(
+    (await r.scheduler.freshness()).volumes.map((v) => v.volume),
+    ['vol1', 'vol2'],
+  );
   assert.equal(r.store.listed, 2);
 });

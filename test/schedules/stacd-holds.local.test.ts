@@ -12,7 +12,12 @@ let etc: TestEtc;
 let stacd: RunningDaemon;
 
 async function ctl(args: string[], user?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return runCli('stacctl', args, { busAddress: bus.address, env: etc.env, ...(user ? { user } : {}), timeoutMs: 120_000 });
+  return runCli('stacctl', args, {
+    busAddress: bus.address,
+    env: etc.env,
+    ...(user ? { user } : {}),
+    timeoutMs: 120_000,
+  });
 }
 
 before(async () => {
@@ -58,14 +63,18 @@ test('hold keeps a snapshot through gc (reason shown), release lets retention pr
   assert.match(r.stdout, new RegExp(`keep\\s+${older}\\s.*hold: ticket 4711`));
   r = await ctl(['snapshot', 'gc', '--schedule', 'keep1']);
   assert.equal(r.code, 0, r.stderr);
-  let left = (JSON.parse((await ctl(['snapshot', 'ls', 'held-vol', '--json'])).stdout) as { Name: string }[]).map((s) => s.Name);
+  let left = (JSON.parse((await ctl(['snapshot', 'ls', 'held-vol', '--json'])).stdout) as { Name: string }[]).map(
+    (s) => s.Name,
+  );
   assert.deepEqual(left.sort(), [...names].sort(), 'the held snapshot and the newest one are both kept');
 
   r = await ctl(['snapshot', 'release', 'held-vol', older]);
   assert.equal(r.code, 0, r.stderr);
   r = await ctl(['snapshot', 'gc', '--schedule', 'keep1']);
   assert.equal(r.code, 0, r.stderr);
-  left = (JSON.parse((await ctl(['snapshot', 'ls', 'held-vol', '--json'])).stdout) as { Name: string }[]).map((s) => s.Name);
+  left = (JSON.parse((await ctl(['snapshot', 'ls', 'held-vol', '--json'])).stdout) as { Name: string }[]).map(
+    (s) => s.Name,
+  );
   assert.deepEqual(left, [names[1]]);
 });
 

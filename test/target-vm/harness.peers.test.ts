@@ -27,7 +27,10 @@ test('target VM boots (or is reused) and runs commands over the control channel'
 test('parallel execs all get their own answer', { timeout: 180_000 }, async () => {
   const vm = await ensureTargetVm();
   const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => vm.exec(`sleep 0.2; echo n${i}`)));
-  assert.deepEqual(rs.map((r) => r.out), Array.from({ length: 8 }, (_, i) => `n${i}\n`));
+  assert.deepEqual(
+    rs.map((r) => r.out),
+    Array.from({ length: 8 }, (_, i) => `n${i}\n`),
+  );
 });
 
 test('boot subsystems are configured and linked to both ports', { timeout: 180_000 }, async () => {
@@ -36,7 +39,13 @@ test('boot subsystems are configured and linked to both ports', { timeout: 180_0
   for (const nqn of vm.defaultSubsystems) assert.ok(subs.includes(nqn), `${nqn} missing in ${subs.join(' ')}`);
   assert.equal(vm.defaultSubsystems[0], `${DEFAULT_NQN_BASE}1`);
   const ports = await vm.listPorts();
-  assert.deepEqual(ports.filter((p) => p.portId <= 2).map((p) => [p.portId, p.trsvcid]), [[1, '4420'], [2, '8009']]);
+  assert.deepEqual(
+    ports.filter((p) => p.portId <= 2).map((p) => [p.portId, p.trsvcid]),
+    [
+      [1, '4420'],
+      [2, '8009'],
+    ],
+  );
   for (const id of [1, 2]) {
     const links = await vm.listPortLinks(id);
     for (const nqn of vm.defaultSubsystems) assert.ok(links.includes(nqn));
@@ -60,7 +69,9 @@ test('add, link, unlink and remove a subsystem through configfs', { timeout: 180
   if ((await vm.listSubsystems()).includes(NQN_A)) await vm.removeSubsystem(NQN_A); // left over by a killed run
   await vm.addSubsystem(NQN_A, { namespaces: 2, sizeMiB: 8, serial: 'STASHARNESS1', model: 'stas-harness' });
   assert.ok((await vm.listSubsystems()).includes(NQN_A));
-  const attrs = await vm.exec(`cd /sys/kernel/config/nvmet/subsystems/${NQN_A} && cat attr_serial attr_model && ls namespaces && cat namespaces/2/enable`);
+  const attrs = await vm.exec(
+    `cd /sys/kernel/config/nvmet/subsystems/${NQN_A} && cat attr_serial attr_model && ls namespaces && cat namespaces/2/enable`,
+  );
   assert.equal(attrs.code, 0, attrs.out);
   // nvmet pads the serial with spaces to 20 characters
   assert.equal(attrs.out, 'STASHARNESS1        \nstas-harness\n1\n2\n1\n');
@@ -79,27 +90,31 @@ test('add, link, unlink and remove a subsystem through configfs', { timeout: 180
   await assert.rejects(vm.addSubsystem('bad nqn; reboot'), /invalid NQN/);
 });
 
-test('a new nvmet port gets a host forward; mapAddress follows discovery log addresses', { timeout: 180_000 }, async () => {
-  const vm = await ensureTargetVm();
-  const nqn = 'nqn.2024-01.io.stas.test:harness-port';
-  if ((await vm.listPorts()).some((p) => p.portId === 7)) await vm.removePort(7);
-  if ((await vm.listSubsystems()).includes(nqn)) await vm.removeSubsystem(nqn);
-  const p = await vm.addPort(7, 4427);
-  assert.equal(p.trsvcid, '4427');
-  assert.equal(p.host, '127.0.0.1');
-  await vm.addSubsystem(nqn, { namespaces: 1, sizeMiB: 8 });
-  await vm.linkSubsystem(nqn, 7); // the first link makes the port listen
-  try {
-    assert.deepEqual(vm.mapAddress(vm.guestIp, '4427'), { host: '127.0.0.1', port: p.hostPort });
-    assert.deepEqual(vm.mapAddress(vm.guestIp, 8009), { host: '127.0.0.1', port: vm.discPort });
-    assert.equal(vm.mapAddress('192.0.2.1', 8009), undefined);
-    const r = await probeIcResp('127.0.0.1', p.hostPort);
-    assert.equal(r.pduType, 1);
-  } finally {
-    await vm.removeSubsystem(nqn);
-    await vm.removePort(7);
-  }
-});
+test(
+  'a new nvmet port gets a host forward; mapAddress follows discovery log addresses',
+  { timeout: 180_000 },
+  async () => {
+    const vm = await ensureTargetVm();
+    const nqn = 'nqn.2024-01.io.stas.test:harness-port';
+    if ((await vm.listPorts()).some((p) => p.portId === 7)) await vm.removePort(7);
+    if ((await vm.listSubsystems()).includes(nqn)) await vm.removeSubsystem(nqn);
+    const p = await vm.addPort(7, 4427);
+    assert.equal(p.trsvcid, '4427');
+    assert.equal(p.host, '127.0.0.1');
+    await vm.addSubsystem(nqn, { namespaces: 1, sizeMiB: 8 });
+    await vm.linkSubsystem(nqn, 7); // the first link makes the port listen
+    try {
+      assert.deepEqual(vm.mapAddress(vm.guestIp, '4427'), { host: '127.0.0.1', port: p.hostPort });
+      assert.deepEqual(vm.mapAddress(vm.guestIp, 8009), { host: '127.0.0.1', port: vm.discPort });
+      assert.equal(vm.mapAddress('192.0.2.1', 8009), undefined);
+      const r = await probeIcResp('127.0.0.1', p.hostPort);
+      assert.equal(r.pduType, 1);
+    } finally {
+      await vm.removeSubsystem(nqn);
+      await vm.removePort(7);
+    }
+  },
+);
 
 test('two processes asking for the same VM at once boot it only once', { timeout: 300_000 }, async () => {
   const name = 'reuse-probe';
@@ -117,7 +132,10 @@ test('two processes asking for the same VM at once boot it only once', { timeout
     assert.equal(ra.pid, rb.pid, 'both processes must get the same QEMU');
     assert.equal(ra.ioPort, rb.ioPort);
     assert.deepEqual([ra.reused, rb.reused].sort(), [false, true], 'exactly one boot');
-    const c = JSON.parse((await execa(process.execPath, args, { timeout: 60_000 })).stdout) as { pid: number; reused: boolean };
+    const c = JSON.parse((await execa(process.execPath, args, { timeout: 60_000 })).stdout) as {
+      pid: number;
+      reused: boolean;
+    };
     assert.deepEqual(c, { ...c, pid: ra.pid, reused: true });
     // in this process too; after stopVm the next ensure boots a new one instead of returning the dead handle
     const opts = { name, memMiB: 256, subsystems: 1, namespaces: 1 };

@@ -13,7 +13,8 @@ test('host VM runs the kernel NVMe host and sees its in-VM target', { timeout: 3
   assert.match(fab.out, /^instance=-1,cntlid=-1,transport=%s,traddr=%s/);
   const disc = await vm.exec(`nvme discover -t tcp -a ${vm.targetTraddr} -s ${vm.discPort}`, { timeoutMs: 60_000 });
   assert.equal(disc.code, 0, disc.out);
-  for (const nqn of vm.defaultSubsystems) assert.match(disc.out, new RegExp(`subnqn: +${nqn.replace(/\./g, '\\.')}\\n`));
+  for (const nqn of vm.defaultSubsystems)
+    assert.match(disc.out, new RegExp(`subnqn: +${nqn.replace(/\./g, '\\.')}\\n`));
   assert.match(disc.out, /traddr: +127\.0\.0\.1/);
 });
 
@@ -25,7 +26,10 @@ test('the checkout is shared live and read-write at the same path', { timeout: 3
   const f = join(dir, `from-host-${token}`);
   writeFileSync(f, token); // a new file, created after boot, must be visible at once
   try {
-    const r = await vm.exec(`cat ${f} && printf '%s' back-${token} > ${f}.vm && node -e 'process.stdout.write(process.version)'`, { timeoutMs: 60_000 });
+    const r = await vm.exec(
+      `cat ${f} && printf '%s' back-${token} > ${f}.vm && node -e 'process.stdout.write(process.version)'`,
+      { timeoutMs: 60_000 },
+    );
     assert.equal(r.code, 0, r.out);
     assert.equal(r.out, `${token}${process.version}`);
     assert.equal(readFileSync(`${f}.vm`, 'utf8'), `back-${token}`);

@@ -22,15 +22,19 @@ test('6.12 target VM: nvmet takes per-host DH-HMAC-CHAP keys through configfs', 
   try {
     await vm.allowHost(SUB, HOST, { key: KEY, ctrlKey: CTRL_KEY, hash: 'hmac(sha384)', dhgroup: 'ffdhe4096' });
     const H = `/sys/kernel/config/nvmet/hosts/${HOST}`;
-    const r = await vm.exec(`cat ${H}/dhchap_hash ${H}/dhchap_dhgroup ${H}/dhchap_key ${H}/dhchap_ctrl_key; ` +
-      `cat /sys/kernel/config/nvmet/subsystems/${SUB}/attr_allow_any_host; ls /sys/kernel/config/nvmet/subsystems/${SUB}/allowed_hosts`);
+    const r = await vm.exec(
+      `cat ${H}/dhchap_hash ${H}/dhchap_dhgroup ${H}/dhchap_key ${H}/dhchap_ctrl_key; ` +
+        `cat /sys/kernel/config/nvmet/subsystems/${SUB}/attr_allow_any_host; ls /sys/kernel/config/nvmet/subsystems/${SUB}/allowed_hosts`,
+    );
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(r.out.trim().split('\n'), ['hmac(sha384)', 'ffdhe4096', KEY, CTRL_KEY, '0', HOST]);
     // nvmet itself refuses what it cannot use: the helper reports the failing write
     await assert.rejects(vm.setHostAuth(HOST, { key: KEY, dhgroup: 'ffdhe9999' as 'null' }), /invalid dhchap group/);
     await assert.rejects(vm.setHostAuth(HOST, { key: 'DHHC-1:07:abc:' }), /DHHC-1:NN:base64: form/);
     await vm.disallowHost(SUB, HOST);
-    const back = await vm.exec(`cat /sys/kernel/config/nvmet/subsystems/${SUB}/attr_allow_any_host; ls /sys/kernel/config/nvmet/hosts`);
+    const back = await vm.exec(
+      `cat /sys/kernel/config/nvmet/subsystems/${SUB}/attr_allow_any_host; ls /sys/kernel/config/nvmet/hosts`,
+    );
     assert.equal(back.out.split('\n')[0], '1');
     assert.doesNotMatch(back.out, new RegExp(HOST));
   } finally {
@@ -38,12 +42,18 @@ test('6.12 target VM: nvmet takes per-host DH-HMAC-CHAP keys through configfs', 
   }
 });
 
-test('6.12 host VM: the fabrics driver offers dhchap options, modules come from the unpacked package', { timeout: 1_500_000 }, async () => {
-  const vm = await ensureHostVm({ kernel: '6.12', name: 'host-612' });
-  assert.equal(vm.kernel, '6.12');
-  const r = await vm.exec('uname -r; cat /dev/nvme-fabrics; echo; modprobe -n -v nvme-auth && echo modprobe-ok', { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.out);
-  assert.equal(r.out.split('\n')[0], vm.kernelRelease);
-  assert.match(r.out, /dhchap_secret=%s,dhchap_ctrl_secret=%s/);
-  assert.match(r.out, /modprobe-ok/);
-});
+test(
+  '6.12 host VM: the fabrics driver offers dhchap options, modules come from the unpacked package',
+  { timeout: 1_500_000 },
+  async () => {
+    const vm = await ensureHostVm({ kernel: '6.12', name: 'host-612' });
+    assert.equal(vm.kernel, '6.12');
+    const r = await vm.exec('uname -r; cat /dev/nvme-fabrics; echo; modprobe -n -v nvme-auth && echo modprobe-ok', {
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.out.split('\n')[0], vm.kernelRelease);
+    assert.match(r.out, /dhchap_secret=%s,dhchap_ctrl_secret=%s/);
+    assert.match(r.out, /modprobe-ok/);
+  },
+);

@@ -10,8 +10,19 @@ const NQN = 'nqn.2014-08.org.nvmexpress:stas:ap:web';
 const HOST = 'nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555';
 const EMPTY: NvmetState = { ports: [], subsystems: [], hosts: [] };
 const hand: NvmetState = {
-  ports: [{ id: '1', trtype: 'tcp', adrfam: 'ipv4', traddr: '0.0.0.0', trsvcid: '4420', subsystems: ['nqn.2024-01.io.example:subsys1'] }],
-  subsystems: [{ nqn: 'nqn.2024-01.io.example:subsys1', allowAnyHost: true, hosts: [], serial: 'X', model: 'Y', namespaces: [] }],
+  ports: [
+    {
+      id: '1',
+      trtype: 'tcp',
+      adrfam: 'ipv4',
+      traddr: '0.0.0.0',
+      trsvcid: '4420',
+      subsystems: ['nqn.2024-01.io.example:subsys1'],
+    },
+  ],
+  subsystems: [
+    { nqn: 'nqn.2024-01.io.example:subsys1', allowAnyHost: true, hosts: [], serial: 'X', model: 'Y', namespaces: [] },
+  ],
   hosts: [],
 };
 
@@ -33,10 +44,20 @@ function simulate(state: NvmetState, ops: ReturnType<typeof planNvmet>['ops']): 
   const sub = (n: string) => s.subsystems.find((x) => x.nqn === n)!;
   for (const o of ops) {
     const parts = o.path.split('/');
-    if (o.op === 'mkdir' && parts[0] === 'ports') s.ports.push({ id: parts[1]!, trtype: '', adrfam: '', traddr: '', trsvcid: '', subsystems: [] });
+    if (o.op === 'mkdir' && parts[0] === 'ports')
+      s.ports.push({ id: parts[1]!, trtype: '', adrfam: '', traddr: '', trsvcid: '', subsystems: [] });
     else if (o.op === 'mkdir' && parts[0] === 'hosts') s.hosts.push({ nqn: parts[1]!, dhchapKey: undefined });
-    else if (o.op === 'mkdir' && parts.length === 2) s.subsystems.push({ nqn: parts[1]!, allowAnyHost: true, hosts: [], serial: '', model: '', namespaces: [] });
-    else if (o.op === 'mkdir') sub(parts[1]!).namespaces.push({ nsid: Number(parts[3]), devicePath: '', nguid: '', uuid: '', bufferedIo: false, enabled: false });
+    else if (o.op === 'mkdir' && parts.length === 2)
+      s.subsystems.push({ nqn: parts[1]!, allowAnyHost: true, hosts: [], serial: '', model: '', namespaces: [] });
+    else if (o.op === 'mkdir')
+      sub(parts[1]!).namespaces.push({
+        nsid: Number(parts[3]),
+        devicePath: '',
+        nguid: '',
+        uuid: '',
+        bufferedIo: false,
+        enabled: false,
+      });
     else if (o.op === 'write' && parts[0] === 'ports') {
       const p = s.ports.find((x) => x.id === parts[1])!;
       const k = parts[2]!.replace('addr_', '') as 'trtype' | 'adrfam' | 'traddr' | 'trsvcid';
@@ -52,7 +73,8 @@ function simulate(state: NvmetState, ops: ReturnType<typeof planNvmet>['ops']): 
     else if (o.op === 'write' && parts[2] === 'attr_serial') sub(parts[1]!).serial = o.value;
     else if (o.op === 'write' && parts[2] === 'attr_model') sub(parts[1]!).model = o.value;
     else if (o.op === 'write' && parts[0] === 'hosts') s.hosts.find((h) => h.nqn === parts[1])!.dhchapKey = o.value;
-    else if (o.op === 'link' && parts[0] === 'ports') s.ports.find((x) => x.id === parts[1])!.subsystems.push(parts[3]!);
+    else if (o.op === 'link' && parts[0] === 'ports')
+      s.ports.find((x) => x.id === parts[1])!.subsystems.push(parts[3]!);
     else if (o.op === 'link') sub(parts[1]!).hosts.push(parts[3]!);
     else if (o.op === 'unlink' && parts[0] === 'ports') {
       const p = s.ports.find((x) => x.id === parts[1])!;
@@ -73,10 +95,21 @@ describe('nvmet plan', () => {
   it('creates port, host, subsystem, namespace; links the port last; records ownership first', () => {
     const p = planNvmet(EMPTY, EMPTY_OWNED, [spec()], { hostAuth: false });
     const paths = p.ops.map((o) => `${o.op} ${o.path}`);
-    assert.deepEqual(paths.slice(0, 5), ['mkdir ports/1000', 'write ports/1000/addr_trtype', 'write ports/1000/addr_adrfam', 'write ports/1000/addr_traddr', 'write ports/1000/addr_trsvcid']);
+    assert.deepEqual(paths.slice(0, 5), [
+      'mkdir ports/1000',
+      'write ports/1000/addr_trtype',
+      'write ports/1000/addr_adrfam',
+      'write ports/1000/addr_traddr',
+      'write ports/1000/addr_trsvcid',
+    ]);
     assert.equal(paths.at(-1), `link ports/1000/subsystems/${NQN}`);
-    assert.ok(p.ops.some((o) => o.op === 'write' && o.path === `subsystems/${NQN}/attr_allow_any_host` && o.value === '0'));
-    assert.ok(paths.indexOf(`write subsystems/${NQN}/namespaces/1/device_path`) < paths.indexOf(`write subsystems/${NQN}/namespaces/1/enable`));
+    assert.ok(
+      p.ops.some((o) => o.op === 'write' && o.path === `subsystems/${NQN}/attr_allow_any_host` && o.value === '0'),
+    );
+    assert.ok(
+      paths.indexOf(`write subsystems/${NQN}/namespaces/1/device_path`) <
+        paths.indexOf(`write subsystems/${NQN}/namespaces/1/enable`),
+    );
     assert.deepEqual(p.ownedBefore, { ports: [{ ...spec().ports[0]!, id: '1000' }], subsystems: [NQN], hosts: [HOST] });
     assert.deepEqual(p.ownedAfter, p.ownedBefore);
   });
@@ -108,30 +141,58 @@ describe('nvmet plan', () => {
 
   it('refuses a port that a hand-made nvmet port serves, by name, and plans nothing', () => {
     assert.throws(
-      () => planNvmet(hand, EMPTY_OWNED, [spec({ ports: [{ trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: '4420' }] })], { hostAuth: false }),
-      (e: Error & { code?: string }) => e.code === 'Busy' && /port tcp:127\.0\.0\.1:4420 is already used by nvmet port 1 \(tcp:0\.0\.0\.0:4420\) serving nqn\.2024-01\.io\.example:subsys1, which stas did not create/.test(e.message),
+      () =>
+        planNvmet(
+          hand,
+          EMPTY_OWNED,
+          [spec({ ports: [{ trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: '4420' }] })],
+          { hostAuth: false },
+        ),
+      (e: Error & { code?: string }) =>
+        e.code === 'Busy' &&
+        /port tcp:127\.0\.0\.1:4420 is already used by nvmet port 1 \(tcp:0\.0\.0\.0:4420\) serving nqn\.2024-01\.io\.example:subsys1, which stas did not create/.test(
+          e.message,
+        ),
     );
   });
 
   it('refuses a subsystem NQN that exists and is not its own', () => {
-    assert.throws(() => planNvmet(hand, EMPTY_OWNED, [spec({ nqn: 'nqn.2024-01.io.example:subsys1' })], { hostAuth: false }), /stas did not create it/);
+    assert.throws(
+      () => planNvmet(hand, EMPTY_OWNED, [spec({ nqn: 'nqn.2024-01.io.example:subsys1' })], { hostAuth: false }),
+      /stas did not create it/,
+    );
   });
 
   it('refuses a DH-HMAC-CHAP key when the kernel has no target authentication', () => {
     assert.throws(
-      () => planNvmet(EMPTY, EMPTY_OWNED, [spec({ hosts: [{ nqn: HOST, dhchapKey: 'DHHC-1:00:abc:' }] })], { hostAuth: false }),
+      () =>
+        planNvmet(EMPTY, EMPTY_OWNED, [spec({ hosts: [{ nqn: HOST, dhchapKey: 'DHHC-1:00:abc:' }] })], {
+          hostAuth: false,
+        }),
       (e: Error & { code?: string }) => e.code === 'NotSupported' && /CONFIG_NVME_TARGET_AUTH/.test(e.message),
     );
-    const p = planNvmet(EMPTY, EMPTY_OWNED, [spec({ hosts: [{ nqn: HOST, dhchapKey: 'DHHC-1:00:abc:' }] })], { hostAuth: true });
+    const p = planNvmet(EMPTY, EMPTY_OWNED, [spec({ hosts: [{ nqn: HOST, dhchapKey: 'DHHC-1:00:abc:' }] })], {
+      hostAuth: true,
+    });
     const w = p.ops.find((o) => o.op === 'write' && o.path === `hosts/${HOST}/dhchap_key`);
     assert.ok(w && w.op === 'write' && w.secret === true);
   });
 
   it('refuses duplicate namespace ids and two keys for one host', () => {
     const ns = spec().namespaces[0]!;
-    assert.throws(() => planNvmet(EMPTY, EMPTY_OWNED, [spec({ namespaces: [ns, { ...ns, devicePath: '/x' }] })], { hostAuth: false }), /namespace id 1 is used twice/);
+    assert.throws(
+      () =>
+        planNvmet(EMPTY, EMPTY_OWNED, [spec({ namespaces: [ns, { ...ns, devicePath: '/x' }] })], { hostAuth: false }),
+      /namespace id 1 is used twice/,
+    );
     const other = spec({ nqn: `${NQN}2`, hosts: [{ nqn: HOST, dhchapKey: 'DHHC-1:00:b:' }] });
-    assert.throws(() => planNvmet(EMPTY, EMPTY_OWNED, [spec({ hosts: [{ nqn: HOST, dhchapKey: 'DHHC-1:00:a:' }] }), other], { hostAuth: true }), /one DH-HMAC-CHAP key per host NQN/);
+    assert.throws(
+      () =>
+        planNvmet(EMPTY, EMPTY_OWNED, [spec({ hosts: [{ nqn: HOST, dhchapKey: 'DHHC-1:00:a:' }] }), other], {
+          hostAuth: true,
+        }),
+      /one DH-HMAC-CHAP key per host NQN/,
+    );
   });
 
   it('a changed device path disables, rewrites and re-enables the namespace; a removed host is unlinked and its entry removed', () => {
@@ -165,7 +226,11 @@ describe('nvmet plan', () => {
   });
 
   it('a recorded port id that now holds another address is not treated as its own', () => {
-    const owned: OwnedRecord = { ports: [{ id: '1', trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: '4430' }], subsystems: [], hosts: [] };
+    const owned: OwnedRecord = {
+      ports: [{ id: '1', trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: '4430' }],
+      subsystems: [],
+      hosts: [],
+    };
     const p = planNvmet(hand, owned, [], { hostAuth: false });
     assert.deepEqual(p.ops, []);
     assert.deepEqual(p.ownedAfter.ports, []);

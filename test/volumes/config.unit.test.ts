@@ -10,7 +10,10 @@ test('volumes config: defaults, qcow2 and rbd pools', () => {
     maxJobs: 4,
   });
   const cfg = parseVolumesConfig(
-    parseIni('[Volumes fast]\nbackend=rbd\npool=ssd\nid=stas\nconf=/etc/ceph/ceph.conf\n\n[Volumes]\nbackend=qcow2\nroot=/srv/vols\nmax-jobs=2\n', 'stacd.conf'),
+    parseIni(
+      '[Volumes fast]\nbackend=rbd\npool=ssd\nid=stas\nconf=/etc/ceph/ceph.conf\n\n[Volumes]\nbackend=qcow2\nroot=/srv/vols\nmax-jobs=2\n',
+      'stacd.conf',
+    ),
   );
   assert.deepEqual(cfg, {
     pools: [
@@ -20,15 +23,27 @@ test('volumes config: defaults, qcow2 and rbd pools', () => {
     maxJobs: 2,
   });
   const backends = backendsFor(cfg);
-  assert.deepEqual(backends.map((b) => [b.pool, b.kind, b.location]), [['default', 'qcow2', '/srv/vols'], ['fast', 'rbd', 'ceph pool ssd']]);
+  assert.deepEqual(
+    backends.map((b) => [b.pool, b.kind, b.location]),
+    [
+      ['default', 'qcow2', '/srv/vols'],
+      ['fast', 'rbd', 'ceph pool ssd'],
+    ],
+  );
   assert.equal(parseVolumesConfig(parseIni('[Volumes]\nbackend=rbd\n', 'x')).pools[0].backend, 'rbd');
 });
 
 test('volumes config: the simulated engine takes no location', () => {
   const cfg = parseVolumesConfig(parseIni('[Volumes]\nbackend=sim\n', 'stacd.conf'));
   assert.deepEqual(cfg.pools, [{ name: 'default', backend: 'sim' }]);
-  assert.deepEqual(backendsFor(cfg).map((b) => [b.pool, b.kind, b.location]), [['default', 'sim', 'memory']]);
-  assert.throws(() => parseVolumesConfig(parseIni('[Volumes]\nbackend=sim\nroot=/x\n', 'stacd.conf')), /stacd\.conf:3: \[Volumes\] root: unknown key for backend sim/);
+  assert.deepEqual(
+    backendsFor(cfg).map((b) => [b.pool, b.kind, b.location]),
+    [['default', 'sim', 'memory']],
+  );
+  assert.throws(
+    () => parseVolumesConfig(parseIni('[Volumes]\nbackend=sim\nroot=/x\n', 'stacd.conf')),
+    /stacd\.conf:3: \[Volumes\] root: unknown key for backend sim/,
+  );
 });
 
 test('volumes config: errors name file, line and key', () => {
@@ -41,5 +56,10 @@ test('volumes config: errors name file, line and key', () => {
     ['[Volumes a]\nroot=/a\n[Volumes b]\nroot=/a\n', /share root \/a/],
     ['[Volumes c]\nbackend=rbd\nconf=ceph.conf\n', /^stacd\.conf:3: \[Volumes c\] conf: .*absolute/],
   ];
-  for (const [text, re] of bad) assert.throws(() => parseVolumesConfig(parseIni(text, 'stacd.conf')), (e: Error) => re.test(e.message), text);
+  for (const [text, re] of bad)
+    assert.throws(
+      () => parseVolumesConfig(parseIni(text, 'stacd.conf')),
+      (e: Error) => re.test(e.message),
+      text,
+    );
 });

@@ -32,10 +32,14 @@ export interface CrashRun {
 
 export function runCrashChild(run: CrashRun): Promise<ChildReport> {
   const env = { ...process.env, ...run.env, ...(run.crashAt ? { STAS_CRASH_AT: run.crashAt } : {}) };
-  const child = spawn(process.execPath, [...process.execArgv, childFile, run.kind, run.root, run.op, run.volume, ...(run.arg ? [run.arg] : [])], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, childFile, run.kind, run.root, run.op, run.volume, ...(run.arg ? [run.arg] : [])],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   let maxProgress = 0;
   let completed = false;

@@ -4,8 +4,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dbus from 'dbus-next';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
-import { connectSystemBus, waitConnected, requestBusName, callMethod, type MessageBus } from '../../daemons/dbus/bus.js';
-import { StorageDBus, STORAGE_PATH, STORAGE_IFACE, VOLUME_IFACE, SNAPSHOT_IFACE, JOB_IFACE, OBJECT_MANAGER_IFACE } from '../../daemons/volumes/dbus/storage-objects.js';
+import {
+  connectSystemBus,
+  waitConnected,
+  requestBusName,
+  callMethod,
+  type MessageBus,
+} from '../../daemons/dbus/bus.js';
+import {
+  StorageDBus,
+  STORAGE_PATH,
+  STORAGE_IFACE,
+  VOLUME_IFACE,
+  SNAPSHOT_IFACE,
+  JOB_IFACE,
+  OBJECT_MANAGER_IFACE,
+} from '../../daemons/volumes/dbus/storage-objects.js';
 import { openQcow2, qemuReads, qemuWrite, type Qcow2Fixture } from './helpers.js';
 import { GiB, TiB } from '../../daemons/volumes/size.js';
 
@@ -59,7 +73,10 @@ async function jobOutcome(path: string): Promise<{ state: string; result: string
   const done = new Promise<void>((resolve) => iface.on('Completed', () => resolve()));
   const state = String(await prop(path, JOB_IFACE, 'State'));
   if (state === 'queued' || state === 'running')
-    await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`job ${path} not done in 60 s`)), 60_000))]);
+    await Promise.race([
+      done,
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`job ${path} not done in 60 s`)), 60_000)),
+    ]);
   return {
     state: String(await prop(path, JOB_IFACE, 'State')),
     result: String(await prop(path, JOB_IFACE, 'Result')),
@@ -75,7 +92,11 @@ test('D-Bus: create, snapshot, protect, clone job, rollback job, rename with Pro
   om.on('InterfacesAdded', (p: string) => added.push(p));
   om.on('InterfacesRemoved', (p: string) => removed.push(p));
 
-  const [vpath] = (await call(STORAGE_PATH, STORAGE_IFACE, 'CreateVolume', 'sta{sv}', ['dv1', BigInt(GiB), { qos_iops: new dbus.Variant('t', 1000n), performance_priority: new dbus.Variant('s', 'high') }])) as [string];
+  const [vpath] = (await call(STORAGE_PATH, STORAGE_IFACE, 'CreateVolume', 'sta{sv}', [
+    'dv1',
+    BigInt(GiB),
+    { qos_iops: new dbus.Variant('t', 1000n), performance_priority: new dbus.Variant('s', 'high') },
+  ])) as [string];
   assert.match(vpath, /^\/org\/nvmexpress\/stac\/storage\/pool\/default\/[0-9a-f]+$/);
   assert.equal(await prop(vpath, VOLUME_IFACE, 'Name'), 'dv1');
   assert.equal(await prop(vpath, VOLUME_IFACE, 'Size'), BigInt(GiB));
@@ -115,7 +136,11 @@ test('D-Bus: create, snapshot, protect, clone job, rollback job, rename with Pro
   // rename: same path, PropertiesChanged(Name)
   const changes: Record<string, unknown>[] = [];
   await callMethod(client, {
-    destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's',
+    destination: 'org.freedesktop.DBus',
+    path: '/org/freedesktop/DBus',
+    interface: 'org.freedesktop.DBus',
+    member: 'AddMatch',
+    signature: 's',
     body: [`type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='${vpath}'`],
   });
   client.on('message', (m: dbus.Message) => {
@@ -125,11 +150,17 @@ test('D-Bus: create, snapshot, protect, clone job, rollback job, rename with Pro
   });
   await call(vpath, VOLUME_IFACE, 'Rename', 's', ['dv1-renamed']);
   assert.equal(await prop(vpath, VOLUME_IFACE, 'Name'), 'dv1-renamed');
-  for (let i = 0; i < 50 && !changes.some((c) => c.Name === 'dv1-renamed'); i++) await new Promise((res) => setTimeout(res, 20));
-  assert.ok(changes.some((c) => c.Name === 'dv1-renamed'), JSON.stringify(changes));
+  for (let i = 0; i < 50 && !changes.some((c) => c.Name === 'dv1-renamed'); i++)
+    await new Promise((res) => setTimeout(res, 20));
+  assert.ok(
+    changes.some((c) => c.Name === 'dv1-renamed'),
+    JSON.stringify(changes),
+  );
 
   // GetManagedObjects holds volumes, snapshots and jobs
-  const [objs] = (await call(STORAGE_PATH, OBJECT_MANAGER_IFACE, 'GetManagedObjects')) as [Record<string, Record<string, unknown>>];
+  const [objs] = (await call(STORAGE_PATH, OBJECT_MANAGER_IFACE, 'GetManagedObjects')) as [
+    Record<string, Record<string, unknown>>,
+  ];
   assert.ok(objs[vpath]?.[VOLUME_IFACE]);
   assert.ok(objs[spath]?.[SNAPSHOT_IFACE]);
   assert.ok(objs[cjob]?.[JOB_IFACE]);
@@ -143,7 +174,10 @@ test('D-Bus: create, snapshot, protect, clone job, rollback job, rename with Pro
   for (let i = 0; i < 50 && !removed.includes(vpath); i++) await new Promise((res) => setTimeout(res, 20));
   assert.ok(removed.includes(vpath) && removed.includes(spath), `removed: ${removed.join(' ')}`);
   assert.ok(added.includes(vpath) && added.includes(cpath));
-  assert.equal(await errorName(call(STORAGE_PATH, STORAGE_IFACE, 'FindVolumeByName', 's', ['dv1-renamed'])), 'org.nvmexpress.stac.Error.NotFound');
+  assert.equal(
+    await errorName(call(STORAGE_PATH, STORAGE_IFACE, 'FindVolumeByName', 's', ['dv1-renamed'])),
+    'org.nvmexpress.stac.Error.NotFound',
+  );
 });
 
 test('D-Bus: bad input gives named errors and changes nothing', async () => {
@@ -160,16 +194,33 @@ test('D-Bus: bad input gives named errors and changes nothing', async () => {
   assert.equal(await create('ok', 2n ** 64n - 1n), INVALID);
   assert.equal(await create('ok', BigInt(GiB), { bogus: new dbus.Variant('s', 'x') }), INVALID);
   assert.equal(await create('ok', BigInt(GiB), { qos_iops: new dbus.Variant('s', 'many') }), INVALID);
-  assert.equal(await create('ok', BigInt(GiB), { pool: new dbus.Variant('s', 'nope') }), 'org.nvmexpress.stac.Error.NotFound');
-  assert.equal(await errorName(call(STORAGE_PATH, STORAGE_IFACE, 'FindVolumeByName', 's', ['nope'])), 'org.nvmexpress.stac.Error.NotFound');
-  assert.match(await errorName(call(`${STORAGE_PATH}/job/ffff`, JOB_IFACE, 'Cancel')), /^org\.freedesktop\.DBus\.Error\.Unknown(Object|Method)$/);
-  const [vpath] = (await call(STORAGE_PATH, STORAGE_IFACE, 'CreateVolume', 'sta{sv}', ['bad-in', BigInt(GiB), {}])) as [string];
+  assert.equal(
+    await create('ok', BigInt(GiB), { pool: new dbus.Variant('s', 'nope') }),
+    'org.nvmexpress.stac.Error.NotFound',
+  );
+  assert.equal(
+    await errorName(call(STORAGE_PATH, STORAGE_IFACE, 'FindVolumeByName', 's', ['nope'])),
+    'org.nvmexpress.stac.Error.NotFound',
+  );
+  assert.match(
+    await errorName(call(`${STORAGE_PATH}/job/ffff`, JOB_IFACE, 'Cancel')),
+    /^org\.freedesktop\.DBus\.Error\.Unknown(Object|Method)$/,
+  );
+  const [vpath] = (await call(STORAGE_PATH, STORAGE_IFACE, 'CreateVolume', 'sta{sv}', ['bad-in', BigInt(GiB), {}])) as [
+    string,
+  ];
   assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'CreateSnapshot', 's', ['../s'])), INVALID);
-  assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Rollback', 's', ['nope'])), 'org.nvmexpress.stac.Error.NotFound');
+  assert.equal(
+    await errorName(call(vpath, VOLUME_IFACE, 'Rollback', 's', ['nope'])),
+    'org.nvmexpress.stac.Error.NotFound',
+  );
   assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Resize', 'tb', [0n, false])), INVALID);
   assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Resize', 'tb', [BigInt(GiB / 2), false])), INVALID);
   assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Rename', 's', ['a/b'])), INVALID);
-  assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'FindSnapshot', 's', ['nope'])), 'org.nvmexpress.stac.Error.NotFound');
+  assert.equal(
+    await errorName(call(vpath, VOLUME_IFACE, 'FindSnapshot', 's', ['nope'])),
+    'org.nvmexpress.stac.Error.NotFound',
+  );
   const after = ((await call(STORAGE_PATH, STORAGE_IFACE, 'ListVolumes')) as [string[]])[0];
   assert.deepEqual(after, [...before, vpath].sort());
   assert.equal(await prop(vpath, VOLUME_IFACE, 'Size'), BigInt(GiB));

@@ -48,12 +48,24 @@ export async function openQcow2(root?: string, pool = 'default'): Promise<Qcow2F
 }
 
 /** writes `pattern` over [off, off+len) of an image through qemu-io */
-export async function qemuWrite(image: string, pattern: string, off: string, len: string, format = 'qcow2'): Promise<void> {
+export async function qemuWrite(
+  image: string,
+  pattern: string,
+  off: string,
+  len: string,
+  format = 'qcow2',
+): Promise<void> {
   await execa('qemu-io', ['-f', format, '-c', `write -P ${pattern} ${off} ${len}`, image], { timeout: 600_000 });
 }
 
 /** true when every byte of [off, off+len) reads `pattern` */
-export async function qemuReads(image: string, pattern: string, off: string, len: string, format = 'qcow2'): Promise<boolean> {
+export async function qemuReads(
+  image: string,
+  pattern: string,
+  off: string,
+  len: string,
+  format = 'qcow2',
+): Promise<boolean> {
   const r = await execa('qemu-io', ['-r', '-U', '-f', format, '-c', `read -P ${pattern} ${off} ${len}`, image], {
     reject: false,
     timeout: 600_000,
@@ -62,11 +74,21 @@ export async function qemuReads(image: string, pattern: string, off: string, len
 }
 
 /** reads an internal snapshot by exporting it to a temp image first (qemu-io cannot open one directly) */
-export async function snapshotReads(image: string, snap: string, pattern: string, off: string, len: string): Promise<boolean> {
+export async function snapshotReads(
+  image: string,
+  snap: string,
+  pattern: string,
+  off: string,
+  len: string,
+): Promise<boolean> {
   const dir = await tempDir('snapread');
   try {
     const out = join(dir, 'snap.qcow2');
-    await execa('qemu-img', ['convert', '-U', '-l', `snapshot.name=${snap}`, '-f', 'qcow2', '-O', 'qcow2', image, out], { timeout: 600_000 });
+    await execa(
+      'qemu-img',
+      ['convert', '-U', '-l', `snapshot.name=${snap}`, '-f', 'qcow2', '-O', 'qcow2', image, out],
+      { timeout: 600_000 },
+    );
     return await qemuReads(out, pattern, off, len);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -77,7 +99,10 @@ export async function snapshotReads(image: string, snap: string, pattern: string
 export async function finished(job: Job, timeoutMs = 300_000): Promise<Job> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`job ${job.id} (${job.operation}) still ${job.state} after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => rej(new Error(`job ${job.id} (${job.operation}) still ${job.state} after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([job.wait(), t]);

@@ -58,7 +58,14 @@ test('crash: SIGKILL in the middle of a rollback (after the backup, before the r
   await fx.service.createSnapshot('v', 's1');
   await qemuWrite(fx.file('v'), '0xcd', '0', '128M');
 
-  const r = await runCrashChild({ kind: 'qcow2', root, op: 'rollback', volume: 'v', arg: 's1', crashAt: 'rollback:backup-taken' });
+  const r = await runCrashChild({
+    kind: 'qcow2',
+    root,
+    op: 'rollback',
+    volume: 'v',
+    arg: 's1',
+    crashAt: 'rollback:backup-taken',
+  });
   assert.ok(r.killed && !r.completed, r.output);
   assert.ok(await qemuReads(fx.file('v'), '0xcd', '0', '128M'), 'not yet reverted when killed');
 
@@ -83,11 +90,21 @@ test('crash: SIGKILL before the rollback backup exists; restart undoes it (volum
   await qemuWrite(fx.file('v'), '0xab', '0', '64M');
   await fx.service.createSnapshot('v', 's1');
   await qemuWrite(fx.file('v'), '0xcd', '0', '64M');
-  const r = await runCrashChild({ kind: 'qcow2', root, op: 'rollback', volume: 'v', arg: 's1', crashAt: 'rollback:backup' });
+  const r = await runCrashChild({
+    kind: 'qcow2',
+    root,
+    op: 'rollback',
+    volume: 'v',
+    arg: 's1',
+    crashAt: 'rollback:backup',
+  });
   assert.ok(r.killed && !r.completed, r.output);
   const again = await openQcow2(root);
   assert.ok(await qemuReads(again.file('v'), '0xcd', '0', '64M'), 'volume unchanged');
-  assert.deepEqual((await again.service.listSnapshots('v')).map((s) => s.name), ['s1']);
+  assert.deepEqual(
+    (await again.service.listSnapshots('v')).map((s) => s.name),
+    ['s1'],
+  );
   assert.deepEqual(await journalFiles(root), []);
 });
 
@@ -106,7 +123,10 @@ test('crash: SIGKILL in the middle of a forced delete; restart finishes it, no o
   const r = await runCrashChild({ kind: 'qcow2', root, op: 'delete', volume: 'd', crashAt: 'delete:remove-image' });
   assert.ok(r.killed && !r.completed, r.output);
   const again = await openQcow2(root);
-  assert.deepEqual((await again.service.listVolumes()).map((v) => v.name), ['keep']);
+  assert.deepEqual(
+    (await again.service.listVolumes()).map((v) => v.name),
+    ['keep'],
+  );
   assert.deepEqual(await again.backend.orphans(), []);
   assert.deepEqual(await readdir(join(root, 'data', 'bases')), []);
   assert.equal((await readdir(join(root, 'data', 'volumes'))).length, 1);

@@ -23,7 +23,12 @@ test('qcow2: create, snapshot, rollback with backup, clone, flatten, resize, ren
   t.after(() => fx.cleanup());
   const { service } = fx;
 
-  const v = await service.createVolume({ name: 'vol1', size: 10 * GiB, qos: { iops: 2000, iopsBurst: 4000, bps: 100 * MiB }, priority: 'high' });
+  const v = await service.createVolume({
+    name: 'vol1',
+    size: 10 * GiB,
+    qos: { iops: 2000, iopsBurst: 4000, bps: 100 * MiB },
+    priority: 'high',
+  });
   assert.equal(v.size, 10 * GiB);
   assert.equal(v.backend, 'qcow2');
   assert.deepEqual(v.meta.qos, { iops: 2000, iopsBurst: 4000, bps: 100 * MiB, bpsBurst: 0 });
@@ -49,7 +54,11 @@ test('qcow2: create, snapshot, rollback with backup, clone, flatten, resize, ren
   assert.deepEqual((await service.listSnapshots('vol1')).map((s) => s.name).sort(), [backup, 's1'].sort());
 
   // clone needs protection; protect materialises a base
-  await rejectsWith(service.clone({ volume: 'vol1', snapshot: 's1', target: 'c1' }), 'InvalidArgument', /not protected/);
+  await rejectsWith(
+    service.clone({ volume: 'vol1', snapshot: 's1', target: 'c1' }),
+    'InvalidArgument',
+    /not protected/,
+  );
   const p = await service.protectSnapshot('vol1', 's1');
   assert.equal(p.protected, true);
   const c1 = await succeeded(await service.clone({ volume: 'vol1', snapshot: 's1', target: 'c1' }));
@@ -135,7 +144,10 @@ test('qcow2: bad input is refused with named errors and changes nothing', async 
     await rejectsWith(service.createVolume({ name: 'v', size }), 'InvalidArgument');
   await service.createVolume({ name: 'max', size: 512 * TiB }); // the limit itself is fine (thin)
   await rejectsWith(service.createVolume({ name: 'q', size: GiB, qos: { iops: -1 } }), 'InvalidArgument');
-  await rejectsWith(service.createVolume({ name: 'q', size: GiB, qos: { iops: 100, iopsBurst: 50 } }), 'InvalidArgument');
+  await rejectsWith(
+    service.createVolume({ name: 'q', size: GiB, qos: { iops: 100, iopsBurst: 50 } }),
+    'InvalidArgument',
+  );
   await rejectsWith(service.createVolume({ name: 'q', size: GiB, priority: 'urgent' as 'high' }), 'InvalidArgument');
   await rejectsWith(service.createVolume({ name: 'max', size: GiB }), 'AlreadyExists');
   await rejectsWith(service.createVolume({ name: 'p', size: GiB, pool: 'nope' }), 'NotFound');
@@ -151,9 +163,15 @@ test('qcow2: bad input is refused with named errors and changes nothing', async 
   await rejectsWith(service.resize('max', 0), 'InvalidArgument');
   await rejectsWith(service.resize('max', 513 * TiB), 'InvalidArgument');
   await rejectsWith(service.rename('max', 'bad/name'), 'InvalidArgument');
-  assert.throws(() => fx.jobs.cancel('ffff'), (e: Error & { code?: string }) => e.code === 'NotFound');
+  assert.throws(
+    () => fx.jobs.cancel('ffff'),
+    (e: Error & { code?: string }) => e.code === 'NotFound',
+  );
   const vols = await service.listVolumes();
-  assert.deepEqual(vols.map((v) => v.name), ['max']);
+  assert.deepEqual(
+    vols.map((v) => v.name),
+    ['max'],
+  );
   assert.equal(vols[0].snapshotCount, 0);
   assert.deepEqual(await fx.backend.orphans(), []);
 });
@@ -164,10 +182,19 @@ test('qcow2: limits: 256 snapshots, clone depth 16', async (t) => {
   const { service } = fx;
   await service.createVolume({ name: 'many', size: GiB });
   // most of them straight with qemu-img (one process each, no service round trips): the limit is the subject
-  await execa('bash', ['-c', `for i in $(seq 0 ${MAX_SNAPSHOTS_PER_VOLUME - 5}); do qemu-img snapshot -c s$i "$0" || exit 1; done`, fx.file('many')], {
-    timeout: 300_000,
-  });
-  for (let i = MAX_SNAPSHOTS_PER_VOLUME - 4; i < MAX_SNAPSHOTS_PER_VOLUME; i++) await service.createSnapshot('many', `s${i}`);
+  await execa(
+    'bash',
+    [
+      '-c',
+      `for i in $(seq 0 ${MAX_SNAPSHOTS_PER_VOLUME - 5}); do qemu-img snapshot -c s$i "$0" || exit 1; done`,
+      fx.file('many'),
+    ],
+    {
+      timeout: 300_000,
+    },
+  );
+  for (let i = MAX_SNAPSHOTS_PER_VOLUME - 4; i < MAX_SNAPSHOTS_PER_VOLUME; i++)
+    await service.createSnapshot('many', `s${i}`);
   await rejectsWith(service.createSnapshot('many', 'one-more'), 'LimitExceeded', /256/);
   // the rollback's backup snapshot would be the 257th
   await rejectsWith(service.rollback('many', 's0'), 'LimitExceeded');
@@ -221,7 +248,10 @@ test('qcow2: flatten refused with snapshots; attached volumes refuse shrink, rol
   assert.ok(attached, 'lock probe sees the consumer');
   await rejectsWith(service.resize('p', 512 * MiB, true), 'Busy', /attached/);
   await rejectsWith(service.rollback('p', 's'), 'Busy', /attached/);
-  await rejectsWith(service.deleteVolume('c', true).then(() => service.deleteVolume('p', true)), 'Busy');
+  await rejectsWith(
+    service.deleteVolume('c', true).then(() => service.deleteVolume('p', true)),
+    'Busy',
+  );
   holder.stdin.end('quit\n');
   await new Promise((r) => holder.once('exit', r));
   assert.equal(await service.isAttached('p'), false);
@@ -254,7 +284,10 @@ test('qcow2: concurrent conflicting operations: Busy, nothing changed; other vol
   assert.ok(['Busy', 'AlreadyExists'].includes((loser.reason as { code: string }).code));
   await succeeded(clone);
   assert.ok(await qemuReads(fx.file('bigc'), '0x5a', '0', '512M'));
-  assert.deepEqual((await service.listSnapshots('big')).map((s) => s.name), ['s']);
+  assert.deepEqual(
+    (await service.listSnapshots('big')).map((s) => s.name),
+    ['s'],
+  );
 
   // cancel a running flattened clone: the target never appears, no temp file left
   const c2 = await service.clone({ volume: 'big', snapshot: 's', target: 'bigc2', flatten: true });

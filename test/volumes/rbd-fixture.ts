@@ -22,7 +22,9 @@ export interface RbdFixture {
 /** creates a fresh namespace in the cluster's pool */
 export async function newNamespace(cluster: CephCluster): Promise<string> {
   const ns = `t${randomBytes(4).toString('hex')}`;
-  await execa('rbd', ['-c', cluster.conf, '--id', cluster.id, 'namespace', 'create', `${cluster.pool}/${ns}`], { timeout: 60_000 });
+  await execa('rbd', ['-c', cluster.conf, '--id', cluster.id, 'namespace', 'create', `${cluster.pool}/${ns}`], {
+    timeout: 60_000,
+  });
   return `${cluster.pool}/${ns}`;
 }
 
@@ -53,14 +55,18 @@ export async function openRbdFromEnv(root: string): Promise<RbdFixture> {
 
 /** removes every image (snapshots included) and the trash of a namespace, then the namespace */
 export async function dropNamespace(cluster: CephCluster, cephPool: string): Promise<void> {
-  const rbd = (args: string[]) => execa('rbd', ['-c', cluster.conf, '--id', cluster.id, ...args], { timeout: 300_000, reject: false });
+  const rbd = (args: string[]) =>
+    execa('rbd', ['-c', cluster.conf, '--id', cluster.id, ...args], { timeout: 300_000, reject: false });
   for (let round = 0; round < 20; round++) {
     const ls = await rbd(['ls', '--format', 'json', cephPool]);
     const images = JSON.parse(String(ls.stdout || '[]')) as string[];
     if (images.length === 0) break;
     for (const img of images) {
-      const snaps = JSON.parse(String((await rbd(['snap', 'ls', '--format', 'json', `${cephPool}/${img}`])).stdout || '[]')) as { name: string; protected: string }[];
-      for (const s of snaps) if (s.protected === 'true') await rbd(['snap', 'unprotect', `${cephPool}/${img}@${s.name}`]);
+      const snaps = JSON.parse(
+        String((await rbd(['snap', 'ls', '--format', 'json', `${cephPool}/${img}`])).stdout || '[]'),
+      ) as { name: string; protected: string }[];
+      for (const s of snaps)
+        if (s.protected === 'true') await rbd(['snap', 'unprotect', `${cephPool}/${img}@${s.name}`]);
       await rbd(['snap', 'purge', '--no-progress', `${cephPool}/${img}`]);
       await rbd(['rm', '--no-progress', `${cephPool}/${img}`]);
     }
@@ -70,13 +76,32 @@ export async function dropNamespace(cluster: CephCluster, cephPool: string): Pro
 }
 
 /** true when every byte of [off, off+len) of image[@snap] reads `pattern` */
-export async function rbdReads(fx: RbdFixture, image: string, pattern: string, off: string, len: string, snap?: string): Promise<boolean> {
-  const r = await execa('qemu-io', ['-r', '-f', 'raw', '-c', `read -P ${pattern} ${off} ${len}`, fx.uri(image, snap)], { reject: false, timeout: 600_000 });
+export async function rbdReads(
+  fx: RbdFixture,
+  image: string,
+  pattern: string,
+  off: string,
+  len: string,
+  snap?: string,
+): Promise<boolean> {
+  const r = await execa('qemu-io', ['-r', '-f', 'raw', '-c', `read -P ${pattern} ${off} ${len}`, fx.uri(image, snap)], {
+    reject: false,
+    timeout: 600_000,
+  });
   const ok = r.exitCode === 0 && !/Pattern verification failed/.test(String(r.stdout));
-  if (!ok) process.stderr.write(`qemu-io read ${image}${snap ? `@${snap}` : ''} ${pattern} ${off}+${len}: exit ${r.exitCode}\n${String(r.stdout).slice(-500)}\n${String(r.stderr).slice(-500)}\n`);
+  if (!ok)
+    process.stderr.write(
+      `qemu-io read ${image}${snap ? `@${snap}` : ''} ${pattern} ${off}+${len}: exit ${r.exitCode}\n${String(r.stdout).slice(-500)}\n${String(r.stderr).slice(-500)}\n`,
+    );
   return ok;
 }
 
-export async function rbdWrite(fx: RbdFixture, image: string, pattern: string, off: string, len: string): Promise<void> {
+export async function rbdWrite(
+  fx: RbdFixture,
+  image: string,
+  pattern: string,
+  off: string,
+  len: string,
+): Promise<void> {
   await execa('qemu-io', ['-f', 'raw', '-c', `write -P ${pattern} ${off} ${len}`, fx.uri(image)], { timeout: 600_000 });
 }

@@ -39,7 +39,12 @@ async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Prom
 test('rbd: create, snapshot, rollback with backup, clone, flatten, resize, rename, delete', async () => {
   const { fx } = await fresh();
   const { service } = fx;
-  const v = await service.createVolume({ name: 'vol1', size: 4 * GiB, qos: { iops: 2000, iopsBurst: 4000, bps: 100 * MiB, bpsBurst: 200 * MiB }, priority: 'high' });
+  const v = await service.createVolume({
+    name: 'vol1',
+    size: 4 * GiB,
+    qos: { iops: 2000, iopsBurst: 4000, bps: 100 * MiB, bpsBurst: 200 * MiB },
+    priority: 'high',
+  });
   assert.equal(v.backend, 'rbd');
   assert.equal(v.size, 4 * GiB);
   assert.deepEqual(v.meta.qos, { iops: 2000, iopsBurst: 4000, bps: 100 * MiB, bpsBurst: 200 * MiB });
@@ -52,7 +57,11 @@ test('rbd: create, snapshot, rollback with backup, clone, flatten, resize, renam
   assert.ok(await rbdReads(fx, 'vol1', '0xab', '0', '64M'), 'rollback restored the snapshot bytes');
   assert.ok(await rbdReads(fx, 'vol1', '0xcd', '0', '32M', backup), 'backup holds the pre-rollback bytes');
 
-  await rejectsWith(service.clone({ volume: 'vol1', snapshot: 's1', target: 'c1' }), 'InvalidArgument', /not protected/);
+  await rejectsWith(
+    service.clone({ volume: 'vol1', snapshot: 's1', target: 'c1' }),
+    'InvalidArgument',
+    /not protected/,
+  );
   await service.protectSnapshot('vol1', 's1');
   await succeeded(await service.clone({ volume: 'vol1', snapshot: 's1', target: 'c1' }));
   assert.deepEqual((await service.getVolume('c1')).parent, { volume: 'vol1', snapshot: 's1' });
@@ -99,8 +108,10 @@ test('rbd: create, snapshot, rollback with backup, clone, flatten, resize, renam
 test('rbd: bad input and limits (256 snapshots via rbd snap limit, depth), attached guards', async () => {
   const { fx } = await fresh();
   const { service } = fx;
-  for (const name of ['../x', '', 'x'.repeat(300)]) await rejectsWith(service.createVolume({ name, size: GiB }), 'InvalidArgument');
-  for (const size of [0, -1, 512 * TiB + 512, 1000]) await rejectsWith(service.createVolume({ name: 'v', size }), 'InvalidArgument');
+  for (const name of ['../x', '', 'x'.repeat(300)])
+    await rejectsWith(service.createVolume({ name, size: GiB }), 'InvalidArgument');
+  for (const size of [0, -1, 512 * TiB + 512, 1000])
+    await rejectsWith(service.createVolume({ name: 'v', size }), 'InvalidArgument');
   await rejectsWith(service.getVolume('nope'), 'NotFound');
   assert.deepEqual(await fx.backend.imagesAndTrash(), { images: [], trash: [] });
 
@@ -108,12 +119,26 @@ test('rbd: bad input and limits (256 snapshots via rbd snap limit, depth), attac
   // the service sets 256 at create time: lower it to 2 on one image to see the errno mapping quickly
   await service.createVolume({ name: 'lim', size: GiB });
   const { execa } = await import('execa');
-  const lim = await execa('rbd', ['-c', cluster.conf, '--id', cluster.id, 'snap', 'limit', 'set', '--limit', '2', `${fx.cephPool}/lim`]);
+  const lim = await execa('rbd', [
+    '-c',
+    cluster.conf,
+    '--id',
+    cluster.id,
+    'snap',
+    'limit',
+    'set',
+    '--limit',
+    '2',
+    `${fx.cephPool}/lim`,
+  ]);
   assert.equal(lim.exitCode, 0);
   await service.createSnapshot('lim', 'a');
   await service.createSnapshot('lim', 'b');
   await rejectsWith(service.createSnapshot('lim', 'c'), 'LimitExceeded', /limit/);
-  assert.deepEqual((await service.listSnapshots('lim')).map((s) => s.name), ['a', 'b']);
+  assert.deepEqual(
+    (await service.listSnapshots('lim')).map((s) => s.name),
+    ['a', 'b'],
+  );
 
   // attached: a librbd client holding the image (watcher) blocks shrink, rollback and delete
   await service.createVolume({ name: 'att', size: GiB });
@@ -155,7 +180,15 @@ test('rbd crash: SIGKILL mid flatten, mid rollback and mid forced delete; restar
   await rbdWrite(fx, 'v', '0xab', '0', '64M');
   await service.createSnapshot('v', 's1');
   await rbdWrite(fx, 'v', '0xcd', '0', '32M');
-  r = await runCrashChild({ kind: 'rbd', root, op: 'rollback', volume: 'v', arg: 's1', crashAt: 'rollback:backup-taken', env: fx.env });
+  r = await runCrashChild({
+    kind: 'rbd',
+    root,
+    op: 'rollback',
+    volume: 'v',
+    arg: 's1',
+    crashAt: 'rollback:backup-taken',
+    env: fx.env,
+  });
   assert.ok(r.killed && !r.completed, r.output);
 
   // forced delete: killed once the image is in the trash, before it is removed from it
@@ -164,13 +197,23 @@ test('rbd crash: SIGKILL mid flatten, mid rollback and mid forced delete; restar
   await service.createSnapshot('d', 'a');
   await service.protectSnapshot('d', 'a');
   await service.createSnapshot('d', 'b');
-  r = await runCrashChild({ kind: 'rbd', root, op: 'delete', volume: 'd', crashAt: 'delete:trash-remove', env: fx.env });
+  r = await runCrashChild({
+    kind: 'rbd',
+    root,
+    op: 'delete',
+    volume: 'd',
+    crashAt: 'delete:trash-remove',
+    env: fx.env,
+  });
   assert.ok(r.killed && !r.completed, r.output);
   // each child's start-up already recovered its predecessor's interrupted operation; the last one is pending
   assert.ok((await readdir(join(root, 'state', 'journal'))).filter((f) => f.endsWith('.json')).length >= 1);
 
   const again = await openRbd(root, cluster, fx.cephPool);
-  assert.deepEqual((await readdir(join(root, 'state', 'journal'))).filter((f) => !f.startsWith('.')), []);
+  assert.deepEqual(
+    (await readdir(join(root, 'state', 'journal'))).filter((f) => !f.startsWith('.')),
+    [],
+  );
   // flatten finished
   assert.equal((await again.service.getVolume('c')).parent, null);
   assert.ok(await rbdReads(again, 'c', '0xef', '0', '4M'));

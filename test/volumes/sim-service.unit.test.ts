@@ -47,7 +47,11 @@ test('sim engine: clones need a protected snapshot, keep their parent until flat
   assert.deepEqual((await service.getVolume('c1')).parent, { volume: 'gold', snapshot: 'v1' });
   assert.equal(await service.cloneDepth('c1'), 1);
   await assert.rejects(service.unprotectSnapshot('gold', 'v1'), /clones/);
-  await assert.rejects(service.deleteVolume('gold', true), { code: 'Busy' }, 'even a forced delete keeps clones intact');
+  await assert.rejects(
+    service.deleteVolume('gold', true),
+    { code: 'Busy' },
+    'even a forced delete keeps clones intact',
+  );
   const progress: number[] = [];
   const flat = await service.flatten('c1');
   flat.on('changed', () => progress.push(flat.progress));
@@ -66,5 +70,8 @@ test('sim engine: bad input gets named errors and changes nothing', async () => 
   await assert.rejects(service.createVolume({ name: 'bad/name', size: GiB }), { code: 'InvalidArgument' });
   await assert.rejects(service.createSnapshot('nosuch', 's'), { code: 'NotFound' });
   await assert.rejects(service.rollback('a', 'nosuch'), { code: 'NotFound' });
-  assert.deepEqual((await service.listVolumes()).map((v) => v.name), ['a']);
+  assert.deepEqual(
+    (await service.listVolumes()).map((v) => v.name),
+    ['a'],
+  );
 });

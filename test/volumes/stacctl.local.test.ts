@@ -21,7 +21,10 @@ let adapter: StorageDBus;
 function stacctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const execArgv = process.execArgv.filter((a, i, all) => a.startsWith('--import') || all[i - 1] === '--import');
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...execArgv, driver, ...args], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...execArgv, driver, ...args], {
+      env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -55,7 +58,19 @@ after(async () => {
 });
 
 test('stacctl volume/snapshot/job: a whole lifecycle', async () => {
-  let r = await stacctl('volume', 'create', 'web', '--size', '1.5GiB', '--qos-iops', '500', '--qos-bps', '50M', '--priority', 'high');
+  let r = await stacctl(
+    'volume',
+    'create',
+    'web',
+    '--size',
+    '1.5GiB',
+    '--qos-iops',
+    '500',
+    '--qos-bps',
+    '50M',
+    '--priority',
+    'high',
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /created web \(1\.5 GiB, pool default\)/);
   await qemuWrite(fx.file('web'), '0xab', '0', '4M');
@@ -112,7 +127,10 @@ test('stacctl volume/snapshot/job: a whole lifecycle', async () => {
   r = await stacctl('volume', 'rm', 'web', '--force');
   assert.equal(r.code, 0, r.stderr);
   r = await stacctl('volume', 'ls', '--json');
-  assert.deepEqual((JSON.parse(r.stdout) as { Name: string }[]).map((v) => v.Name), ['web-copy']);
+  assert.deepEqual(
+    (JSON.parse(r.stdout) as { Name: string }[]).map((v) => v.Name),
+    ['web-copy'],
+  );
 });
 
 test('stacctl: bad input → usage errors or named D-Bus errors, nothing changed', async () => {

@@ -6,7 +6,13 @@
 // a single-chunk 1024-byte header read without --rae (RAE=0), which re-arms the AEN; if its generation counter
 // differs from the one just read, the log changed meanwhile and is fetched again (bounded).
 import { execa } from 'execa';
-import { MAX_DISCOVERY_RECORDS, DiscoveryLogTooLargeError, decodeDiscoveryLog, decodeDiscoveryLogHeader, type DiscoveryLog } from '../protocol/discovery-log.js';
+import {
+  MAX_DISCOVERY_RECORDS,
+  DiscoveryLogTooLargeError,
+  decodeDiscoveryLog,
+  decodeDiscoveryLogHeader,
+  type DiscoveryLog,
+} from '../protocol/discovery-log.js';
 import { DISCOVERY_LOG_ENTRY_LEN, DISCOVERY_LOG_HEADER_LEN } from '../protocol/constants.js';
 import { FabricsError } from './errors.js';
 
@@ -39,10 +45,18 @@ async function getLogRaw(device: string, len: number, rae: boolean, o: KernelLog
   if (r.exitCode !== 0 || r.timedOut) {
     const err = Buffer.from(r.stderr).toString('utf8').trim();
     const why = r.timedOut ? `timed out after ${o.timeoutMs ?? 10_000} ms` : `exit ${r.exitCode}: ${err}`;
-    throw new FabricsError(`get discovery log of ${device}`, r.timedOut ? 'ETIMEDOUT' : 'EIO', `nvme ${args.join(' ')}: ${why}`);
+    throw new FabricsError(
+      `get discovery log of ${device}`,
+      r.timedOut ? 'ETIMEDOUT' : 'EIO',
+      `nvme ${args.join(' ')}: ${why}`,
+    );
   }
   if (stdout.length < len) {
-    throw new FabricsError(`get discovery log of ${device}`, 'EIO', `nvme get-log returned ${stdout.length} of ${len} bytes`);
+    throw new FabricsError(
+      `get discovery log of ${device}`,
+      'EIO',
+      `nvme get-log returned ${stdout.length} of ${len} bytes`,
+    );
   }
   return stdout.subarray(0, len);
 }

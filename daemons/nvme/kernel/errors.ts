@@ -3,7 +3,10 @@
 
 /** An option value that would corrupt the comma-separated option string, or an option the kernel lacks. */
 export class FabricsOptionError extends Error {
-  constructor(readonly option: string, reason: string) {
+  constructor(
+    readonly option: string,
+    reason: string,
+  ) {
     super(`nvme-fabrics option '${option}': ${reason}`);
     this.name = 'FabricsOptionError';
   }
@@ -30,7 +33,11 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
 
 /** A failed kernel operation (connect, delete, sysfs read) with its errno code. */
 export class FabricsError extends Error {
-  constructor(readonly operation: string, readonly code: string, readonly detail: string) {
+  constructor(
+    readonly operation: string,
+    readonly code: string,
+    readonly detail: string,
+  ) {
     super(`${operation}: ${ERRNO_TEXT[code] ?? detail} [${code}]`);
     this.name = 'FabricsError';
   }

@@ -105,12 +105,17 @@ export function buildOptionString(o: FabricsConnectOptions, supported?: Supporte
       if (v !== true) throw new FabricsOptionError(name, `expected a boolean, got ${JSON.stringify(v)}`);
       parts.push(name);
     } else if (kind === 'int') {
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw new FabricsOptionError(name, `expected an integer, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw new FabricsOptionError(name, `expected an integer, got ${JSON.stringify(v)}`);
       parts.push(`${name}=${v}`);
     } else {
       const s = String(v);
       // the kernel splits on ',' only ('=' inside a value, e.g. base64 padding of a DHHC-1 secret, is fine)
-      if (/[,\s\0]/.test(s)) throw new FabricsOptionError(name, `value ${key.startsWith('dhchap') ? '<secret>' : JSON.stringify(s)} contains ',', NUL or white space`);
+      if (/[,\s\0]/.test(s))
+        throw new FabricsOptionError(
+          name,
+          `value ${key.startsWith('dhchap') ? '<secret>' : JSON.stringify(s)} contains ',', NUL or white space`,
+        );
       parts.push(`${name}=${s}`);
     }
   }

@@ -36,7 +36,9 @@ export function compareRelease(a: string, b: string): number {
   return x.length - y.length;
 }
 
-const THRESHOLDS: ReadonlyArray<readonly [keyof Omit<KernelFeatures, 'release' | 'supported' | 'warning'>, string, string]> = [
+const THRESHOLDS: ReadonlyArray<
+  readonly [keyof Omit<KernelFeatures, 'release' | 'supported' | 'warning'>, string, string]
+> = [
   ['hostIface', 'host_iface', '5.14'],
   ['discovery', 'discovery', '5.16'],
   ['dhchapSecret', 'dhchap_secret', '5.20'],
@@ -44,7 +46,13 @@ const THRESHOLDS: ReadonlyArray<readonly [keyof Omit<KernelFeatures, 'release' |
 ];
 
 export function kernelFeatures(rel: string, supported: SupportedOptions | undefined, warning?: string): KernelFeatures {
-  const f: KernelFeatures = { release: rel, hostIface: false, discovery: false, dhchapSecret: false, dhchapCtrlSecret: false };
+  const f: KernelFeatures = {
+    release: rel,
+    hostIface: false,
+    discovery: false,
+    dhchapSecret: false,
+    dhchapCtrlSecret: false,
+  };
   for (const [key, option, since] of THRESHOLDS) {
     f[key] = supported ? supported.has(option) : compareRelease(rel, since) >= 0;
   }

@@ -64,7 +64,11 @@ function ipv6Groups(s: string): number[] | undefined {
  */
 export function canonicalIp(s: string): string | undefined {
   const t = s.trim();
-  if (isIP(t) === 4) return t.split('.').map((o) => String(Number(o))).join('.');
+  if (isIP(t) === 4)
+    return t
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   const g = ipv6Groups(t);
   if (!g) return undefined;
   if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
@@ -125,7 +129,11 @@ function tcpHostMatches(c: MatchCandidate, d: DeviceConnection, ifs: InterfaceIn
 }
 
 /** nvme-stas §4.8 match rules. */
-export function connectionMatches(c: MatchCandidate, d: DeviceConnection, ifs: InterfaceInfo = hostInterfaces()): boolean {
+export function connectionMatches(
+  c: MatchCandidate,
+  d: DeviceConnection,
+  ifs: InterfaceInfo = hostInterfaces(),
+): boolean {
   if (c.transport !== d.transport || c.trsvcid !== d.trsvcid || c.hostNqn !== d.hostNqn) return false;
   if (c.subsysnqn !== WELL_KNOWN_DISCOVERY_NQN && c.subsysnqn !== d.subsysnqn) return false;
   switch (c.transport) {
@@ -135,8 +143,11 @@ export function connectionMatches(c: MatchCandidate, d: DeviceConnection, ifs: I
       if (!ipEqual(c.traddr, d.traddr)) return false;
       return !c.hostTraddr || ipEqual(c.hostTraddr, d.hostTraddr);
     case 'fc':
-      return c.traddr.toLowerCase() === d.traddr.toLowerCase() && !!c.hostTraddr &&
-        c.hostTraddr.toLowerCase() === d.hostTraddr.toLowerCase();
+      return (
+        c.traddr.toLowerCase() === d.traddr.toLowerCase() &&
+        !!c.hostTraddr &&
+        c.hostTraddr.toLowerCase() === d.hostTraddr.toLowerCase()
+      );
     default: // loop and anything else
       return c.traddr.toLowerCase() === d.traddr.toLowerCase();
   }

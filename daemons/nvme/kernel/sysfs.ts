@@ -86,15 +86,51 @@ export async function readController(name: string, root = SYS_CLASS_NVME): Promi
   } catch {
     return undefined;
   }
-  const [state, transport, addressRaw, subsysnqn, hostnqn, hostid, cntlid, cntrltype, dctype, model, serial, firmwareRev] =
-    await Promise.all(
-      ['state', 'transport', 'address', 'subsysnqn', 'hostnqn', 'hostid', 'cntlid', 'cntrltype', 'dctype', 'model', 'serial', 'firmware_rev']
-        .map((f) => attr(dir, f)),
-    );
+  const [
+    state,
+    transport,
+    addressRaw,
+    subsysnqn,
+    hostnqn,
+    hostid,
+    cntlid,
+    cntrltype,
+    dctype,
+    model,
+    serial,
+    firmwareRev,
+  ] = await Promise.all(
+    [
+      'state',
+      'transport',
+      'address',
+      'subsysnqn',
+      'hostnqn',
+      'hostid',
+      'cntlid',
+      'cntrltype',
+      'dctype',
+      'model',
+      'serial',
+      'firmware_rev',
+    ].map((f) => attr(dir, f)),
+  );
   return {
-    name, instance, state: state!, transport: transport!, address: parseAddress(addressRaw!), addressRaw: addressRaw!,
-    subsysnqn: subsysnqn!, hostnqn: hostnqn!, hostid: hostid!, cntlid: cntlid!, cntrltype: cntrltype!, dctype: dctype!,
-    model: model!, serial: serial!, firmwareRev: firmwareRev!,
+    name,
+    instance,
+    state: state!,
+    transport: transport!,
+    address: parseAddress(addressRaw!),
+    addressRaw: addressRaw!,
+    subsysnqn: subsysnqn!,
+    hostnqn: hostnqn!,
+    hostid: hostid!,
+    cntlid: cntlid!,
+    cntrltype: cntrltype!,
+    dctype: dctype!,
+    model: model!,
+    serial: serial!,
+    firmwareRev: firmwareRev!,
     children: entries.filter((e) => CHILD_NAME.test(e)).sort(),
   };
 }
@@ -123,7 +159,9 @@ export async function deleteController(name: string, root = SYS_CLASS_NVME): Pro
 
 /** nvme-stas §4.8: a DC candidate has the well-known NQN, says cntrltype=discovery, or has no children. */
 export function isDiscoveryCandidate(c: KernelController): boolean {
-  return c.subsysnqn === 'nqn.2014-08.org.nvmexpress.discovery' || c.cntrltype === 'discovery' || c.children.length === 0;
+  return (
+    c.subsysnqn === 'nqn.2014-08.org.nvmexpress.discovery' || c.cntrltype === 'discovery' || c.children.length === 0
+  );
 }
 
 /** nvme-stas §4.8: an IOC candidate says cntrltype=io or has children (the two sets may overlap). */

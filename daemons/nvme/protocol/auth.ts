@@ -25,7 +25,11 @@ const HASHES: Readonly<Record<AuthHashId, { name: 'sha256' | 'sha384' | 'sha512'
 export const DhGroup = { Null: 0, Ffdhe2048: 1, Ffdhe3072: 2, Ffdhe4096: 3, Ffdhe6144: 4, Ffdhe8192: 5 } as const;
 export type DhGroupId = (typeof DhGroup)[keyof typeof DhGroup];
 const GROUP_BITS: Readonly<Record<Exclude<DhGroupId, 0>, 2048 | 3072 | 4096 | 6144 | 8192>> = {
-  1: 2048, 2: 3072, 3: 4096, 4: 6144, 5: 8192,
+  1: 2048,
+  2: 3072,
+  3: 4096,
+  4: 6144,
+  5: 8192,
 };
 
 export function hashLength(id: AuthHashId): number {
@@ -92,7 +96,10 @@ export function authFailureText(exp: number): string {
 
 /** A DHHC-1 secret that cannot be used; `reason` names what is wrong (never the secret itself). */
 export class DhchapKeyError extends ProtocolError {
-  constructor(readonly reason: 'format' | 'hash-id' | 'base64' | 'length' | 'crc', detail: string) {
+  constructor(
+    readonly reason: 'format' | 'hash-id' | 'base64' | 'length' | 'crc',
+    detail: string,
+  ) {
     super(`invalid DH-HMAC-CHAP secret: ${detail}`);
   }
 }
@@ -121,9 +128,11 @@ export function parseDhchapSecret(s: string): DhchapSecret {
   const m = /^DHHC-1:([0-9]{2}):([A-Za-z0-9+/]+={0,2}):$/.exec(s.trim());
   if (!m) throw new DhchapKeyError('format', "expected 'DHHC-1:NN:<base64>:'");
   const nn = Number(m[1]);
-  if (nn !== 0 && !isHashId(nn)) throw new DhchapKeyError('hash-id', `unknown hash identifier ${m[1]} (00, 01, 02 or 03)`);
+  if (nn !== 0 && !isHashId(nn))
+    throw new DhchapKeyError('hash-id', `unknown hash identifier ${m[1]} (00, 01, 02 or 03)`);
   const b64 = m[2] as string;
-  if (b64.length % 4 !== 0) throw new DhchapKeyError('base64', 'the base64 part is not a whole number of 4-character groups');
+  if (b64.length % 4 !== 0)
+    throw new DhchapKeyError('base64', 'the base64 part is not a whole number of 4-character groups');
   const raw = Buffer.from(b64, 'base64');
   if (raw.length !== 36 && raw.length !== 52 && raw.length !== 68) {
     throw new DhchapKeyError('length', `key of ${raw.length - 4} bytes (32, 48 or 64 + 4 bytes CRC)`);
@@ -139,8 +148,10 @@ export function parseDhchapSecret(s: string): DhchapSecret {
 /** The DHHC-1 representation of a key (what `nvme gen-dhchap-key` prints). */
 export function formatDhchapSecret(secret: DhchapSecret): string {
   const { hash, key } = secret;
-  if (key.length !== 32 && key.length !== 48 && key.length !== 64) throw new EncodeError('DHHC-1', `key length ${key.length} (32, 48 or 64)`);
-  if (hash !== 0 && key.length !== hashLength(hash)) throw new EncodeError('DHHC-1', `hash ${hash} needs a ${hashLength(hash)}-byte key`);
+  if (key.length !== 32 && key.length !== 48 && key.length !== 64)
+    throw new EncodeError('DHHC-1', `key length ${key.length} (32, 48 or 64)`);
+  if (hash !== 0 && key.length !== hashLength(hash))
+    throw new EncodeError('DHHC-1', `hash ${hash} needs a ${hashLength(hash)}-byte key`);
   const crc = Buffer.alloc(4);
   crc.writeUInt32LE(crc32(key));
   return `DHHC-1:0${hash}:${Buffer.concat([key, crc]).toString('base64')}:`;
@@ -150,7 +161,10 @@ export function formatDhchapSecret(secret: DhchapSecret): string {
  * A new random secret. `hmac` 0 (no transformation, key length `keyLength`, default 32) or 1..3 (length of that
  * hash). With an NQN, the key is derived like nvme-cli's: HMAC(random, NQN || "NVMe-over-Fabrics").
  */
-export function generateDhchapSecret(hmac: 0 | AuthHashId = 0, opts: { nqn?: string; keyLength?: 32 | 48 | 64 } = {}): DhchapSecret {
+export function generateDhchapSecret(
+  hmac: 0 | AuthHashId = 0,
+  opts: { nqn?: string; keyLength?: 32 | 48 | 64 } = {},
+): DhchapSecret {
   const len = hmac === 0 ? (opts.keyLength ?? 32) : hashLength(hmac);
   let key: Buffer = randomBytes(len);
   if (opts.nqn !== undefined && hmac !== 0) key = transformKey({ hash: hmac, key }, opts.nqn);
@@ -160,7 +174,10 @@ export function generateDhchapSecret(hmac: 0 | AuthHashId = 0, opts: { nqn?: str
 /** The key transformation: Kx = HMAC-hash(NN)(key, NQN || "NVMe-over-Fabrics"); NN 00 = the key itself. */
 export function transformKey(secret: DhchapSecret, nqn: string): Buffer {
   if (secret.hash === 0) return Buffer.from(secret.key);
-  return createHmac(HASHES[secret.hash].name, secret.key).update(nqn, 'utf8').update('NVMe-over-Fabrics', 'latin1').digest();
+  return createHmac(HASHES[secret.hash].name, secret.key)
+    .update(nqn, 'utf8')
+    .update('NVMe-over-Fabrics', 'latin1')
+    .digest();
 }
 
 // ------------------------------------------------------------------------------------------------ commands
@@ -202,8 +219,10 @@ function header(type: number, id: number, tid: number, size: number): Buffer {
 
 /** AUTH_Negotiate: one DH-HMAC-CHAP protocol descriptor listing the hashes and DH groups the host accepts. */
 export function encodeNegotiate(tid: number, hashes: readonly AuthHashId[], groups: readonly DhGroupId[]): Buffer {
-  if (hashes.length === 0 || hashes.length > 30) throw new EncodeError('AUTH_Negotiate', `${hashes.length} hash identifiers (1..30)`);
-  if (groups.length === 0 || groups.length > 30) throw new EncodeError('AUTH_Negotiate', `${groups.length} DH group identifiers (1..30)`);
+  if (hashes.length === 0 || hashes.length > 30)
+    throw new EncodeError('AUTH_Negotiate', `${hashes.length} hash identifiers (1..30)`);
+  if (groups.length === 0 || groups.length > 30)
+    throw new EncodeError('AUTH_Negotiate', `${groups.length} DH group identifiers (1..30)`);
   const b = header(AuthType.Common, AuthMsg.Negotiate, tid, 8 + 64);
   b[6] = 0; // SC_C: no secure channel concatenation
   b[7] = 1; // NAPD
@@ -257,10 +276,12 @@ export function decodeControllerMessage(b: Buffer): ControllerMessage {
   const id = b[1]!;
   const tid = b.readUInt16LE(4);
   if (id === AuthMsg.Failure1) {
-    if (type !== AuthType.DhChap && type !== AuthType.Common) throw new MalformedError(WHAT, 'AUTH_Type', `0x${type.toString(16)}`);
+    if (type !== AuthType.DhChap && type !== AuthType.Common)
+      throw new MalformedError(WHAT, 'AUTH_Type', `0x${type.toString(16)}`);
     return { kind: 'failure1', tid, reasonCode: b[6]!, explanation: b[7]! };
   }
-  if (type !== AuthType.DhChap) throw new MalformedError(WHAT, 'AUTH_Type', `0x${type.toString(16)} (expected DH-HMAC-CHAP 01h)`);
+  if (type !== AuthType.DhChap)
+    throw new MalformedError(WHAT, 'AUTH_Type', `0x${type.toString(16)} (expected DH-HMAC-CHAP 01h)`);
   if (id === AuthMsg.Challenge) {
     need(b, 16, 'DH-HMAC-CHAP_Challenge');
     const hl = b[6]!;
@@ -268,15 +289,30 @@ export function decodeControllerMessage(b: Buffer): ControllerMessage {
     const dhgroup = b[9]!;
     const dhvlen = b.readUInt16LE(10);
     const seqnum = b.readUInt32LE(12);
-    if (!isHashId(hashId)) throw new MalformedError('DH-HMAC-CHAP_Challenge', 'HASHID', `unknown hash identifier ${hashId}`);
-    if (hl !== hashLength(hashId)) throw new MalformedError('DH-HMAC-CHAP_Challenge', 'HL', `${hl} for hash ${hashId} (needs ${hashLength(hashId)})`);
-    if (!isDhGroupId(dhgroup)) throw new MalformedError('DH-HMAC-CHAP_Challenge', 'DHGID', `unknown DH group ${dhgroup}`);
+    if (!isHashId(hashId))
+      throw new MalformedError('DH-HMAC-CHAP_Challenge', 'HASHID', `unknown hash identifier ${hashId}`);
+    if (hl !== hashLength(hashId))
+      throw new MalformedError(
+        'DH-HMAC-CHAP_Challenge',
+        'HL',
+        `${hl} for hash ${hashId} (needs ${hashLength(hashId)})`,
+      );
+    if (!isDhGroupId(dhgroup))
+      throw new MalformedError('DH-HMAC-CHAP_Challenge', 'DHGID', `unknown DH group ${dhgroup}`);
     if (dhvlen !== dhValueLength(dhgroup)) {
-      throw new MalformedError('DH-HMAC-CHAP_Challenge', 'DHVLEN', `${dhvlen} for ${dhGroupName(dhgroup)} (needs ${dhValueLength(dhgroup)})`);
+      throw new MalformedError(
+        'DH-HMAC-CHAP_Challenge',
+        'DHVLEN',
+        `${dhvlen} for ${dhGroupName(dhgroup)} (needs ${dhValueLength(dhgroup)})`,
+      );
     }
     need(b, 16 + hl + dhvlen, 'DH-HMAC-CHAP_Challenge');
     return {
-      kind: 'challenge', tid, hashId, dhgroup, seqnum,
+      kind: 'challenge',
+      tid,
+      hashId,
+      dhgroup,
+      seqnum,
       challenge: Buffer.from(b.subarray(16, 16 + hl)),
       dhValue: Buffer.from(b.subarray(16 + hl, 16 + hl + dhvlen)),
     };
@@ -285,11 +321,16 @@ export function decodeControllerMessage(b: Buffer): ControllerMessage {
     need(b, 16, 'DH-HMAC-CHAP_Success1');
     const hl = b[6]!;
     const rvalid = b[8]! & 1;
-    if (rvalid && hl !== 32 && hl !== 48 && hl !== 64) throw new MalformedError('DH-HMAC-CHAP_Success1', 'HL', String(hl));
+    if (rvalid && hl !== 32 && hl !== 48 && hl !== 64)
+      throw new MalformedError('DH-HMAC-CHAP_Success1', 'HL', String(hl));
     if (rvalid) need(b, 16 + hl, 'DH-HMAC-CHAP_Success1');
     return { kind: 'success1', tid, hl, ...(rvalid ? { response: Buffer.from(b.subarray(16, 16 + hl)) } : {}) };
   }
-  throw new MalformedError(WHAT, 'AUTH_Id', `0x${id.toString(16)} (a controller sends Challenge, Success1 or Failure1)`);
+  throw new MalformedError(
+    WHAT,
+    'AUTH_Id',
+    `0x${id.toString(16)} (a controller sends Challenge, Success1 or Failure1)`,
+  );
 }
 
 export interface ReplyFields {
@@ -307,7 +348,8 @@ export interface ReplyFields {
 /** DH-HMAC-CHAP_Reply: R1, then C2 (zeros when unidirectional), then the host's DH value. */
 export function encodeReply(f: ReplyFields): Buffer {
   const hl = f.response.length;
-  if (f.ctrlChallenge && f.ctrlChallenge.length !== hl) throw new EncodeError('DH-HMAC-CHAP_Reply', 'C2 length differs from R1');
+  if (f.ctrlChallenge && f.ctrlChallenge.length !== hl)
+    throw new EncodeError('DH-HMAC-CHAP_Reply', 'C2 length differs from R1');
   const b = header(AuthType.DhChap, AuthMsg.Reply, f.tid, 16 + 2 * hl + f.dhValue.length);
   b[6] = hl;
   b[8] = f.ctrlChallenge ? 1 : 0; // CVALID
@@ -348,7 +390,12 @@ export function dhExchange(group: Exclude<DhGroupId, 0>, peerValue: Buffer): DhE
   const bits = GROUP_BITS[group];
   const len = bits / 8;
   const prime = Buffer.from(FFDHE_PRIMES[bits], 'hex');
-  if (peerValue.length !== len) throw new MalformedError('DH-HMAC-CHAP_Challenge', 'DH value', `${peerValue.length} bytes for ${dhGroupName(group)}`);
+  if (peerValue.length !== len)
+    throw new MalformedError(
+      'DH-HMAC-CHAP_Challenge',
+      'DH value',
+      `${peerValue.length} bytes for ${dhGroupName(group)}`,
+    );
   const y = BigInt(`0x${peerValue.toString('hex') || '0'}`);
   const p = BigInt(`0x${FFDHE_PRIMES[bits]}`);
   if (y < 2n || y > p - 2n) throw new MalformedError('DH-HMAC-CHAP_Challenge', 'DH value', 'outside 2..p-2');
@@ -387,10 +434,14 @@ function response(r: ResponseInput, who: 'HostHost' | 'Controller', first: strin
   t.writeUInt16LE(r.tid & 0xffff);
   const zero = Buffer.alloc(1);
   return createHmac(HASHES[r.hashId].name, r.key)
-    .update(r.challenge).update(s).update(t)
+    .update(r.challenge)
+    .update(s)
+    .update(t)
     .update(zero) // SC_C
     .update(who, 'latin1')
-    .update(first, 'utf8').update(zero).update(second, 'utf8')
+    .update(first, 'utf8')
+    .update(zero)
+    .update(second, 'utf8')
     .digest();
 }
 

@@ -1,13 +1,6 @@
 // Builders of the fabrics, admin and I/O commands a host sends. Each returns an NvmeCommand: the SQE without CID
 // and SGL (the queue fills them), the data to write, or the length to read. Pure; no I/O.
-import {
-  AEC_DISCOVERY_LOG_CHANGE,
-  AdminOpcode,
-  FabricsType,
-  FeatureId,
-  IdentifyCns,
-  IoOpcode,
-} from './constants.js';
+import { AEC_DISCOVERY_LOG_CHANGE, AdminOpcode, FabricsType, FeatureId, IdentifyCns, IoOpcode } from './constants.js';
 import { EncodeError } from './errors.js';
 import { encodeSqe } from './sqe.js';
 
@@ -44,7 +37,8 @@ export interface ConnectFields {
 
 function putNqn(buf: Buffer, off: number, nqn: string, what: string): void {
   const bytes = Buffer.from(nqn, 'utf8');
-  if (bytes.length === 0 || bytes.length > 223) throw new EncodeError('Connect', `${what} must be 1..223 bytes, got ${bytes.length}`);
+  if (bytes.length === 0 || bytes.length > 223)
+    throw new EncodeError('Connect', `${what} must be 1..223 bytes, got ${bytes.length}`);
   bytes.copy(buf, off);
 }
 
@@ -84,12 +78,18 @@ export function propertySetCommand(offset: number, value: bigint | number, size:
 // ------------------------------------------------------------------------------------------------ admin
 
 export function identifyCommand(cns: number, nsid = 0): NvmeCommand {
-  return { name: `Identify(CNS=${cns}${nsid ? `,NSID=${nsid}` : ''})`, sqe: encodeSqe({ opc: AdminOpcode.Identify, nsid, cdw10: cns }), readLength: 4096 };
+  return {
+    name: `Identify(CNS=${cns}${nsid ? `,NSID=${nsid}` : ''})`,
+    sqe: encodeSqe({ opc: AdminOpcode.Identify, nsid, cdw10: cns }),
+    readLength: 4096,
+  };
 }
 export const identifyControllerCommand = (): NvmeCommand => identifyCommand(IdentifyCns.Controller);
 export const identifyNamespaceCommand = (nsid: number): NvmeCommand => identifyCommand(IdentifyCns.Namespace, nsid);
-export const activeNamespaceListCommand = (startAfter = 0): NvmeCommand => identifyCommand(IdentifyCns.ActiveNamespaceList, startAfter);
-export const namespaceDescriptorsCommand = (nsid: number): NvmeCommand => identifyCommand(IdentifyCns.NamespaceDescriptors, nsid);
+export const activeNamespaceListCommand = (startAfter = 0): NvmeCommand =>
+  identifyCommand(IdentifyCns.ActiveNamespaceList, startAfter);
+export const namespaceDescriptorsCommand = (nsid: number): NvmeCommand =>
+  identifyCommand(IdentifyCns.NamespaceDescriptors, nsid);
 
 export interface GetLogPageFields {
   lid: number;
@@ -109,8 +109,10 @@ export interface GetLogPageFields {
 /** The CDW10..13 of Get Log Page: `LID | LSP<<8 | RAE<<15 | NUMDL<<16`, `NUMDU | LSI<<16`, offset low/high. */
 export function getLogPageDwords(f: GetLogPageFields): { cdw10: number; cdw11: number; cdw12: number; cdw13: number } {
   const off = f.offset ?? 0;
-  if (!Number.isInteger(f.length) || f.length <= 0 || f.length % 4 !== 0) throw new EncodeError('Get Log Page', `length ${f.length} must be a positive multiple of 4`);
-  if (!Number.isSafeInteger(off) || off < 0 || off % 4 !== 0) throw new EncodeError('Get Log Page', `offset ${off} must be a non-negative multiple of 4`);
+  if (!Number.isInteger(f.length) || f.length <= 0 || f.length % 4 !== 0)
+    throw new EncodeError('Get Log Page', `length ${f.length} must be a positive multiple of 4`);
+  if (!Number.isSafeInteger(off) || off < 0 || off % 4 !== 0)
+    throw new EncodeError('Get Log Page', `offset ${off} must be a non-negative multiple of 4`);
   const lsp = f.lsp ?? 0;
   if (lsp < 0 || lsp > 0x7f) throw new EncodeError('Get Log Page', `LSP ${lsp} out of range 0..127`);
   const numd = f.length / 4 - 1;
@@ -132,16 +134,27 @@ export function getLogPageCommand(f: GetLogPageFields): NvmeCommand {
 export function setFeaturesCommand(fid: number, cdw11: number, save = false): NvmeCommand {
   return {
     name: `SetFeatures(FID=0x${fid.toString(16)})`,
-    sqe: encodeSqe({ opc: AdminOpcode.SetFeatures, cdw10: ((fid & 0xff) | (save ? 0x80000000 : 0)) >>> 0, cdw11: cdw11 >>> 0 }),
+    sqe: encodeSqe({
+      opc: AdminOpcode.SetFeatures,
+      cdw10: ((fid & 0xff) | (save ? 0x80000000 : 0)) >>> 0,
+      cdw11: cdw11 >>> 0,
+    }),
   };
 }
 
 /** Set Features 0x0B with bit 31: ask for Discovery Log Page Change notices. */
-export const enableDiscoveryAenCommand = (): NvmeCommand => setFeaturesCommand(FeatureId.AsyncEventConfig, AEC_DISCOVERY_LOG_CHANGE);
+export const enableDiscoveryAenCommand = (): NvmeCommand =>
+  setFeaturesCommand(FeatureId.AsyncEventConfig, AEC_DISCOVERY_LOG_CHANGE);
 
-export const keepAliveCommand = (): NvmeCommand => ({ name: 'KeepAlive', sqe: encodeSqe({ opc: AdminOpcode.KeepAlive }) });
+export const keepAliveCommand = (): NvmeCommand => ({
+  name: 'KeepAlive',
+  sqe: encodeSqe({ opc: AdminOpcode.KeepAlive }),
+});
 
-export const asyncEventRequestCommand = (): NvmeCommand => ({ name: 'AsyncEventRequest', sqe: encodeSqe({ opc: AdminOpcode.AsyncEventRequest }) });
+export const asyncEventRequestCommand = (): NvmeCommand => ({
+  name: 'AsyncEventRequest',
+  sqe: encodeSqe({ opc: AdminOpcode.AsyncEventRequest }),
+});
 
 // ------------------------------------------------------------------------------------------------ I/O
 
@@ -155,15 +168,28 @@ export interface BlockRange {
 function rwDwords(r: BlockRange): { cdw10: number; cdw11: number; cdw12: number } {
   const slba = BigInt(r.slba);
   if (slba < 0n || slba > 0xffffffffffffffffn) throw new EncodeError('Read/Write', `SLBA ${slba} out of range`);
-  if (!Number.isInteger(r.blocks) || r.blocks < 1 || r.blocks > 0x10000) throw new EncodeError('Read/Write', `block count ${r.blocks} must be 1..65536`);
+  if (!Number.isInteger(r.blocks) || r.blocks < 1 || r.blocks > 0x10000)
+    throw new EncodeError('Read/Write', `block count ${r.blocks} must be 1..65536`);
   return { cdw10: Number(slba & 0xffffffffn), cdw11: Number(slba >> 32n), cdw12: r.blocks - 1 };
 }
 
 export function readCommand(r: BlockRange, lbaSize: number): NvmeCommand {
-  return { name: `Read(NSID=${r.nsid},SLBA=${r.slba},NLB=${r.blocks})`, sqe: encodeSqe({ opc: IoOpcode.Read, nsid: r.nsid, ...rwDwords(r) }), readLength: r.blocks * lbaSize };
+  return {
+    name: `Read(NSID=${r.nsid},SLBA=${r.slba},NLB=${r.blocks})`,
+    sqe: encodeSqe({ opc: IoOpcode.Read, nsid: r.nsid, ...rwDwords(r) }),
+    readLength: r.blocks * lbaSize,
+  };
 }
 
 export function writeCommand(r: BlockRange, data: Buffer, lbaSize: number): NvmeCommand {
-  if (data.length !== r.blocks * lbaSize) throw new EncodeError('Write', `data is ${data.length} bytes, ${r.blocks} blocks of ${lbaSize} need ${r.blocks * lbaSize}`);
-  return { name: `Write(NSID=${r.nsid},SLBA=${r.slba},NLB=${r.blocks})`, sqe: encodeSqe({ opc: IoOpcode.Write, nsid: r.nsid, ...rwDwords(r) }), write: data };
+  if (data.length !== r.blocks * lbaSize)
+    throw new EncodeError(
+      'Write',
+      `data is ${data.length} bytes, ${r.blocks} blocks of ${lbaSize} need ${r.blocks * lbaSize}`,
+    );
+  return {
+    name: `Write(NSID=${r.nsid},SLBA=${r.slba},NLB=${r.blocks})`,
+    sqe: encodeSqe({ opc: IoOpcode.Write, nsid: r.nsid, ...rwDwords(r) }),
+    write: data,
+  };
 }

@@ -51,14 +51,17 @@ const pad4 = (n: number): number => (n + 3) & ~3;
 
 function putText(b: Buffer, off: number, len: number, text: string): void {
   // truncated to the field, NUL-padded (the buffer is zeroed); a NUL-terminated field keeps its last byte 0
-  Buffer.from(text, 'utf8').subarray(0, len - 1).copy(b, off);
+  Buffer.from(text, 'utf8')
+    .subarray(0, len - 1)
+    .copy(b, off);
 }
 
 /** The DIM data for one host entry. */
 export function encodeDimData(e: DimHostEntry): Buffer {
   if (e.hostId.length !== 16) throw new EncodeError('DIM', `host ID must be 16 bytes, got ${e.hostId.length}`);
   const nqn = Buffer.from(e.hostnqn, 'utf8');
-  if (nqn.length === 0 || nqn.length > 223) throw new EncodeError('DIM', `host NQN must be 1..223 bytes, got ${nqn.length}`);
+  if (nqn.length === 0 || nqn.length > 223)
+    throw new EncodeError('DIM', `host NQN must be 1..223 bytes, got ${nqn.length}`);
   const sym = e.symname ? Buffer.from(e.symname, 'utf8') : Buffer.alloc(0);
   if (sym.length > 0xfffc) throw new EncodeError('DIM', `symbolic name too long (${sym.length} bytes)`);
   const exats = 4 + 16 + (sym.length ? 4 + pad4(sym.length) : 0);
@@ -133,14 +136,22 @@ export function parseDimData(b: Buffer): DimData {
   for (let i = 0n; i < nument; i++) {
     if (off + DIE_FIXED_LEN > tdl) throw new MalformedError('DIM data', 'NUMENT', `entry ${i} runs past TDL ${tdl}`);
     const tel = b.readUInt32LE(off + 1024);
-    if (tel < DIE_FIXED_LEN || off + tel > tdl) throw new MalformedError('DIM data', 'TEL', `entry ${i} has TEL ${tel}`);
-    const e: DimEntry = { trtype: b[off]!, adrfam: b[off + 1]!, nqn: fixedString(b, off + 256, off + 512), traddr: fixedString(b, off + 512, off + 768), tel };
+    if (tel < DIE_FIXED_LEN || off + tel > tdl)
+      throw new MalformedError('DIM data', 'TEL', `entry ${i} has TEL ${tel}`);
+    const e: DimEntry = {
+      trtype: b[off]!,
+      adrfam: b[off + 1]!,
+      nqn: fixedString(b, off + 256, off + 512),
+      traddr: fixedString(b, off + 512, off + 768),
+      tel,
+    };
     let x = off + DIE_FIXED_LEN;
     for (let n = b.readUInt16LE(off + 1028); n > 0; n--) {
       if (x + 4 > off + tel) throw new MalformedError('DIM data', 'NUMEXAT', `attributes run past TEL in entry ${i}`);
       const type = b.readUInt16LE(x);
       const len = b.readUInt16LE(x + 2);
-      if (x + 4 + len > off + tel) throw new MalformedError('DIM data', 'EXATLEN', `attribute ${type} runs past TEL in entry ${i}`);
+      if (x + 4 + len > off + tel)
+        throw new MalformedError('DIM data', 'EXATLEN', `attribute ${type} runs past TEL in entry ${i}`);
       const val = b.subarray(x + 4, x + 4 + len);
       if (type === ExatType.HostId) e.hostId = val.toString('hex');
       else if (type === ExatType.SymbolicName) e.symname = val.toString('utf8').replace(/[ \0]+$/, '');

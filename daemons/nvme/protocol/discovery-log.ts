@@ -73,7 +73,8 @@ export function decodeDiscoveryLogEntry(e: Buffer): DiscoveryLogEntry {
 /** Header + NUMREC entries. The buffer must hold them all (1024 × (NUMREC + 1) bytes). */
 export function decodeDiscoveryLog(b: Buffer): DiscoveryLog {
   const h = decodeDiscoveryLogHeader(b);
-  if (h.numrec > BigInt(MAX_DISCOVERY_RECORDS)) throw new MalformedError('discovery log', 'NUMREC', `${h.numrec} exceeds ${MAX_DISCOVERY_RECORDS}`);
+  if (h.numrec > BigInt(MAX_DISCOVERY_RECORDS))
+    throw new MalformedError('discovery log', 'NUMREC', `${h.numrec} exceeds ${MAX_DISCOVERY_RECORDS}`);
   const n = Number(h.numrec);
   need(b, DISCOVERY_LOG_HEADER_LEN + n * DISCOVERY_LOG_ENTRY_LEN, `discovery log with ${n} records`);
   const entries: DiscoveryLogEntry[] = new Array(n);
@@ -90,10 +91,21 @@ const TRTYPE: Readonly<Record<number, string>> = { 0: 'unspecified', 1: 'rdma', 
 const ADRFAM: Readonly<Record<number, string>> = { 0: 'pci', 1: 'ipv4', 2: 'ipv6', 3: 'infiniband', 4: 'fc' };
 const SUBTYPE: Readonly<Record<number, string>> = { 1: 'referral', 2: 'nvme', 3: 'discovery' };
 /** TREQ is mapped only for these whole-byte values (libnvme), anything else prints as decimal. */
-const TREQ: Readonly<Record<number, string>> = { 0: 'not specified', 1: 'required', 2: 'not required', 4: 'disable sqflow' };
+const TREQ: Readonly<Record<number, string>> = {
+  0: 'not specified',
+  1: 'required',
+  2: 'not required',
+  4: 'disable sqflow',
+};
 const SECTYPE: Readonly<Record<number, string>> = { 0: 'none', 1: 'tls', 2: 'tls1.3' };
 const QPTYPE: Readonly<Record<number, string>> = { 1: 'connected', 2: 'datagram' };
-const PRTYPE: Readonly<Record<number, string>> = { 1: 'not specified', 2: 'infiniband', 3: 'roce', 4: 'rocev2', 5: 'iwarp' };
+const PRTYPE: Readonly<Record<number, string>> = {
+  1: 'not specified',
+  2: 'infiniband',
+  3: 'roce',
+  4: 'rocev2',
+  5: 'iwarp',
+};
 const CMS: Readonly<Record<number, string>> = { 1: 'cm' };
 
 const named = (table: Readonly<Record<number, string>>, v: number): string => table[v] ?? String(v);

@@ -37,7 +37,9 @@ export class DigestError extends ProtocolError {
     readonly expected: number,
     readonly actual: number,
   ) {
-    super(`${kind} digest mismatch: computed 0x${expected.toString(16).padStart(8, '0')}, received 0x${actual.toString(16).padStart(8, '0')}`);
+    super(
+      `${kind} digest mismatch: computed 0x${expected.toString(16).padStart(8, '0')}, received 0x${actual.toString(16).padStart(8, '0')}`,
+    );
   }
 }
 

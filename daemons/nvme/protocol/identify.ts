@@ -137,7 +137,11 @@ export function parseIdentifyNamespace(b: Buffer): IdentifyNamespace {
   if (nsze !== 0n) {
     // an inactive namespace is all zeroes; an active one must have a sane format in use
     if (!fmt || fmt.lbads < 9 || fmt.lbads > 31) {
-      throw new MalformedError('Identify Namespace', 'LBAF[FLBAS]', `format ${lbaFormatIndex} has LBADS ${fmt?.lbads ?? 'missing'} (need 9..31)`);
+      throw new MalformedError(
+        'Identify Namespace',
+        'LBAF[FLBAS]',
+        `format ${lbaFormatIndex} has LBADS ${fmt?.lbads ?? 'missing'} (need 9..31)`,
+      );
     }
     lbaSize = 2 ** fmt.lbads;
   }
@@ -178,7 +182,12 @@ export interface NamespaceDescriptor {
   value: string;
 }
 
-const NIDT: Readonly<Record<number, [string, number]>> = { 1: ['eui64', 8], 2: ['nguid', 16], 3: ['uuid', 16], 4: ['csi', 1] };
+const NIDT: Readonly<Record<number, [string, number]>> = {
+  1: ['eui64', 8],
+  2: ['nguid', 16],
+  3: ['uuid', 16],
+  4: ['csi', 1],
+};
 
 /** CNS 03h: NIDT/NIDL/NID triples until a zero type. */
 export function parseNamespaceDescriptors(b: Buffer): NamespaceDescriptor[] {
@@ -188,9 +197,11 @@ export function parseNamespaceDescriptors(b: Buffer): NamespaceDescriptor[] {
     const type = b[off]!;
     const len = b[off + 1]!;
     if (type === 0) break;
-    if (off + 4 + len > b.length) throw new MalformedError('NS descriptors', 'NIDL', `descriptor at ${off} (length ${len}) runs past the end`);
+    if (off + 4 + len > b.length)
+      throw new MalformedError('NS descriptors', 'NIDL', `descriptor at ${off} (length ${len}) runs past the end`);
     const known = NIDT[type];
-    if (known && known[1] !== len) throw new MalformedError('NS descriptors', 'NIDL', `type ${type} must be ${known[1]} bytes, got ${len}`);
+    if (known && known[1] !== len)
+      throw new MalformedError('NS descriptors', 'NIDL', `type ${type} must be ${known[1]} bytes, got ${len}`);
     const nid = b.subarray(off + 4, off + 4 + len);
     const value = type === 3 ? uuidString(nid) : type === 4 ? String(nid[0]) : hex(nid);
     out.push({ type, typeName: known?.[0] ?? `type${type}`, value });

@@ -33,13 +33,24 @@ export interface DiscoveryLogSupport {
 export function discoveryLogSupport(pages: Map<number, SupportedLogPage>): DiscoveryLogSupport {
   const p = pages.get(0x70);
   const s = p?.lidSpecific ?? 0;
-  return { supported: p !== undefined, extendedEntries: (s & 1) !== 0, portLocalEntriesOnly: (s & 2) !== 0, allSubsystemEntries: (s & 4) !== 0 };
+  return {
+    supported: p !== undefined,
+    extendedEntries: (s & 1) !== 0,
+    portLocalEntriesOnly: (s & 2) !== 0,
+    allSubsystemEntries: (s & 4) !== 0,
+  };
 }
 
 /** Get Log Page LSP bits for LID 0x70. */
 export const DiscoveryLsp = { EXTDLPE: 0x1, PLEO: 0x2, ALLSUBE: 0x4 } as const;
 
-const AEN_TYPES: Readonly<Record<number, string>> = { 0: 'Error', 1: 'SMART / Health Status', 2: 'Notice', 6: 'I/O Command Set Specific', 7: 'Vendor Specific' };
+const AEN_TYPES: Readonly<Record<number, string>> = {
+  0: 'Error',
+  1: 'SMART / Health Status',
+  2: 'Notice',
+  6: 'I/O Command Set Specific',
+  7: 'Vendor Specific',
+};
 const NOTICE_INFO: Readonly<Record<number, string>> = {
   0x00: 'Namespace Attribute Changed',
   0x01: 'Firmware Activation Starting',

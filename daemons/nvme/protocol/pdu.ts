@@ -104,12 +104,14 @@ export function pduLength(buf: Buffer, offset = 0, maxPlen = DEFAULT_MAX_PLEN): 
   const pdo = buf[offset + 3]!;
   const plen = buf.readUInt32LE(offset + 4);
   const expectHlen = PDU_HLEN[type];
-  if (expectHlen === undefined) throw new MalformedError('PDU', 'type', `0x${type.toString(16)} is not an NVMe/TCP PDU type`);
+  if (expectHlen === undefined)
+    throw new MalformedError('PDU', 'type', `0x${type.toString(16)} is not an NVMe/TCP PDU type`);
   const name = PDU_TYPE_NAMES[type]!;
   if (hlen !== expectHlen) throw new MalformedError(name, 'HLEN', `${hlen}, expected ${expectHlen}`);
   if (plen < hlen) throw new MalformedError(name, 'PLEN', `${plen} is shorter than HLEN ${hlen}`);
   if (plen > maxPlen) throw new MalformedError(name, 'PLEN', `${plen} exceeds the limit ${maxPlen}`);
-  if (pdo !== 0 && (pdo < hlen || pdo > plen)) throw new MalformedError(name, 'PDO', `${pdo} outside [${hlen}, ${plen}]`);
+  if (pdo !== 0 && (pdo < hlen || pdo > plen))
+    throw new MalformedError(name, 'PDO', `${pdo} outside [${hlen}, ${plen}]`);
   return plen;
 }
 
@@ -141,7 +143,13 @@ function digestBytes(data: Uint8Array): Buffer {
  * Lays out a post-IC PDU: `fill` writes the PDU-specific header fields; returns [header(+hdgst+pad), data, ddgst]
  * segments (data and ddgst only when there is data).
  */
-function frame(type: number, baseFlags: number, fill: (h: Buffer) => void, data: Buffer | undefined, o: PduOptions): Buffer[] {
+function frame(
+  type: number,
+  baseFlags: number,
+  fill: (h: Buffer) => void,
+  data: Buffer | undefined,
+  o: PduOptions,
+): Buffer[] {
   const hlen = PDU_HLEN[type]!;
   const hasData = data !== undefined && data.length > 0;
   const useH = o.hdgst;
@@ -270,7 +278,12 @@ export function encodeR2T(f: { cccid: number; ttag: number; r2to: number; r2tl: 
 }
 
 /** TermReq: no digests, PDO 0, the offending header (at most 152 bytes) follows the 24-byte header. */
-export function encodeTermReq(direction: 'H2C' | 'C2H', fes: number, fei: number, offending: Buffer = Buffer.alloc(0)): Buffer {
+export function encodeTermReq(
+  direction: 'H2C' | 'C2H',
+  fes: number,
+  fei: number,
+  offending: Buffer = Buffer.alloc(0),
+): Buffer {
   const data = offending.subarray(0, 152);
   const type = direction === 'H2C' ? PduType.H2CTermReq : PduType.C2HTermReq;
   const h = header(type, 0, 0, 24 + data.length);
@@ -308,15 +321,33 @@ export function decodePdu(pdu: Buffer, o: PduOptions = NO_DIGESTS): Pdu {
     const pfv = pdu.readUInt16LE(8);
     const dgst = pdu[11]!;
     if (type === PduType.ICReq) {
-      return { kind: 'ICReq', pfv, hpda: pdu[10]!, hdgst: (dgst & 1) !== 0, ddgst: (dgst & 2) !== 0, maxr2t: pdu.readUInt32LE(12) };
+      return {
+        kind: 'ICReq',
+        pfv,
+        hpda: pdu[10]!,
+        hdgst: (dgst & 1) !== 0,
+        ddgst: (dgst & 2) !== 0,
+        maxr2t: pdu.readUInt32LE(12),
+      };
     }
-    return { kind: 'ICResp', pfv, cpda: pdu[10]!, hdgst: (dgst & 1) !== 0, ddgst: (dgst & 2) !== 0, maxh2cdata: pdu.readUInt32LE(12) };
+    return {
+      kind: 'ICResp',
+      pfv,
+      cpda: pdu[10]!,
+      hdgst: (dgst & 1) !== 0,
+      ddgst: (dgst & 2) !== 0,
+      maxh2cdata: pdu.readUInt32LE(12),
+    };
   }
 
   const isTerm = type === PduType.H2CTermReq || type === PduType.C2HTermReq;
   const hasH = (flags & PduFlag.HDGSTF) !== 0;
   if (!isTerm && hasH !== o.hdgst) {
-    throw new MalformedError(name, 'FLAGS', `HDGSTF ${hasH ? 'set' : 'clear'} but header digests were ${o.hdgst ? '' : 'not '}negotiated`);
+    throw new MalformedError(
+      name,
+      'FLAGS',
+      `HDGSTF ${hasH ? 'set' : 'clear'} but header digests were ${o.hdgst ? '' : 'not '}negotiated`,
+    );
   }
   let afterHeader = hlen;
   if (hasH) {
@@ -344,7 +375,8 @@ export function decodePdu(pdu: Buffer, o: PduOptions = NO_DIGESTS): Pdu {
     if (hasD && !o.ddgst) throw new MalformedError(name, 'FLAGS', 'DDGSTF set but data digests were not negotiated');
     if (!hasD && o.ddgst) throw new MalformedError(name, 'FLAGS', 'DDGSTF clear but data digests were negotiated');
     const end = plen - (hasD ? DIGEST_LEN : 0);
-    if (end < pdo) throw new MalformedError(name, 'PLEN', `${plen} leaves no room for the data digest after PDO ${pdo}`);
+    if (end < pdo)
+      throw new MalformedError(name, 'PLEN', `${plen} leaves no room for the data digest after PDO ${pdo}`);
     data = pdu.subarray(pdo, end);
     if (hasD) {
       const want = crc32c(data);
@@ -364,7 +396,13 @@ export function decodePdu(pdu: Buffer, o: PduOptions = NO_DIGESTS): Pdu {
       return { kind: 'CapsuleResp', cqe: pdu.subarray(8, 8 + CQE_LEN) };
     case PduType.R2T:
       if (pdo !== 0) throw new MalformedError(name, 'PDO', `${pdo}, an R2T carries no data`);
-      return { kind: 'R2T', cccid: pdu.readUInt16LE(8), ttag: pdu.readUInt16LE(10), r2to: pdu.readUInt32LE(12), r2tl: pdu.readUInt32LE(16) };
+      return {
+        kind: 'R2T',
+        cccid: pdu.readUInt16LE(8),
+        ttag: pdu.readUInt16LE(10),
+        r2to: pdu.readUInt32LE(12),
+        r2tl: pdu.readUInt32LE(16),
+      };
     default: {
       // H2CData / C2HData
       const datal = pdu.readUInt32LE(16);

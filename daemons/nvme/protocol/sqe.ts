@@ -19,7 +19,8 @@ export interface SqeFields {
 
 function u32(what: string, v: number | undefined): number {
   const x = v ?? 0;
-  if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new EncodeError('SQE', `${what} ${x} is not a 32-bit unsigned integer`);
+  if (!Number.isInteger(x) || x < 0 || x > 0xffffffff)
+    throw new EncodeError('SQE', `${what} ${x} is not a 32-bit unsigned integer`);
   return x;
 }
 
@@ -84,8 +85,10 @@ export interface SglDescriptor {
 
 /** Writes SGL1 (bytes 24..39): identifier 0x01 (in-capsule, offset `address`) or 0x5A (transport data / none). */
 export function setSgl1(sqe: Buffer, id: number, length: number, address = 0n): void {
-  if (id !== SglId.InCapsule && id !== SglId.Transport) throw new EncodeError('SGL1', `identifier 0x${id.toString(16)} not used by NVMe/TCP`);
-  if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) throw new EncodeError('SGL1', `length ${length} out of range`);
+  if (id !== SglId.InCapsule && id !== SglId.Transport)
+    throw new EncodeError('SGL1', `identifier 0x${id.toString(16)} not used by NVMe/TCP`);
+  if (!Number.isInteger(length) || length < 0 || length > 0xffffffff)
+    throw new EncodeError('SGL1', `length ${length} out of range`);
   sqe.writeBigUInt64LE(address, 24);
   sqe.writeUInt32LE(length, 32);
   sqe[36] = 0;

@@ -151,7 +151,13 @@ export interface NvmeStatus {
 }
 
 export function splitStatus(raw: number): NvmeStatus {
-  return { sc: (raw >> 1) & 0xff, sct: (raw >> 9) & 0x7, crd: (raw >> 12) & 0x3, more: (raw & 0x4000) !== 0, dnr: (raw & 0x8000) !== 0 };
+  return {
+    sc: (raw >> 1) & 0xff,
+    sct: (raw >> 9) & 0x7,
+    crd: (raw >> 12) & 0x3,
+    more: (raw & 0x4000) !== 0,
+    dnr: (raw & 0x8000) !== 0,
+  };
 }
 
 /** A readable name of a status; `fabrics` selects the fabrics meaning of command-specific codes 0x80... */

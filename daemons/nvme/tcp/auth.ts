@@ -36,8 +36,8 @@ export type { DhchapKeys } from '../protocol/auth.js';
 export const CONNECT_AUTHREQ_ATR = 1 << 17;
 export const CONNECT_AUTHREQ_ASCR = 1 << 18;
 
-
-export type AuthFailureSide = 'controller-refused' | 'controller-not-authenticated' | 'malformed' | 'no-secret' | 'unsupported';
+export type AuthFailureSide =
+  'controller-refused' | 'controller-not-authenticated' | 'malformed' | 'no-secret' | 'unsupported';
 
 /** Authentication did not succeed; `side` says who refused whom, `explanation` the DH-HMAC-CHAP reason code. */
 export class AuthenticationError extends NvmeTcpError {
@@ -72,12 +72,25 @@ const ALL_HASHES: readonly AuthHashId[] = [1, 2, 3];
 const ALL_GROUPS: readonly DhGroupId[] = [0, 1, 2, 3, 4, 5];
 
 /** Authenticates the queue if the Connect completion asks for it; resolves undefined when it did not. */
-export async function authenticateIfRequired(queue: NvmeTcpQueue, connectDw0: number, p: AuthParams): Promise<AuthOutcome | undefined> {
+export async function authenticateIfRequired(
+  queue: NvmeTcpQueue,
+  connectDw0: number,
+  p: AuthParams,
+): Promise<AuthOutcome | undefined> {
   if (connectDw0 & CONNECT_AUTHREQ_ASCR) {
-    throw new AuthenticationError(queue.label, 'unsupported', 'the controller requires a secure channel (TLS concatenation), which this host does not implement');
+    throw new AuthenticationError(
+      queue.label,
+      'unsupported',
+      'the controller requires a secure channel (TLS concatenation), which this host does not implement',
+    );
   }
   if (!(connectDw0 & CONNECT_AUTHREQ_ATR)) return undefined;
-  if (!p.keys) throw new AuthenticationError(queue.label, 'no-secret', 'the controller requires authentication and no dhchap-secret is configured');
+  if (!p.keys)
+    throw new AuthenticationError(
+      queue.label,
+      'no-secret',
+      'the controller requires authentication and no dhchap-secret is configured',
+    );
   return authenticate(queue, p, p.keys);
 }
 
@@ -103,14 +116,25 @@ async function authenticate(queue: NvmeTcpQueue, p: AuthParams, keys: DhchapKeys
     try {
       const m = decodeControllerMessage(data);
       if (m.kind === 'failure1') {
-        throw new AuthenticationError(label, 'controller-refused', `the controller refused: ${authFailureText(m.explanation)}`, m.explanation);
+        throw new AuthenticationError(
+          label,
+          'controller-refused',
+          `the controller refused: ${authFailureText(m.explanation)}`,
+          m.explanation,
+        );
       }
       if (m.tid !== tid) throw new ProtocolError(`transaction ID ${m.tid}, expected ${tid}`);
       return m;
     } catch (e) {
       if (e instanceof AuthenticationError || !(e instanceof ProtocolError)) throw e;
       await queue.submit(authSendCommand(encodeFailure2(tid, AuthFailure.IncorrectPayload))).catch(() => undefined);
-      throw new AuthenticationError(label, 'malformed', `malformed controller message: ${e.message}`, AuthFailure.IncorrectPayload, e);
+      throw new AuthenticationError(
+        label,
+        'malformed',
+        `malformed controller message: ${e.message}`,
+        AuthFailure.IncorrectPayload,
+        e,
+      );
     }
   };
   const fail2 = async (exp: number, side: AuthFailureSide, detail: string): Promise<never> => {
@@ -120,9 +144,20 @@ async function authenticate(queue: NvmeTcpQueue, p: AuthParams, keys: DhchapKeys
 
   await send(encodeNegotiate(tid, p.hashes ?? ALL_HASHES, p.groups ?? ALL_GROUPS));
   const ch = await receive();
-  if (ch.kind !== 'challenge') return fail2(AuthFailure.IncorrectMessage, 'malformed', `expected DH-HMAC-CHAP_Challenge, got ${ch.kind}`);
-  if (!(p.hashes ?? ALL_HASHES).includes(ch.hashId)) return fail2(AuthFailure.HashUnusable, 'malformed', `the controller chose ${hashName(ch.hashId)}, which was not offered`);
-  if (!(p.groups ?? ALL_GROUPS).includes(ch.dhgroup)) return fail2(AuthFailure.DhGroupUnusable, 'malformed', `the controller chose ${dhGroupName(ch.dhgroup)}, which was not offered`);
+  if (ch.kind !== 'challenge')
+    return fail2(AuthFailure.IncorrectMessage, 'malformed', `expected DH-HMAC-CHAP_Challenge, got ${ch.kind}`);
+  if (!(p.hashes ?? ALL_HASHES).includes(ch.hashId))
+    return fail2(
+      AuthFailure.HashUnusable,
+      'malformed',
+      `the controller chose ${hashName(ch.hashId)}, which was not offered`,
+    );
+  if (!(p.groups ?? ALL_GROUPS).includes(ch.dhgroup))
+    return fail2(
+      AuthFailure.DhGroupUnusable,
+      'malformed',
+      `the controller chose ${dhGroupName(ch.dhgroup)}, which was not offered`,
+    );
 
   let c1: Buffer = ch.challenge;
   let hostDhValue: Buffer = Buffer.alloc(0);
@@ -138,24 +173,49 @@ async function authenticate(queue: NvmeTcpQueue, p: AuthParams, keys: DhchapKeys
     }
     c1 = augmentChallenge(ch.hashId, shared, c1);
   }
-  const r1 = hostResponse({ hashId: ch.hashId, key: transformKey(keys.secret, p.hostnqn), challenge: c1, seqnum: ch.seqnum, tid, hostnqn: p.hostnqn, subnqn: p.subnqn });
+  const r1 = hostResponse({
+    hashId: ch.hashId,
+    key: transformKey(keys.secret, p.hostnqn),
+    challenge: c1,
+    seqnum: ch.seqnum,
+    tid,
+    hostnqn: p.hostnqn,
+    subnqn: p.subnqn,
+  });
   let c2: Buffer | undefined;
   let s2 = 0;
   if (keys.ctrlSecret) {
     c2 = randomBytes(r1.length);
     s2 = randomInt(1, 0x100000000);
   }
-  await send(encodeReply({ tid, response: r1, ...(c2 ? { ctrlChallenge: c2 } : {}), seqnum: s2, dhValue: hostDhValue }));
+  await send(
+    encodeReply({ tid, response: r1, ...(c2 ? { ctrlChallenge: c2 } : {}), seqnum: s2, dhValue: hostDhValue }),
+  );
   const s1 = await receive();
-  if (s1.kind !== 'success1') return fail2(AuthFailure.IncorrectMessage, 'malformed', `expected DH-HMAC-CHAP_Success1, got ${s1.kind}`);
+  if (s1.kind !== 'success1')
+    return fail2(AuthFailure.IncorrectMessage, 'malformed', `expected DH-HMAC-CHAP_Success1, got ${s1.kind}`);
   if (keys.ctrlSecret && c2) {
-    if (!s1.response) return fail2(AuthFailure.Failed, 'controller-not-authenticated', 'the controller did not answer the host challenge');
+    if (!s1.response)
+      return fail2(
+        AuthFailure.Failed,
+        'controller-not-authenticated',
+        'the controller did not answer the host challenge',
+      );
     const expected = controllerResponse({
-      hashId: ch.hashId, key: transformKey(keys.ctrlSecret, p.subnqn), challenge: shared ? augmentChallenge(ch.hashId, shared, c2) : c2,
-      seqnum: s2, tid, hostnqn: p.hostnqn, subnqn: p.subnqn,
+      hashId: ch.hashId,
+      key: transformKey(keys.ctrlSecret, p.subnqn),
+      challenge: shared ? augmentChallenge(ch.hashId, shared, c2) : c2,
+      seqnum: s2,
+      tid,
+      hostnqn: p.hostnqn,
+      subnqn: p.subnqn,
     });
     if (!sameResponse(s1.response, expected)) {
-      return fail2(AuthFailure.Failed, 'controller-not-authenticated', 'the controller\'s response does not match dhchap-ctrl-secret (wrong controller key, or an impostor)');
+      return fail2(
+        AuthFailure.Failed,
+        'controller-not-authenticated',
+        "the controller's response does not match dhchap-ctrl-secret (wrong controller key, or an impostor)",
+      );
     }
     await send(encodeSuccess2(tid));
   }
@@ -164,11 +224,23 @@ async function authenticate(queue: NvmeTcpQueue, p: AuthParams, keys: DhchapKeys
 
 function asAuthError(label: string, e: unknown): unknown {
   if (e instanceof NvmeStatusError) {
-    return new AuthenticationError(label, 'controller-refused', `the controller refused: ${e.statusText}`, undefined, e);
+    return new AuthenticationError(
+      label,
+      'controller-refused',
+      `the controller refused: ${e.statusText}`,
+      undefined,
+      e,
+    );
   }
   // nvmet sends Failure1 and tears the association down at once: the message is often lost with the connection
   if (e instanceof ConnectionClosedError && !e.byHost) {
-    return new AuthenticationError(label, 'controller-refused', 'the controller closed the connection during authentication (it did not accept the key)', undefined, e);
+    return new AuthenticationError(
+      label,
+      'controller-refused',
+      'the controller closed the connection during authentication (it did not accept the key)',
+      undefined,
+      e,
+    );
   }
   return e;
 }

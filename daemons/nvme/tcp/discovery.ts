@@ -40,7 +40,10 @@ export class DiscoveryLogUnstableError extends NvmeTcpError {
   }
 }
 
-export async function readDiscoveryLog(session: AdminSession, opts: ReadDiscoveryLogOptions = {}): Promise<DiscoveryLogResult> {
+export async function readDiscoveryLog(
+  session: AdminSession,
+  opts: ReadDiscoveryLogOptions = {},
+): Promise<DiscoveryLogResult> {
   const lsp = opts.lsp ?? 0;
   const chunk = Math.max(DISCOVERY_LOG_HEADER_LEN, (opts.chunkBytes ?? 64 * 1024) & ~3);
   const maxAttempts = opts.maxAttempts ?? 10;

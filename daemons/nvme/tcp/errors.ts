@@ -44,7 +44,11 @@ export class ConnectFailedError extends NvmeTcpError {
     readonly code: string,
     cause?: unknown,
   ) {
-    super(kind, `cannot connect to ${target}: ${kind === 'refused' ? 'connection refused' : code === 'CONNECT_TIMEOUT' ? 'TCP connect timed out' : `unreachable (${code})`}`, { cause });
+    super(
+      kind,
+      `cannot connect to ${target}: ${kind === 'refused' ? 'connection refused' : code === 'CONNECT_TIMEOUT' ? 'TCP connect timed out' : `unreachable (${code})`}`,
+      { cause },
+    );
   }
 }
 

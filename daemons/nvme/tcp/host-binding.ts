@@ -37,7 +37,8 @@ export function localAddressFor(b: HostBinding, ifaces: Interfaces = networkInte
     // a link-local IPv6 address would need a scope; prefer a global one
     const usable = list.filter((a) => a.family === family && !(family === 'IPv6' && a.address.startsWith('fe80:')));
     const addr = usable[0]?.address;
-    if (!addr) throw new HostBindingError(`host-iface ${b.hostIface} has no ${family} address to connect to ${b.traddr} from`);
+    if (!addr)
+      throw new HostBindingError(`host-iface ${b.hostIface} has no ${family} address to connect to ${b.traddr} from`);
     return addr;
   }
   return undefined;

@@ -32,7 +32,12 @@ export class IoQueue {
     const idc = opts.identify ?? (await admin.identifyController());
     const o = admin.options;
     const qid = opts.qid ?? 1;
-    const queue = await NvmeTcpQueue.open({ ...o, inlineDataLimit: inlineDataLimit(idc), commandTimeoutMs: opts.commandTimeoutMs ?? o.commandTimeoutMs, label: `${admin.label} qid ${qid}` });
+    const queue = await NvmeTcpQueue.open({
+      ...o,
+      inlineDataLimit: inlineDataLimit(idc),
+      commandTimeoutMs: opts.commandTimeoutMs ?? o.commandTimeoutMs,
+      label: `${admin.label} qid ${qid}`,
+    });
     try {
       const r = await queue.submit(
         connectCommand({
@@ -62,7 +67,10 @@ export class IoQueue {
   async write(ns: BlockNamespace, slba: bigint | number, data: Buffer): Promise<void> {
     checkNs(ns);
     if (data.length === 0 || data.length % ns.lbaSize !== 0) {
-      throw new NvmeTcpError('usage', `write of ${data.length} bytes is not a whole number of ${ns.lbaSize}-byte blocks`);
+      throw new NvmeTcpError(
+        'usage',
+        `write of ${data.length} bytes is not a whole number of ${ns.lbaSize}-byte blocks`,
+      );
     }
     await this.queue.submit(writeCommand({ nsid: ns.nsid, slba, blocks: data.length / ns.lbaSize }, data, ns.lbaSize));
   }
@@ -73,5 +81,6 @@ export class IoQueue {
 }
 
 function checkNs(ns: BlockNamespace): void {
-  if (!(ns.lbaSize >= 512) || (ns.lbaSize & (ns.lbaSize - 1)) !== 0) throw new NvmeTcpError('usage', `namespace ${ns.nsid}: LBA size ${ns.lbaSize} is not a power of two ≥ 512`);
+  if (!(ns.lbaSize >= 512) || (ns.lbaSize & (ns.lbaSize - 1)) !== 0)
+    throw new NvmeTcpError('usage', `namespace ${ns.nsid}: LBA size ${ns.lbaSize} is not a power of two ≥ 512`);
 }

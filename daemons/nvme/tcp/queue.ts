@@ -181,7 +181,12 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
         return;
       }
       if (this.pending.size >= this.maxOutstanding) {
-        reject(new NvmeTcpError('usage', `${this.label}: ${this.pending.size} commands outstanding, limit ${this.maxOutstanding}`));
+        reject(
+          new NvmeTcpError(
+            'usage',
+            `${this.label}: ${this.pending.size} commands outstanding, limit ${this.maxOutstanding}`,
+          ),
+        );
         return;
       }
       const cid = this.allocCid();
@@ -302,7 +307,9 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
       return;
     }
     if (this.state === 'ic') {
-      this.fail(new NotNvmePeerError(this.label, `bad reply to ICReq: ${e.message} (first bytes: ${printable(offending)})`));
+      this.fail(
+        new NotNvmePeerError(this.label, `bad reply to ICReq: ${e.message} (first bytes: ${printable(offending)})`),
+      );
       return;
     }
     // tell the controller why we give up (best effort), then close
@@ -321,7 +328,8 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
       if (pdu.kind !== 'ICResp') throw new ProtocolError(`expected ICResp, got ${pdu.kind}`);
       if (pdu.pfv !== 0) throw new ProtocolError(`ICResp PFV ${pdu.pfv} (only 0 is supported)`);
       if (pdu.cpda > 31) throw new ProtocolError(`ICResp CPDA ${pdu.cpda} > 31`);
-      if (pdu.maxh2cdata < 4096 || pdu.maxh2cdata % 4 !== 0) throw new ProtocolError(`ICResp MAXH2CDATA ${pdu.maxh2cdata} (must be ≥ 4096, a multiple of 4)`);
+      if (pdu.maxh2cdata < 4096 || pdu.maxh2cdata % 4 !== 0)
+        throw new ProtocolError(`ICResp MAXH2CDATA ${pdu.maxh2cdata} (must be ≥ 4096, a multiple of 4)`);
       this.hdgst = pdu.hdgst;
       this.ddgst = pdu.ddgst;
       this.cpda = pdu.cpda;
@@ -345,7 +353,9 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
         this.onR2T(pdu);
         return;
       case 'C2HTermReq':
-        this.fail(new TermReqError(this.label, pdu.fes, pdu.fei, TermReqFes[pdu.fes] ?? `FES 0x${pdu.fes.toString(16)}`));
+        this.fail(
+          new TermReqError(this.label, pdu.fes, pdu.fei, TermReqFes[pdu.fes] ?? `FES 0x${pdu.fes.toString(16)}`),
+        );
         return;
       default:
         throw new ProtocolError(`unexpected ${pdu.kind} PDU from a controller`);
@@ -373,7 +383,9 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
     const p = this.pendingFor(pdu.cccid, 'C2HData');
     if (!p.readBuf) throw new ProtocolError(`C2HData for CID ${pdu.cccid} (${p.cmd.name}), which reads no data`);
     if (pdu.datao + pdu.datal > p.readBuf.length) {
-      throw new ProtocolError(`C2HData DATAO ${pdu.datao} + DATAL ${pdu.datal} exceeds the ${p.readBuf.length} bytes of ${p.cmd.name}`);
+      throw new ProtocolError(
+        `C2HData DATAO ${pdu.datao} + DATAL ${pdu.datal} exceeds the ${p.readBuf.length} bytes of ${p.cmd.name}`,
+      );
     }
     if (!p.abandoned) pdu.data.copy(p.readBuf, pdu.datao);
     p.received += pdu.datal;
@@ -383,7 +395,20 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
       // SQ flow control disabled: the last C2HData stands in for a successful CapsuleResp
       this.finish(p);
       if (p.abandoned) return;
-      const cqe: Cqe = { dw0: 0, dw1: 0, sqhd: 0, sqid: 0, cid: p.cid, status: 0, sct: 0, sc: 0, crd: 0, more: false, dnr: false, ok: true };
+      const cqe: Cqe = {
+        dw0: 0,
+        dw1: 0,
+        sqhd: 0,
+        sqid: 0,
+        cid: p.cid,
+        status: 0,
+        sct: 0,
+        sc: 0,
+        crd: 0,
+        more: false,
+        dnr: false,
+        ok: true,
+      };
       p.resolve({ cqe, data: p.readBuf });
     }
   }
@@ -403,7 +428,11 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
     for (let off = r.r2to; off < end; off += step) {
       const n = Math.min(step, end - off);
       this.stats.h2cDataPdus++;
-      for (const seg of encodeH2CData({ cccid: r.cccid, ttag: r.ttag, datao: off, last: off + n === end }, data.subarray(off, off + n), opts)) {
+      for (const seg of encodeH2CData(
+        { cccid: r.cccid, ttag: r.ttag, datao: off, last: off + n === end },
+        data.subarray(off, off + n),
+        opts,
+      )) {
         this.socket.write(seg);
       }
     }
@@ -428,7 +457,11 @@ export class NvmeTcpQueue extends EventEmitter<QueueEvents> {
     const how = err?.code === 'ECONNRESET' ? 'reset' : 'closed';
     const mid = buffered > 0 ? ` in the middle of a PDU (${buffered} bytes of it received)` : '';
     const n = this.pending.size;
-    this.fail(new ConnectionClosedError(`${this.label}: connection ${how} by the target${mid}${n ? `; ${n} command(s) failed` : ''}`));
+    this.fail(
+      new ConnectionClosedError(
+        `${this.label}: connection ${how} by the target${mid}${n ? `; ${n} command(s) failed` : ''}`,
+      ),
+    );
   }
 
   private fail(reason: NvmeTcpError): void {
@@ -457,13 +490,26 @@ function printable(b: Buffer): string {
   return `${hexs} "${ascii}"`;
 }
 
-const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ENETDOWN']);
+const UNREACHABLE_CODES = new Set([
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'ENETDOWN',
+]);
 
 function tcpConnect(opts: QueueOptions): Promise<net.Socket> {
   const target = opts.label ?? `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   const timeoutMs = opts.connectTimeoutMs ?? 5000;
   return new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host: opts.host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    const socket = net.connect({
+      host: opts.host,
+      port: opts.port,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new ConnectFailedError('unreachable', target, 'CONNECT_TIMEOUT'));
@@ -484,4 +530,3 @@ function tcpConnect(opts: QueueOptions): Promise<net.Socket> {
     });
   });
 }
-

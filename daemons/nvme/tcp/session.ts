@@ -139,7 +139,12 @@ export class AdminSession extends EventEmitter<SessionEvents> {
         }),
       );
       s.cntlid = r.cqe.dw0 & 0xffff;
-      s.auth = await authenticateIfRequired(queue, r.cqe.dw0, { qid: 0, hostnqn: opts.hostnqn, subnqn: opts.subnqn, keys: opts.dhchap });
+      s.auth = await authenticateIfRequired(queue, r.cqe.dw0, {
+        qid: 0,
+        hostnqn: opts.hostnqn,
+        subnqn: opts.subnqn,
+        keys: opts.dhchap,
+      });
       await s.enable();
       s.startKeepAlive();
       return s;
@@ -179,7 +184,11 @@ export class AdminSession extends EventEmitter<SessionEvents> {
     let wait = 5;
     for (;;) {
       const csts = Number(await this.propertyGet(Register.CSTS));
-      if (csts & CSTS_CFS) throw new TransportProtocolError(this.label, `controller fatal status (CSTS=0x${csts.toString(16)}) after CC=0x${CC_ENABLE.toString(16)}`);
+      if (csts & CSTS_CFS)
+        throw new TransportProtocolError(
+          this.label,
+          `controller fatal status (CSTS=0x${csts.toString(16)}) after CC=0x${CC_ENABLE.toString(16)}`,
+        );
       if (csts & CSTS_RDY) return;
       if (Date.now() - t0 > bound) throw new TimeoutError(`${this.label}: waiting for CSTS.RDY`, bound);
       await delay(wait);
@@ -247,7 +256,6 @@ export class AdminSession extends EventEmitter<SessionEvents> {
     const dw0 = await this.setFeatures(FeatureId.NumberOfQueues, (n << 16) | n);
     return Math.min(dw0 & 0xffff, dw0 >>> 16) + 1;
   }
-
 
   /**
    * TP8010 Discovery Information Management: `data` is the DIM data (encodeDimData). Returns the completion's DW0;

@@ -22,15 +22,24 @@ export function exportScheduleObject(bus: MessageBus, scheduler: SnapshotSchedul
       methods: {
         ListSchedules: (): Dict[] => scheduler.list().map((s) => toDict(scheduleRecord(s, false))),
         GetSchedule: (name: string): Dict => toDict(scheduleRecord(scheduler.get(name), true)),
-        AddSchedule: async (name: string, settings: Record<string, string>): Promise<Dict> => toDict(scheduleRecord(await scheduler.add(name, settings), true)),
+        AddSchedule: async (name: string, settings: Record<string, string>): Promise<Dict> =>
+          toDict(scheduleRecord(await scheduler.add(name, settings), true)),
         RemoveSchedule: (name: string): void => scheduler.remove(name),
         RunNow: async (name: string): Promise<Dict> => toDict(runRecord(await scheduler.runNow(name))),
         PlanRetention: async (schedule: string, volume: string): Promise<Dict[]> =>
-          (await storageReadLimiter.run(() => scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: true }))).map((g) => toDict(gcRecord(g))),
+          (
+            await storageReadLimiter.run(() =>
+              scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: true }),
+            )
+          ).map((g) => toDict(gcRecord(g))),
         CollectGarbage: async (schedule: string, volume: string): Promise<Dict[]> =>
-          (await scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: false })).map((g) => toDict(gcRecord(g))),
-        HoldSnapshot: async (volume: string, snapshot: string, reason: string): Promise<void> => scheduler.hold(volume, snapshot, reason),
-        ReleaseSnapshot: async (volume: string, snapshot: string): Promise<void> => scheduler.hold(volume, snapshot, null),
+          (await scheduler.gc({ ...(schedule ? { schedule } : {}), ...(volume ? { volume } : {}), dryRun: false })).map(
+            (g) => toDict(gcRecord(g)),
+          ),
+        HoldSnapshot: async (volume: string, snapshot: string, reason: string): Promise<void> =>
+          scheduler.hold(volume, snapshot, reason),
+        ReleaseSnapshot: async (volume: string, snapshot: string): Promise<void> =>
+          scheduler.hold(volume, snapshot, null),
         SnapshotFreshness: async (volumes: string[]): Promise<[bigint, Dict[], string[]]> => {
           const f = await storageReadLimiter.run(() => scheduler.freshness(volumes));
           return [BigInt(f.now), f.volumes.map((v) => toDict(freshnessRecord(v))), f.unknown];

@@ -27,7 +27,10 @@ export function toVariant(v: unknown): Variant {
   if (typeof v === 'number') return Number.isInteger(v) ? new dbus.Variant('x', BigInt(v)) : new dbus.Variant('d', v);
   if (Array.isArray(v)) {
     if (v.every((x) => typeof x === 'string')) return new dbus.Variant('as', v);
-    return new dbus.Variant('aa{sv}', v.map((x) => toDict(x as Record<string, unknown>)));
+    return new dbus.Variant(
+      'aa{sv}',
+      v.map((x) => toDict(x as Record<string, unknown>)),
+    );
   }
   if (v !== null && typeof v === 'object') return new dbus.Variant('a{sv}', toDict(v as Record<string, unknown>));
   throw new TypeError(`cannot send ${String(v)} over D-Bus`);
@@ -106,7 +109,14 @@ export function scheduleRecord(s: ScheduleStatus, full: boolean): Record<string,
     },
   };
   if (s.lastRun) {
-    rec.last_run = full ? runRecord(s.lastRun) : { outcome: s.lastRun.outcome, summary: s.lastRun.summary, started_at: s.lastRun.startedAt, trigger: s.lastRun.trigger };
+    rec.last_run = full
+      ? runRecord(s.lastRun)
+      : {
+          outcome: s.lastRun.outcome,
+          summary: s.lastRun.summary,
+          started_at: s.lastRun.startedAt,
+          trigger: s.lastRun.trigger,
+        };
   }
   if (full) {
     rec.settings = d.settings;

@@ -32,7 +32,12 @@ export const MUTATING_MEMBERS: Record<string, string[]> = {
  * Read-only calls that run tools (Usage, IsAttached, Children, and the schedules' PlanRetention/SnapshotFreshness):
  * what one unprivileged user may have in progress. Root's calls are not counted (daemons/dbus/caller.ts).
  */
-export const storageReadLimiter = new CallerLimiter({ perUser: 8, queuePerUser: 32, perSender: 4, errorName: `${STORAGE_ERROR_PREFIX}LimitExceeded` });
+export const storageReadLimiter = new CallerLimiter({
+  perUser: 8,
+  queuePerUser: 32,
+  perSender: 4,
+  errorName: `${STORAGE_ERROR_PREFIX}LimitExceeded`,
+});
 const limited = <T>(fn: () => Promise<T>): Promise<T> => storageReadLimiter.run(fn);
 
 /** D-Bus object path element: bytes outside [A-Za-z0-9] become _xx (hex), as systemd does. */
@@ -149,7 +154,8 @@ function optBool(opts: Record<string, unknown>, key: string): boolean | undefine
   return v;
 }
 function checkKeys(opts: Record<string, unknown>, allowed: string[]): void {
-  for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new InvalidArgumentError(`unknown option "${k}" (known: ${allowed.join(', ')})`);
+  for (const k of Object.keys(opts))
+    if (!allowed.includes(k)) throw new InvalidArgumentError(`unknown option "${k}" (known: ${allowed.join(', ')})`);
 }
 const QOS_KEYS = ['qos_iops', 'qos_iops_burst', 'qos_bps', 'qos_bps_burst', 'performance_priority'];
 function qosFrom(opts: Record<string, unknown>): { qos: Partial<QosLimits>; priority?: PerformancePriority } {
@@ -204,7 +210,12 @@ export class StorageDBus {
         methods: {
           CreateVolume: async (name: string, size: bigint, options: Record<string, unknown>): Promise<string> => {
             checkKeys(options, ['pool', ...QOS_KEYS]);
-            const v = await this.service.createVolume({ name, size: sizeArg(size), pool: optString(options, 'pool'), ...qosFrom(options) });
+            const v = await this.service.createVolume({
+              name,
+              size: sizeArg(size),
+              pool: optString(options, 'pool'),
+              ...qosFrom(options),
+            });
             await this.refresh({ pool: v.pool, volume: v.name });
             return volumePath(v.pool, v.id);
           },
@@ -259,7 +270,8 @@ export class StorageDBus {
       out[e.path] = { [VOLUME_IFACE]: variants(VOLUME_PROPS, e.info) };
       for (const s of e.snapshots.values()) out[s.path] = { [SNAPSHOT_IFACE]: variants(SNAPSHOT_PROPS, s.state) };
     }
-    for (const j of this.jobs.list()) if (this.jobObjects.has(j.id)) out[jobPath(j.id)] = { [JOB_IFACE]: variants(JOB_PROPS, j) };
+    for (const j of this.jobs.list())
+      if (this.jobObjects.has(j.id)) out[jobPath(j.id)] = { [JOB_IFACE]: variants(JOB_PROPS, j) };
     return out;
   }
 
@@ -274,13 +286,17 @@ export class StorageDBus {
   /** brings the objects of one volume in line with the service; serialised, never throws */
   refresh(c: VolumeChange): Promise<void> {
     this.queue = this.queue.then(() =>
-      this.refreshNow(c).catch((e: unknown) => log().warn({ change: c, err: (e as Error).message }, 'D-Bus refresh failed')),
+      this.refreshNow(c).catch((e: unknown) =>
+        log().warn({ change: c, err: (e as Error).message }, 'D-Bus refresh failed'),
+      ),
     );
     return this.queue;
   }
 
   private async refreshNow(c: VolumeChange): Promise<void> {
-    const old = [...this.volumes.values()].find((e) => e.info.pool === c.pool && (e.info.name === c.volume || e.info.name === c.renamedFrom));
+    const old = [...this.volumes.values()].find(
+      (e) => e.info.pool === c.pool && (e.info.name === c.volume || e.info.name === c.renamedFrom),
+    );
     if (c.removed) {
       if (old) this.dropVolume(old);
       return;
@@ -298,7 +314,10 @@ export class StorageDBus {
     if (!entry) {
       const holder: { info: VolumeInfo } = { info };
       const object = ExportedObject.create(this.bus, path, interfaceFile(VOLUME_IFACE), {
-        [VOLUME_IFACE]: { methods: this.volumeMethods(path), properties: propertyImpls(VOLUME_PROPS, () => this.volumes.get(path)?.info ?? holder.info) },
+        [VOLUME_IFACE]: {
+          methods: this.volumeMethods(path),
+          properties: propertyImpls(VOLUME_PROPS, () => this.volumes.get(path)?.info ?? holder.info),
+        },
       });
       entry = { path, info, object, snapshots: new Map() };
       this.volumes.set(path, entry);
@@ -324,7 +343,10 @@ export class StorageDBus {
         const object = ExportedObject.create(this.bus, path, interfaceFile(SNAPSHOT_IFACE), {
           [SNAPSHOT_IFACE]: {
             methods: this.snapshotMethods(volPath, info.name),
-            properties: propertyImpls(SNAPSHOT_PROPS, () => this.volumes.get(volPath)?.snapshots.get(path)?.state ?? state),
+            properties: propertyImpls(
+              SNAPSHOT_PROPS,
+              () => this.volumes.get(volPath)?.snapshots.get(path)?.state ?? state,
+            ),
           },
         });
         entry.snapshots.set(path, { state, object, path });
@@ -362,7 +384,8 @@ export class StorageDBus {
 
   private volumeMethods(path: string): Record<string, (...args: never[]) => DBusValue | Promise<DBusValue>> {
     return {
-      Resize: async (size: bigint, allowShrink: boolean) => jobPath((await this.service.resize(this.nameAt(path), sizeArg(size), allowShrink)).id),
+      Resize: async (size: bigint, allowShrink: boolean) =>
+        jobPath((await this.service.resize(this.nameAt(path), sizeArg(size), allowShrink)).id),
       Rename: async (newName: string) => {
         await this.service.rename(this.nameAt(path), newName);
         await this.queue;
@@ -375,7 +398,13 @@ export class StorageDBus {
       },
       Clone: async (snapshot: string, target: string, opts: Record<string, unknown>) => {
         checkKeys(opts, ['flatten', ...QOS_KEYS]);
-        const job = await this.service.clone({ volume: this.nameAt(path), snapshot, target, flatten: optBool(opts, 'flatten') ?? false, ...qosFrom(opts) });
+        const job = await this.service.clone({
+          volume: this.nameAt(path),
+          snapshot,
+          target,
+          flatten: optBool(opts, 'flatten') ?? false,
+          ...qosFrom(opts),
+        });
         return jobPath(job.id);
       },
       Flatten: async () => jobPath((await this.service.flatten(this.nameAt(path))).id),
@@ -389,7 +418,8 @@ export class StorageDBus {
       ListSnapshots: () => [...(this.volumes.get(path)?.snapshots.keys() ?? [])].sort(),
       FindSnapshot: (name: string) => {
         const p = snapshotPath(path, name);
-        if (!this.volumes.get(path)?.snapshots.has(p)) throw new NotFoundError(`snapshot "${this.nameAt(path)}@${name}" not found`);
+        if (!this.volumes.get(path)?.snapshots.has(p))
+          throw new NotFoundError(`snapshot "${this.nameAt(path)}@${name}" not found`);
         return p;
       },
       Usage: async () => {
@@ -397,14 +427,19 @@ export class StorageDBus {
         return [
           BigInt(u.provisioned),
           BigInt(u.allocated),
-          u.entries.filter((e) => e.snapshot !== null).map((e) => [e.snapshot ?? '', BigInt(e.provisioned), BigInt(e.allocated)]),
+          u.entries
+            .filter((e) => e.snapshot !== null)
+            .map((e) => [e.snapshot ?? '', BigInt(e.provisioned), BigInt(e.allocated)]),
         ];
       },
       IsAttached: async () => limited(() => this.service.isAttached(this.nameAt(path))),
     };
   }
 
-  private snapshotMethods(volPath: string, snap: string): Record<string, (...args: never[]) => DBusValue | Promise<DBusValue>> {
+  private snapshotMethods(
+    volPath: string,
+    snap: string,
+  ): Record<string, (...args: never[]) => DBusValue | Promise<DBusValue>> {
     return {
       Protect: async () => {
         await this.service.protectSnapshot(this.nameAt(volPath), snap);

@@ -4,7 +4,17 @@
 // namespace) run at once without touching the host's files. One daemon per namespace: a second one in the
 // same namespace was seen to hang before logging anything.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../wait.js';
@@ -53,7 +63,13 @@ const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, 
 export type TxtRecordSpec = string | { key: string; hex: string };
 
 /** A static service file for one service. */
-export function serviceXml(opts: { name: string; stype: string; port: number; txt: TxtRecordSpec[]; hostName?: string }): string {
+export function serviceXml(opts: {
+  name: string;
+  stype: string;
+  port: number;
+  txt: TxtRecordSpec[];
+  hostName?: string;
+}): string {
   return [
     `<?xml version="1.0" standalone='no'?>`,
     `<!DOCTYPE service-group SYSTEM "avahi-service.dtd">`,
@@ -126,7 +142,12 @@ export async function startAvahi(o: AvahiOptions): Promise<AvahiDaemon> {
   writeFileSync(confFile, config(o));
   for (const [file, xml] of Object.entries(o.services ?? {})) writeFileSync(join(servicesDir, `${file}.service`), xml);
   const hostsFile = join(dir, 'hosts');
-  writeFileSync(hostsFile, Object.entries(o.hosts ?? {}).map(([name, addr]) => `${addr} ${name}\n`).join(''));
+  writeFileSync(
+    hostsFile,
+    Object.entries(o.hosts ?? {})
+      .map(([name, addr]) => `${addr} ${name}\n`)
+      .join(''),
+  );
   const logFile = join(dir, 'log');
   const fd = openSync(logFile, 'w');
   const script = [
@@ -215,7 +236,8 @@ export async function startAvahi(o: AvahiOptions): Promise<AvahiDaemon> {
       { timeoutMs: 15_000, intervalMs: 50 },
     );
     if (spawnError) throw new Error(`cannot run avahi-daemon (package avahi-daemon, iproute2): ${spawnError.message}`);
-    if (child.exitCode !== null) throw new Error(`avahi-daemon in ${o.ns} exited with ${child.exitCode}; log:\n${readLog().slice(-3000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`avahi-daemon in ${o.ns} exited with ${child.exitCode}; log:\n${readLog().slice(-3000)}`);
   } catch (e) {
     await daemon.stop();
     throw e;

@@ -25,7 +25,7 @@ const OSD_SIZE = 20 * 1024 ** 3;
  *  then never collide with another checkout's cluster on the same machine. */
 const MON_IP = ((): string => {
   const h = createHash('sha256').update(cephDir()).digest();
-  return `127.${100 + (h[0]! % 100)}.${h[1]! % 250 + 1}.${h[2]! % 250 + 1}`;
+  return `127.${100 + (h[0]! % 100)}.${(h[1]! % 250) + 1}.${(h[2]! % 250) + 1}`;
 })();
 
 export function cephDir(): string {
@@ -150,7 +150,8 @@ async function bootstrap(): Promise<void> {
   const dir = cephDir();
   await stopDaemons();
   await rm(dir, { recursive: true, force: true });
-  for (const d of ['run', 'log', 'crash', 'mon', 'mgr/ceph-x', 'osd/ceph-0', 'tmp']) await mkdir(join(dir, d), { recursive: true });
+  for (const d of ['run', 'log', 'crash', 'mon', 'mgr/ceph-x', 'osd/ceph-0', 'tmp'])
+    await mkdir(join(dir, d), { recursive: true });
   const fsid = randomUUID();
   const conf = confPath();
   await writeFile(conf, configText(dir, fsid));
@@ -158,8 +159,23 @@ async function bootstrap(): Promise<void> {
   const adminKeyring = join(dir, 'ceph.client.admin.keyring');
   await run('ceph-authtool', ['--create-keyring', monKeyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
   await run('ceph-authtool', [
-    '--create-keyring', adminKeyring, '--gen-key', '-n', 'client.admin',
-    '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *', '--cap', 'mds', 'allow *',
+    '--create-keyring',
+    adminKeyring,
+    '--gen-key',
+    '-n',
+    'client.admin',
+    '--cap',
+    'mon',
+    'allow *',
+    '--cap',
+    'osd',
+    'allow *',
+    '--cap',
+    'mgr',
+    'allow *',
+    '--cap',
+    'mds',
+    'allow *',
   ]);
   await run('ceph-authtool', [monKeyring, '--import-keyring', adminKeyring]);
   const monmap = join(dir, 'tmp', 'monmap');
@@ -167,9 +183,23 @@ async function bootstrap(): Promise<void> {
   await run('ceph-mon', ['-c', conf, '--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', monKeyring]);
   await run('ceph-mon', ['-c', conf, '-i', 'a']);
   await until('monitor answering', 60_000, async () => (await ceph(['mon', 'stat'], 10_000)).length > 0);
-  await ceph(['osd', 'set-require-min-compat-client', 'mimic', '--yes-i-really-mean-it']).catch(() => ceph(['osd', 'set-require-min-compat-client', 'mimic']));
+  await ceph(['osd', 'set-require-min-compat-client', 'mimic', '--yes-i-really-mean-it']).catch(() =>
+    ceph(['osd', 'set-require-min-compat-client', 'mimic']),
+  );
   await ceph(['config', 'set', 'mon', 'auth_allow_insecure_global_id_reclaim', 'false']);
-  await ceph(['auth', 'get-or-create', 'mgr.x', 'mon', 'allow profile mgr', 'osd', 'allow *', 'mds', 'allow *', '-o', join(dir, 'mgr', 'ceph-x', 'keyring')]);
+  await ceph([
+    'auth',
+    'get-or-create',
+    'mgr.x',
+    'mon',
+    'allow profile mgr',
+    'osd',
+    'allow *',
+    'mds',
+    'allow *',
+    '-o',
+    join(dir, 'mgr', 'ceph-x', 'keyring'),
+  ]);
   await run('ceph-mgr', ['-c', conf, '-i', 'x']);
   const uuid = randomUUID();
   const secret = (await run('ceph-authtool', ['--gen-print-key'])).trim();
@@ -179,11 +209,20 @@ async function bootstrap(): Promise<void> {
   await run('ceph-authtool', ['--create-keyring', join(osdDir, 'keyring'), '--name', 'osd.0', '--add-key', secret]);
   await run('ceph-osd', ['-c', conf, '-i', '0', '--mkfs', '--osd-uuid', uuid], 180_000);
   await run('ceph-osd', ['-c', conf, '-i', '0']);
-  await until('OSD up', 120_000, async () => (JSON.parse(await ceph(['osd', 'stat', '-f', 'json'])) as { num_up_osds: number }).num_up_osds >= 1);
+  await until(
+    'OSD up',
+    120_000,
+    async () => (JSON.parse(await ceph(['osd', 'stat', '-f', 'json'])) as { num_up_osds: number }).num_up_osds >= 1,
+  );
   await ceph(['osd', 'pool', 'create', POOL, String(PG_NUM), String(PG_NUM), 'replicated'], 60_000);
   await ceph(['osd', 'pool', 'set', POOL, 'size', '1', '--yes-i-really-mean-it']).catch(() => undefined);
   await run('rbd', ['-c', conf, 'pool', 'init', POOL], 120_000);
-  await until('placement groups active', 120_000, async () => /active\+clean/.test(await ceph(['pg', 'stat'])) && !/peering|creating|unknown/.test(await ceph(['pg', 'stat'])));
+  await until(
+    'placement groups active',
+    120_000,
+    async () =>
+      /active\+clean/.test(await ceph(['pg', 'stat'])) && !/peering|creating|unknown/.test(await ceph(['pg', 'stat'])),
+  );
 }
 
 /** Takes the bootstrap lock (a directory: mkdir is atomic); a lock whose owner died is broken. */
@@ -206,7 +245,11 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
       } catch {
         alive = false;
       }
-      const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs).catch(() => Date.now()));
+      const age =
+        Date.now() -
+        (await stat(lock)
+          .then((s) => s.mtimeMs)
+          .catch(() => Date.now()));
       if (!alive && age > 2000) await rm(lock, { recursive: true, force: true });
       else if (Date.now() > end) throw new Error(`ceph harness: lock ${lock} held by pid ${owner} for too long`);
       else await sleep(500);
@@ -223,7 +266,8 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
 export async function ensureCeph(): Promise<CephCluster> {
   for (const tool of ['ceph-mon', 'ceph-osd', 'ceph-mgr', 'rbd', 'monmaptool', 'ceph-authtool']) {
     const r = await execa('which', [tool], { reject: false });
-    if (r.exitCode !== 0) throw new Error(`ceph harness: ${tool} is not installed (run test/harness/install-deps.sh as root)`);
+    if (r.exitCode !== 0)
+      throw new Error(`ceph harness: ${tool} is not installed (run test/harness/install-deps.sh as root)`);
   }
   return withLock(async () => {
     if (!(await healthy())) await bootstrap();

@@ -217,7 +217,18 @@ export class FakeTarget {
   port = 0;
   readonly subsystems: FakeSubsystem[];
   private authReceives = 0;
-  readonly stats: FakeTargetStats = { connections: 0, keepAlives: 0, connects: [], logReads: [], supportedLogReads: 0, dims: [], commands: 0, associationsClosed: 0, authSent: [], peakConnections: 0 };
+  readonly stats: FakeTargetStats = {
+    connections: 0,
+    keepAlives: 0,
+    connects: [],
+    logReads: [],
+    supportedLogReads: 0,
+    dims: [],
+    commands: 0,
+    associationsClosed: 0,
+    authSent: [],
+    peakConnections: 0,
+  };
   genctr: bigint;
   discoveryEntries: DiscoveryLogEntryFields[];
   opts: FakeTargetOptions;
@@ -355,7 +366,9 @@ export class FakeTarget {
 
   private send(c: Conn, pdu: Buffer): void {
     if (c.socket.destroyed || c.socket.writableEnded) return;
-    const m = this.opts.mutatePdu?.(pdu, { type: pdu[0]!, qid: c.qid, discovery: c.discovery, seq: c.sent++ }) ?? { bytes: pdu };
+    const m = this.opts.mutatePdu?.(pdu, { type: pdu[0]!, qid: c.qid, discovery: c.discovery, seq: c.sent++ }) ?? {
+      bytes: pdu,
+    };
     const bytes = m.bytes;
     const seg = this.opts.segmentBytes ?? 0;
     if (seg <= 0) c.socket.write(bytes);
@@ -391,7 +404,11 @@ export class FakeTarget {
     return out;
   }
 
-  private respond(c: Conn, cid: number, opts: { dw0?: number; dw1?: number; sct?: number; sc?: number; dnr?: boolean; corrupt?: 'header' } = {}): Buffer {
+  private respond(
+    c: Conn,
+    cid: number,
+    opts: { dw0?: number; dw1?: number; sct?: number; sc?: number; dnr?: boolean; corrupt?: 'header' } = {},
+  ): Buffer {
     const h = Buffer.alloc(24);
     h[0] = 0x05;
     h.writeUInt32LE((opts.dw0 ?? 0) >>> 0, 8);
@@ -429,7 +446,8 @@ export class FakeTarget {
       const mode = this.opts.icMode ?? 'normal';
       if (mode === 'close') return void c.socket.destroy();
       if (mode === 'silent') return;
-      if (mode === 'garbage') return void c.socket.write(Buffer.from('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+      if (mode === 'garbage')
+        return void c.socket.write(Buffer.from('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
       const dgst = pdu[11]!;
       c.hdgst = (dgst & 1) !== 0;
       c.ddgst = (dgst & 2) !== 0;
@@ -465,7 +483,10 @@ export class FakeTarget {
 
   private takeFault(c: Conn, opc: number, fctype: number): Fault | undefined {
     const i = this.faults.findIndex(
-      (f) => (f.opc === undefined || f.opc === opc) && (f.fctype === undefined || (opc === 0x7f && f.fctype === fctype)) && (f.io === undefined || f.io === c.qid > 0),
+      (f) =>
+        (f.opc === undefined || f.opc === opc) &&
+        (f.fctype === undefined || (opc === 0x7f && f.fctype === fctype)) &&
+        (f.io === undefined || f.io === c.qid > 0),
     );
     if (i < 0) return undefined;
     const f = this.faults[i]!;
@@ -483,7 +504,10 @@ export class FakeTarget {
         case 'never-reply':
           return;
         case 'status':
-          return this.send(c, this.respond(c, cid, { sct: fault.sct ?? 0, sc: fault.sc ?? 6, dw0: fault.dw0, dnr: fault.dnr }));
+          return this.send(
+            c,
+            this.respond(c, cid, { sct: fault.sct ?? 0, sc: fault.sc ?? 6, dw0: fault.dw0, dnr: fault.dnr }),
+          );
         case 'close-mid-pdu': {
           const r = this.respond(c, cid);
           c.socket.write(r.subarray(0, r.length >> 1));
@@ -528,8 +552,10 @@ export class FakeTarget {
   private execute(c: Conn, sqe: Buffer, data: Buffer, corrupt?: 'header' | 'data'): void {
     const opc = sqe[0]!;
     const cid = u16(sqe, 2);
-    const ok = (dw0 = 0, dw1 = 0): void => this.send(c, this.respond(c, cid, { dw0, dw1, corrupt: corrupt === 'header' ? 'header' : undefined }));
-    const fail = (sct: number, sc: number, dw0 = 0): void => this.send(c, this.respond(c, cid, { sct, sc, dw0, dnr: true }));
+    const ok = (dw0 = 0, dw1 = 0): void =>
+      this.send(c, this.respond(c, cid, { dw0, dw1, corrupt: corrupt === 'header' ? 'header' : undefined }));
+    const fail = (sct: number, sc: number, dw0 = 0): void =>
+      this.send(c, this.respond(c, cid, { sct, sc, dw0, dnr: true }));
     const reply = (payload: Buffer): void => {
       const want = this.transferLength(sqe);
       if (want !== payload.length) return fail(0, 0x0f); // Data SGL Length Invalid, like nvmet
@@ -654,7 +680,8 @@ export class FakeTarget {
     const datal = u32(pdu, 16);
     const w = c.r2t.get(ttag);
     const max = this.opts.maxh2cdata ?? 0x400000;
-    if (!w || w.cid !== cccid || datal !== data.length || datao + datal > w.total || datal > max) return void c.socket.destroy();
+    if (!w || w.cid !== cccid || datal !== data.length || datao + datal > w.total || datal > max)
+      return void c.socket.destroy();
     data.copy(w.data, datao);
     w.got += datal;
     if (w.got === w.total) {
@@ -803,7 +830,8 @@ export class FakeTarget {
   /** The log page bytes, encoded once per content (a large log is read in many chunks). */
   private encodedLog(): Buffer {
     const e = this.encoded;
-    if (e && e.genctr === this.genctr && e.entries === this.discoveryEntries && e.numrec === this.opts.numrecOverride) return e.log;
+    if (e && e.genctr === this.genctr && e.entries === this.discoveryEntries && e.numrec === this.opts.numrecOverride)
+      return e.log;
     const log = encodeDiscoveryLog(this.genctr, this.discoveryEntries);
     if (this.opts.numrecOverride !== undefined) log.writeBigUInt64LE(BigInt(this.opts.numrecOverride), 8);
     this.encoded = { genctr: this.genctr, entries: this.discoveryEntries, numrec: this.opts.numrecOverride, log };

@@ -33,7 +33,11 @@ function installExitHook(): void {
     for (const p of live) {
       for (const ns of [p.a.ns, p.b.ns]) {
         try {
-          const pids = execFileSync('ip', ['netns', 'pids', ns], { timeout: 2_000 }).toString().split('\n').map(Number).filter((n) => n > 0);
+          const pids = execFileSync('ip', ['netns', 'pids', ns], { timeout: 2_000 })
+            .toString()
+            .split('\n')
+            .map(Number)
+            .filter((n) => n > 0);
           for (const pid of pids) process.kill(pid, 'SIGKILL');
           execFileSync('ip', ['netns', 'del', ns], { timeout: 2_000 });
         } catch {

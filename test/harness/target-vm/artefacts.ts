@@ -6,7 +6,19 @@
 // Two kernels: '6.1' (default) is Debian 12's linux-image-amd64 installed on this machine; '6.12' is Debian 13's
 // (NVMe in-band authentication: CONFIG_NVME_HOST_AUTH=y, CONFIG_NVME_TARGET_AUTH=y), fetched once by
 // fetch-kernel.sh into a cache folder (never installed into the host system).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { guestDir, harnessSrcDir, kernelRelease, vmStateRoot } from './paths.js';
@@ -49,7 +61,10 @@ function kernelSource(series: KernelSeries): Promise<KernelSource> {
   let p = fetched.get(series);
   if (!p) {
     p = (async () => {
-      const r = await execa('bash', [join(harnessSrcDir, 'fetch-kernel.sh'), series], { reject: false, timeout: 1_200_000 });
+      const r = await execa('bash', [join(harnessSrcDir, 'fetch-kernel.sh'), series], {
+        reject: false,
+        timeout: 1_200_000,
+      });
       const root = r.stdout.trim().split('\n').pop() ?? '';
       if (r.exitCode !== 0 || !existsSync(join(root, 'lib', 'modules'))) {
         throw new Error(`target-vm harness: fetch-kernel.sh ${series} failed (exit ${r.exitCode}):\n${r.stderr}`);
@@ -129,6 +144,9 @@ async function ensureVmlinux(kver: string, vmlinuz: string): Promise<string> {
 export async function ensureBootArtefacts(series: KernelSeries = DEFAULT_KERNEL): Promise<BootArtefacts> {
   mkdirSync(vmStateRoot, { recursive: true });
   const src = await kernelSource(series);
-  const [initramfs, kernel] = await Promise.all([ensureInitramfs(src.kver, src.modRoot), ensureVmlinux(src.kver, src.vmlinuz)]);
+  const [initramfs, kernel] = await Promise.all([
+    ensureInitramfs(src.kver, src.modRoot),
+    ensureVmlinux(src.kver, src.vmlinuz),
+  ]);
   return { series, kernelRelease: src.kver, kernel, initramfs, modRoot: src.modRoot };
 }

@@ -20,7 +20,12 @@ export interface ExecOptions {
  * with parallel connections); without a hello the command has certainly not run, so the connection is dropped and
  * retried, and no command can ever run twice.
  */
-export async function controlExec(host: string, port: number, cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+export async function controlExec(
+  host: string,
+  port: number,
+  cmd: string,
+  opts: ExecOptions = {},
+): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   let lastErr: Error | undefined;
@@ -34,8 +39,10 @@ export async function controlExec(host: string, port: number, cmd: string, opts:
       lastErr = e;
     }
   }
-  throw new Error(`VM exec timed out after ${timeoutMs} ms (control shell never answered): ${cmd.slice(0, 200)}` +
-    (lastErr ? ` (${lastErr.message})` : ''));
+  throw new Error(
+    `VM exec timed out after ${timeoutMs} ms (control shell never answered): ${cmd.slice(0, 200)}` +
+      (lastErr ? ` (${lastErr.message})` : ''),
+  );
 }
 
 class NoHelloError extends Error {}
@@ -62,7 +69,11 @@ function execOnce(host: string, port: number, cmd: string, timeoutMs: number, he
     };
     const text = (): string => Buffer.concat(chunks).toString('utf8');
     const timer = setTimeout(() => {
-      finish(new Error(`VM exec timed out after ${timeoutMs} ms: ${cmd.slice(0, 200)}\n--- output so far ---\n${text().slice(-2000)}`));
+      finish(
+        new Error(
+          `VM exec timed out after ${timeoutMs} ms: ${cmd.slice(0, 200)}\n--- output so far ---\n${text().slice(-2000)}`,
+        ),
+      );
     }, timeoutMs);
     const helloTimer = setTimeout(() => {
       if (!greeted) finish(new NoHelloError(`no hello from ${host}:${port} within ${helloMs} ms`));
@@ -90,7 +101,10 @@ function execOnce(host: string, port: number, cmd: string, timeoutMs: number, he
     });
     sock.on('end', () => {
       if (!greeted) finish(new NoHelloError(`${host}:${port} closed before the hello`));
-      else if (!parse()) finish(new Error(`VM control channel ${host}:${port} closed without an exit code; output: ${text().slice(-2000)}`));
+      else if (!parse())
+        finish(
+          new Error(`VM control channel ${host}:${port} closed without an exit code; output: ${text().slice(-2000)}`),
+        );
     });
     sock.on('error', (e) => finish(new Error(`VM control channel ${host}:${port}: ${e.message}`)));
     sock.connect(port, host, () => sock.write(`echo ${hello}\n`));

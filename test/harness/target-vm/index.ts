@@ -13,7 +13,17 @@ import { checkKernelSeries, DEFAULT_KERNEL, ensureBootArtefacts, type KernelSeri
 import { controlExec, type ExecOptions, type ExecResult } from './control.js';
 import { acquireLock } from './lock.js';
 import { NvmetControl, type PortInfo, type PortOptions } from './nvmet.js';
-import { consolePath, consoleTail, freePorts, hmp, launchQemu, runningPid, stopQemu, waitForMarker, type Forward } from './qemu.js';
+import {
+  consolePath,
+  consoleTail,
+  freePorts,
+  hmp,
+  launchQemu,
+  runningPid,
+  stopQemu,
+  waitForMarker,
+  type Forward,
+} from './qemu.js';
 import { guestDir, repoRoot, vmDir, vmStateRoot } from './paths.js';
 import { createTap, destroyLan, lanNetns, LAN_TARGET_IP, plugTap, setTapState, targetTapName } from './lan.js';
 
@@ -125,7 +135,11 @@ export interface TargetVm extends VmBase, NvmetControl {
   /** Guest address: nvmet puts it into discovery log entries (traddr). */
   readonly guestIp: string;
   /** Creates an nvmet port and a host forward to it; hostPort is where the host reaches it. */
-  addPort(portId: number, trsvcid: number | string, opts?: PortOptions): Promise<PortInfo & { host: string; hostPort: number }>;
+  addPort(
+    portId: number,
+    trsvcid: number | string,
+    opts?: PortOptions,
+  ): Promise<PortInfo & { host: string; hostPort: number }>;
   /** Where the host reaches an address from a discovery log entry (guest IP + trsvcid); undefined if not forwarded. */
   mapAddress(traddr: string, trsvcid: string | number): { host: string; port: number } | undefined;
   /**
@@ -181,7 +195,8 @@ async function tapPlugged(tap: string): Promise<boolean> {
 async function isAlive(dir: string, st: VmState): Promise<boolean> {
   if (runningPid(dir) !== st.pid) return false;
   if (st.tap && !(await tapPlugged(st.tap))) return false; // the LAN was torn down under a running VM
-  if (!existsSync(consolePath(dir)) || !readFileSync(consolePath(dir), 'utf8').includes(markerOf(st.mode))) return false;
+  if (!existsSync(consolePath(dir)) || !readFileSync(consolePath(dir), 'utf8').includes(markerOf(st.mode)))
+    return false;
   try {
     const r = await controlExec(LOCALHOST, st.ctlPort, 'echo alive', { timeoutMs: 8_000 });
     return r.code === 0 && r.out.includes('alive');
@@ -214,7 +229,8 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
   const release = await acquireLock(join(vmStateRoot, `${name}.lock`), plan.timeoutMs + 180_000);
   try {
     const old = readState(dir);
-    const sameShape = old && old.mode === plan.mode && old.tap === plan.tap && (old.kernel ?? DEFAULT_KERNEL) === plan.kernel;
+    const sameShape =
+      old && old.mode === plan.mode && old.tap === plan.tap && (old.kernel ?? DEFAULT_KERNEL) === plan.kernel;
     if (old && sameShape && (await isAlive(dir, old))) return { st: old, reused: true };
     await stopQemu(dir); // a qemu that is there but does not answer
     rmSync(dir, { recursive: true, force: true });
@@ -240,8 +256,18 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
       try {
         if (plan.tap) await createTap(plan.tap);
         await launchQemu({
-          name, dir, kernel: art.kernel, initramfs: art.initramfs, memMiB: plan.memMiB, tbMiB: plan.tbMiB, smp: plan.smp,
-          guestIp: plan.guestIp, forwards, guestEnv, shares, tap: plan.tap,
+          name,
+          dir,
+          kernel: art.kernel,
+          initramfs: art.initramfs,
+          memMiB: plan.memMiB,
+          tbMiB: plan.tbMiB,
+          smp: plan.smp,
+          guestIp: plan.guestIp,
+          forwards,
+          guestEnv,
+          shares,
+          tap: plan.tap,
         });
         // QEMU holds the tap open now; moved into the LAN namespace, it stays attached to the VM
         if (plan.tap) await plugTap(plan.tap);
@@ -261,11 +287,22 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
       const pid = runningPid(dir);
       if (pid === undefined) throw new Error(`VM ${name}: qemu vanished after boot\n${consoleTail(dir)}`);
       const st: VmState = {
-        name, mode: plan.mode, pid, guestIp: plan.guestIp, ctlPort, forwards, subsystems: plan.subsystems,
-        kernelRelease: art.kernelRelease, kernel: plan.kernel, bootedAt: new Date().toISOString(), ...(plan.tap ? { tap: plan.tap } : {}),
+        name,
+        mode: plan.mode,
+        pid,
+        guestIp: plan.guestIp,
+        ctlPort,
+        forwards,
+        subsystems: plan.subsystems,
+        kernelRelease: art.kernelRelease,
+        kernel: plan.kernel,
+        bootedAt: new Date().toISOString(),
+        ...(plan.tap ? { tap: plan.tap } : {}),
       };
       writeState(dir, st);
-      process.stderr.write(`[target-vm] booted ${plan.mode} VM '${name}' (kernel ${art.kernelRelease}) in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${pid})\n`);
+      process.stderr.write(
+        `[target-vm] booted ${plan.mode} VM '${name}' (kernel ${art.kernelRelease}) in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${pid})\n`,
+      );
       return { st, reused: false };
     }
     throw new Error(`VM ${name}: qemu failed to start: ${(lastErr as Error).message}`);
@@ -297,7 +334,10 @@ function memo<T extends TargetVm | HostVm>(key: string, name: string, make: () =
   if (!p) {
     p = make();
     inflight.set(key, p);
-    p.then((vm) => resolved.set(key, vm), () => inflight.delete(key));
+    p.then(
+      (vm) => resolved.set(key, vm),
+      () => inflight.delete(key),
+    );
   }
   return p;
 }
@@ -328,7 +368,10 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
     return { address: LAN_TARGET_IP, ns: lanNetns };
   }
 
-  constructor(private readonly st: VmState, readonly reused: boolean) {
+  constructor(
+    private readonly st: VmState,
+    readonly reused: boolean,
+  ) {
     super((cmd, opts) => controlExec(LOCALHOST, st.ctlPort, cmd, opts));
     this.name = st.name;
     this.pid = st.pid;
@@ -351,7 +394,11 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
     return consoleTail(this.stateDir, lines);
   }
 
-  override async addPort(portId: number, trsvcid: number | string, opts?: PortOptions): Promise<PortInfo & { host: string; hostPort: number }> {
+  override async addPort(
+    portId: number,
+    trsvcid: number | string,
+    opts?: PortOptions,
+  ): Promise<PortInfo & { host: string; hostPort: number }> {
     const info = await super.addPort(portId, trsvcid, opts);
     const guestPort = Number(info.trsvcid);
     const release = await acquireLock(join(vmStateRoot, `${this.name}.lock`), 60_000);
@@ -414,7 +461,10 @@ class HostVmImpl extends NvmetControl implements HostVm {
   readonly kernel: KernelSeries;
   readonly kernelRelease: string;
 
-  constructor(st: VmState, readonly reused: boolean) {
+  constructor(
+    st: VmState,
+    readonly reused: boolean,
+  ) {
     super((cmd, opts) => controlExec(LOCALHOST, st.ctlPort, cmd, opts));
     this.name = st.name;
     this.pid = st.pid;

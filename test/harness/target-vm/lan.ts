@@ -12,7 +12,6 @@ import { killNetnsProcesses, sh } from '../netns/index.js';
 import { acquireLock } from './lock.js';
 import { repoRoot, vmStateRoot } from './paths.js';
 
-
 export const LAN_PREFIX = '10.77.0';
 export const LAN_BRIDGE_IP = `${LAN_PREFIX}.1`;
 export const LAN_TARGET_IP = `${LAN_PREFIX}.2`;

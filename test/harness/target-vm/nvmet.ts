@@ -44,7 +44,8 @@ export interface HostAuth {
 const CFG = '/sys/kernel/config/nvmet';
 
 function checkKey(k: string): string {
-  if (!/^DHHC-1:0[0-3]:[A-Za-z0-9+/=]+:$/.test(k)) throw new Error('nvmet: a dhchap key must be in the DHHC-1:NN:base64: form');
+  if (!/^DHHC-1:0[0-3]:[A-Za-z0-9+/=]+:$/.test(k))
+    throw new Error('nvmet: a dhchap key must be in the DHHC-1:NN:base64: form');
   return k;
 }
 
@@ -136,8 +137,11 @@ export class NvmetControl {
   async linkSubsystem(nqn: string, portId: number): Promise<void> {
     checkNqn(nqn);
     checkPortId(portId);
-    await run(this.execFn, `linkSubsystem ${nqn} ${portId}`,
-      `ln -s ${CFG}/subsystems/${shq(nqn)} ${CFG}/ports/${portId}/subsystems/${shq(nqn)}`);
+    await run(
+      this.execFn,
+      `linkSubsystem ${nqn} ${portId}`,
+      `ln -s ${CFG}/subsystems/${shq(nqn)} ${CFG}/ports/${portId}/subsystems/${shq(nqn)}`,
+    );
   }
 
   async unlinkSubsystem(nqn: string, portId: number): Promise<void> {
@@ -171,7 +175,8 @@ export class NvmetControl {
     const hash = auth.hash ?? 'hmac(sha256)';
     const group = auth.dhgroup ?? 'null';
     if (!/^hmac\(sha(256|384|512)\)$/.test(hash)) throw new Error(`nvmet: invalid dhchap hash '${hash}'`);
-    if (!/^(null|ffdhe(2048|3072|4096|6144|8192))$/.test(group)) throw new Error(`nvmet: invalid dhchap group '${group}'`);
+    if (!/^(null|ffdhe(2048|3072|4096|6144|8192))$/.test(group))
+      throw new Error(`nvmet: invalid dhchap group '${group}'`);
     const s = [
       'set -e',
       `H=${CFG}/hosts/${shq(hostNqn)}`,
@@ -241,11 +246,16 @@ export class NvmetControl {
   }
 
   async listPorts(): Promise<PortInfo[]> {
-    const out = await run(this.execFn, 'listPorts',
-      `for p in ${CFG}/ports/*; do [ -d "$p" ] && echo "$(basename $p) $(cat $p/addr_trsvcid) $(cat $p/addr_traddr)"; done; true`);
-    return lines(out).map((l) => {
-      const [id, svc, addr] = l.split(/\s+/);
-      return { portId: Number(id), trsvcid: svc ?? '', traddr: addr ?? '' };
-    }).sort((a, b) => a.portId - b.portId);
+    const out = await run(
+      this.execFn,
+      'listPorts',
+      `for p in ${CFG}/ports/*; do [ -d "$p" ] && echo "$(basename $p) $(cat $p/addr_trsvcid) $(cat $p/addr_traddr)"; done; true`,
+    );
+    return lines(out)
+      .map((l) => {
+        const [id, svc, addr] = l.split(/\s+/);
+        return { portId: Number(id), trsvcid: svc ?? '', traddr: addr ?? '' };
+      })
+      .sort((a, b) => a.portId - b.portId);
   }
 }

@@ -34,7 +34,10 @@ export function probeIcResp(host: string, port: number, timeoutMs = 5_000): Prom
       if (err) reject(err);
       else resolve(r as IcResp);
     };
-    const timer = setTimeout(() => done(new Error(`no ICResp from ${host}:${port} within ${timeoutMs} ms (got ${got} bytes)`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`no ICResp from ${host}:${port} within ${timeoutMs} ms (got ${got} bytes)`)),
+      timeoutMs,
+    );
     sock.on('data', (d: Buffer) => {
       chunks.push(d);
       got += d.length;
@@ -52,7 +55,9 @@ export function probeIcResp(host: string, port: number, timeoutMs = 5_000): Prom
       }
     });
     sock.on('error', (e) => done(new Error(`ICReq to ${host}:${port}: ${e.message}`)));
-    sock.on('end', () => done(new Error(`${host}:${port} closed the connection after ${got} bytes (nothing listening in the guest?)`)));
+    sock.on('end', () =>
+      done(new Error(`${host}:${port} closed the connection after ${got} bytes (nothing listening in the guest?)`)),
+    );
     sock.connect(port, host, () => sock.write(encodeIcReq()));
   });
 }

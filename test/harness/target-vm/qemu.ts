@@ -40,12 +40,14 @@ export const monitorPath = (dir: string): string => join(dir, 'monitor.sock');
 /** Free TCP ports on 127.0.0.1 (bound and released at once; QEMU binds them right after). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve(s));
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
     ),
   );
   const ports = servers.map((s) => {
@@ -95,23 +97,56 @@ export async function launchQemu(spec: QemuSpec): Promise<void> {
   const mac = `52:54:00:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
   const accel = spec.tbMiB ? `tcg,tb-size=${spec.tbMiB}` : 'tcg';
   const args = [
-    '-name', `stas-${spec.name}`,
-    '-accel', accel, '-cpu', 'max', '-m', String(spec.memMiB), '-smp', String(spec.smp ?? 1),
-    '-kernel', spec.kernel, '-initrd', spec.initramfs, '-append', append.join(' '),
-    '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
-    '-monitor', `unix:${monitorPath(dir)},server=on,wait=off`,
-    '-serial', `file:${consolePath(dir)}`, '-no-reboot',
+    '-name',
+    `stas-${spec.name}`,
+    '-accel',
+    accel,
+    '-cpu',
+    'max',
+    '-m',
+    String(spec.memMiB),
+    '-smp',
+    String(spec.smp ?? 1),
+    '-kernel',
+    spec.kernel,
+    '-initrd',
+    spec.initramfs,
+    '-append',
+    append.join(' '),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-vga',
+    'none',
+    '-monitor',
+    `unix:${monitorPath(dir)},server=on,wait=off`,
+    '-serial',
+    `file:${consolePath(dir)}`,
+    '-no-reboot',
     // restrict=on: the guest reaches nothing but the explicit forwards, all bound to 127.0.0.1
-    '-netdev', `user,id=n0,restrict=on${fwd}`, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`,
+    '-netdev',
+    `user,id=n0,restrict=on${fwd}`,
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${mac}`,
   ];
   if (spec.tap) {
     const mac1 = `52:54:01:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
-    args.push('-netdev', `tap,id=n1,ifname=${spec.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n1,mac=${mac1}`);
+    args.push(
+      '-netdev',
+      `tap,id=n1,ifname=${spec.tap},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,netdev=n1,mac=${mac1}`,
+    );
   }
   spec.shares?.forEach((s, i) => {
     const ro = s.readonly ? ',readonly=on' : '';
-    args.push('-fsdev', `local,id=fs${i},path=${s.path},security_model=none${ro},multidevs=remap`,
-      '-device', `virtio-9p-pci,fsdev=fs${i},mount_tag=${s.tag}`);
+    args.push(
+      '-fsdev',
+      `local,id=fs${i},path=${s.path},security_model=none${ro},multidevs=remap`,
+      '-device',
+      `virtio-9p-pci,fsdev=fs${i},mount_tag=${s.tag}`,
+    );
   });
   args.push('-daemonize', '-pidfile', pidPath(dir));
   const r = await execa('qemu-system-x86_64', args, { reject: false, timeout: 60_000, all: true });
@@ -130,7 +165,8 @@ export async function waitForMarker(dir: string, name: string, marker: string, t
     if (text.includes(marker)) return;
     const failed = /NVMET-FAILED|Kernel panic/.exec(text);
     if (failed) throw new Error(`VM ${name}: ${failed[0]}\n--- console ---\n${consoleTail(dir)}`);
-    if (runningPid(dir) === undefined) throw new Error(`VM ${name}: qemu exited while booting\n--- console ---\n${consoleTail(dir)}`);
+    if (runningPid(dir) === undefined)
+      throw new Error(`VM ${name}: qemu exited while booting\n--- console ---\n${consoleTail(dir)}`);
     if (Date.now() - t0 > timeoutMs) {
       throw new Error(`VM ${name}: not ready (${marker}) within ${timeoutMs} ms\n--- console ---\n${consoleTail(dir)}`);
     }

@@ -29,7 +29,12 @@ export interface ScenarioRun<R> {
  * Runs `script` (a URL relative to the caller, without extension: `new URL('./in-vm/x', import.meta.url)`) in the
  * VM with `args`, and returns its report. Throws with the scenario's output when it printed no report.
  */
-export async function runScenario<R>(vm: ScenarioVm, script: URL, args: readonly string[], timeoutMs: number): Promise<ScenarioRun<R>> {
+export async function runScenario<R>(
+  vm: ScenarioVm,
+  script: URL,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<ScenarioRun<R>> {
   const ts = existsSync(fileURLToPath(new URL(`${script.href}.ts`)));
   const file = fileURLToPath(new URL(`${script.href}.${ts ? 'ts' : 'js'}`));
   const node = ts ? 'node --import tsx' : 'node';

@@ -38,9 +38,17 @@ const nvmet = new NvmetControl(async (cmd) => {
 async function main(): Promise<void> {
   const supported = await readSupportedOptions();
   assert.ok(supported, 'kernel lists its options');
-  step('supported', ['host_iface', 'discovery', 'keep_alive_tmo'].filter((o) => supported.has(o)));
+  step(
+    'supported',
+    ['host_iface', 'discovery', 'keep_alive_tmo'].filter((o) => supported.has(o)),
+  );
   const f = await detectKernelFeatures();
-  step('features', { hostIface: f.hostIface, discovery: f.discovery, dhchapSecret: f.dhchapSecret, warning: f.warning ?? null });
+  step('features', {
+    hostIface: f.hostIface,
+    discovery: f.discovery,
+    dhchapSecret: f.dhchapSecret,
+    warning: f.warning ?? null,
+  });
 
   const events: Uevent[] = [];
   const mon = new UeventMonitor();
@@ -53,25 +61,52 @@ async function main(): Promise<void> {
     // --- persistent discovery controller through /dev/nvme-fabrics
     const t0 = Date.now();
     const dc = await fabricsConnect(
-      { nqn: WELL_KNOWN_DISCOVERY_NQN, transport: 'tcp', traddr: TARGET, trsvcid: '8009', hostnqn: HOSTNQN, hostid: HOSTID, keepAliveTmo: 30 },
+      {
+        nqn: WELL_KNOWN_DISCOVERY_NQN,
+        transport: 'tcp',
+        traddr: TARGET,
+        trsvcid: '8009',
+        hostnqn: HOSTNQN,
+        hostid: HOSTID,
+        keepAliveTmo: 30,
+      },
       { supported },
     );
     cleanups.push(() => deleteController(dc.device).catch(() => undefined));
     step('dcConnect', { ...dc, ms: Date.now() - t0 });
-    const dcCtrl = await waitFor('DC live', async () => {
-      const c = await readController(dc.device);
-      return c?.state === 'live' ? c : undefined;
-    }, 30_000);
+    const dcCtrl = await waitFor(
+      'DC live',
+      async () => {
+        const c = await readController(dc.device);
+        return c?.state === 'live' ? c : undefined;
+      },
+      30_000,
+    );
     assert.equal(dcCtrl.subsysnqn, WELL_KNOWN_DISCOVERY_NQN);
     assert.equal(dcCtrl.transport, 'tcp');
     assert.equal(dcCtrl.hostnqn, HOSTNQN);
     assert.equal(dcCtrl.address.traddr, TARGET);
     assert.equal(dcCtrl.address.trsvcid, '8009');
-    step('dcSysfs', { state: dcCtrl.state, cntrltype: dcCtrl.cntrltype, dctype: dcCtrl.dctype, address: dcCtrl.addressRaw, cntlid: dcCtrl.cntlid });
-    const addEv = await waitForUevent(mon, (e) => e.action === 'add' && ueventDeviceName(e) === dc.device, 5_000)
-      .catch(() => events.find((e) => e.action === 'add' && ueventDeviceName(e) === dc.device));
+    step('dcSysfs', {
+      state: dcCtrl.state,
+      cntrltype: dcCtrl.cntrltype,
+      dctype: dcCtrl.dctype,
+      address: dcCtrl.addressRaw,
+      cntlid: dcCtrl.cntlid,
+    });
+    const addEv = await waitForUevent(mon, (e) => e.action === 'add' && ueventDeviceName(e) === dc.device, 5_000).catch(
+      () => events.find((e) => e.action === 'add' && ueventDeviceName(e) === dc.device),
+    );
     assert.ok(addEv, 'add uevent for the DC');
-    const cand = { transport: 'tcp', traddr: '::ffff:127.0.0.1', trsvcid: '8009', subsysnqn: WELL_KNOWN_DISCOVERY_NQN, hostTraddr: '', hostIface: '', hostNqn: HOSTNQN };
+    const cand = {
+      transport: 'tcp',
+      traddr: '::ffff:127.0.0.1',
+      trsvcid: '8009',
+      subsysnqn: WELL_KNOWN_DISCOVERY_NQN,
+      hostTraddr: '',
+      hostIface: '',
+      hostNqn: HOSTNQN,
+    };
     assert.equal(connectionMatches(cand, connectionOf(dcCtrl, addEv.properties)), true, 'adoption match of our DC');
     assert.equal(connectionMatches({ ...cand, hostNqn: 'nqn.other' }, connectionOf(dcCtrl, addEv.properties)), false);
 
@@ -107,24 +142,46 @@ async function main(): Promise<void> {
 
     // --- I/O controller: connect, see it in sysfs with its namespace, delete it
     const ioc = await fabricsConnect(
-      { nqn: IO_NQN, transport: 'tcp', traddr: TARGET, trsvcid: '4420', hostnqn: HOSTNQN, hostid: HOSTID, nrIoQueues: 1, ctrlLossTmo: 600 },
+      {
+        nqn: IO_NQN,
+        transport: 'tcp',
+        traddr: TARGET,
+        trsvcid: '4420',
+        hostnqn: HOSTNQN,
+        hostid: HOSTID,
+        nrIoQueues: 1,
+        ctrlLossTmo: 600,
+      },
       { supported },
     );
     cleanups.push(() => deleteController(ioc.device).catch(() => undefined));
-    const iocCtrl = await waitFor('IOC live with a namespace', async () => {
-      const c = await readController(ioc.device);
-      return c?.state === 'live' && c.children.length > 0 ? c : undefined;
-    }, 30_000);
+    const iocCtrl = await waitFor(
+      'IOC live with a namespace',
+      async () => {
+        const c = await readController(ioc.device);
+        return c?.state === 'live' && c.children.length > 0 ? c : undefined;
+      },
+      30_000,
+    );
     assert.equal(iocCtrl.subsysnqn, IO_NQN);
     assert.equal(iocCtrl.cntrltype, 'io');
-    step('ioc', { device: ioc.device, cntlid: ioc.cntlid, children: iocCtrl.children, model: iocCtrl.model, serial: iocCtrl.serial });
+    step('ioc', {
+      device: ioc.device,
+      cntlid: ioc.cntlid,
+      children: iocCtrl.children,
+      model: iocCtrl.model,
+      serial: iocCtrl.serial,
+    });
     assert.ok((await listControllers()).some((c) => c.name === ioc.device));
 
     // a second connect with the same parameters is refused by the kernel (EALREADY) with a readable error
     const dup = await fabricsConnect(
       { nqn: IO_NQN, transport: 'tcp', traddr: TARGET, trsvcid: '4420', hostnqn: HOSTNQN, hostid: HOSTID },
       { supported },
-    ).then(() => undefined, (e: unknown) => e);
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(dup instanceof FabricsError, `duplicate connect must fail, got ${String(dup)}`);
     step('duplicate', dup.code);
 
@@ -135,8 +192,16 @@ async function main(): Promise<void> {
     step('iocDeleted', true);
 
     // connect errors come back as errno with a readable message
-    const refused = await fabricsConnect({ nqn: IO_NQN, transport: 'tcp', traddr: TARGET, trsvcid: '4999', hostnqn: HOSTNQN })
-      .then(() => undefined, (e: unknown) => e);
+    const refused = await fabricsConnect({
+      nqn: IO_NQN,
+      transport: 'tcp',
+      traddr: TARGET,
+      trsvcid: '4999',
+      hostnqn: HOSTNQN,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(refused instanceof FabricsError);
     step('refused', { code: refused.code, message: refused.message });
 
@@ -147,7 +212,12 @@ async function main(): Promise<void> {
     for (const c of cleanups.reverse()) await c();
     mon.stop();
   }
-  step('eventsSeen', events.map((e) => `${e.action}:${ueventDeviceName(e)}${e.properties['NVME_AEN'] ? `:${e.properties['NVME_AEN']}` : ''}`));
+  step(
+    'eventsSeen',
+    events.map(
+      (e) => `${e.action}:${ueventDeviceName(e)}${e.properties['NVME_AEN'] ? `:${e.properties['NVME_AEN']}` : ''}`,
+    ),
+  );
   printReport(report);
   process.exit(0); // node-udev's netlink socket stays open for the life of the process (libudev-source.ts)
 }

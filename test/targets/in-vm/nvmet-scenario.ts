@@ -5,9 +5,28 @@
 // hand-made configuration exactly as it was. Prints one JSON report on the last line.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdtempSync, openSync, readSync, closeSync, readFileSync, readdirSync, existsSync, writeFileSync, truncateSync, rmSync } from 'node:fs';
+import {
+  mkdtempSync,
+  openSync,
+  readSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+  existsSync,
+  writeFileSync,
+  truncateSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { NvmetTarget, Configfs, planNvmet, namespaceIdentity, subsystemSerial, SUBSYSTEM_MODEL, type SubsystemSpec } from '../../../daemons/targets/index.js';
+import {
+  NvmetTarget,
+  Configfs,
+  planNvmet,
+  namespaceIdentity,
+  subsystemSerial,
+  SUBSYSTEM_MODEL,
+  type SubsystemSpec,
+} from '../../../daemons/targets/index.js';
 import { listControllers } from '../../../daemons/nvme/kernel/sysfs.js';
 import { waitFor } from '../../connector/rig.js';
 
@@ -37,10 +56,12 @@ const spec = (over: Partial<SubsystemSpec> = {}): SubsystemSpec => ({
   ...over,
 });
 const cfs = new Configfs();
-const devices = async (): Promise<string[]> => (await listControllers()).filter((c) => c.subsysnqn === NQN && c.state !== 'deleting').map((c) => c.name);
+const devices = async (): Promise<string[]> =>
+  (await listControllers()).filter((c) => c.subsysnqn === NQN && c.state !== 'deleting').map((c) => c.name);
 const nvme = (args: string[]) => execa('nvme', args, { timeout: 60_000, reject: false, all: true });
 const discover = (host: string) => nvme(['discover', '-t', 'tcp', '-a', '127.0.0.1', '-s', PORT, `--hostnqn=${host}`]);
-const connect = (host: string) => nvme(['connect', '-t', 'tcp', '-a', '127.0.0.1', '-s', PORT, '-n', NQN, `--hostnqn=${host}`]);
+const connect = (host: string) =>
+  nvme(['connect', '-t', 'tcp', '-a', '127.0.0.1', '-s', PORT, '-n', NQN, `--hostnqn=${host}`]);
 
 const handMade = await cfs.read();
 try {
@@ -59,7 +80,10 @@ try {
   // discovery: the mapped host sees the subsystem, another host does not
   const d1 = await discover(H1);
   assert.equal(d1.exitCode, 0, d1.all);
-  assert.ok(d1.stdout.includes(`subnqn: ${NQN}`) || new RegExp(`subnqn:\\s+${NQN.replace(/\./g, '\\.')}`).test(d1.stdout), d1.stdout);
+  assert.ok(
+    d1.stdout.includes(`subnqn: ${NQN}`) || new RegExp(`subnqn:\\s+${NQN.replace(/\./g, '\\.')}`).test(d1.stdout),
+    d1.stdout,
+  );
   const d2 = await discover(H2);
   assert.ok(!d2.stdout.includes(NQN), `an unmapped host sees the subsystem in discovery:\n${d2.all}`);
   step('discovery', { mapped: true, unmappedSeesIt: false });
@@ -75,7 +99,17 @@ try {
   const sysCtrl = `/sys/class/nvme/${ctrl}`;
   assert.equal(readFileSync(`${sysCtrl}/serial`, 'utf8').trim(), subsystemSerial(NQN));
   assert.equal(readFileSync(`${sysCtrl}/model`, 'utf8').trim(), SUBSYSTEM_MODEL);
-  const nsDev = await waitFor('namespace block device', async () => readdirSync('/sys/block').find((b) => /^nvme\d+n\d+$/.test(b) && existsSync(`/sys/block/${b}/device`) && readFileSync(`/sys/block/${b}/device/subsysnqn`, 'utf8').trim() === NQN), 30_000);
+  const nsDev = await waitFor(
+    'namespace block device',
+    async () =>
+      readdirSync('/sys/block').find(
+        (b) =>
+          /^nvme\d+n\d+$/.test(b) &&
+          existsSync(`/sys/block/${b}/device`) &&
+          readFileSync(`/sys/block/${b}/device/subsysnqn`, 'utf8').trim() === NQN,
+      ),
+    30_000,
+  );
   assert.equal(readFileSync(`/sys/block/${nsDev}/nguid`, 'utf8').trim(), ident.nguid);
   assert.equal(readFileSync(`/sys/block/${nsDev}/uuid`, 'utf8').trim(), ident.uuid);
   step('connected', { ctrl, nsDev });
@@ -84,7 +118,11 @@ try {
   const pattern = Buffer.alloc(4096, 0x5a);
   pattern.write(`stas-nvmet-${Date.now()}`);
   writeFileSync(join(dir, 'pattern'), pattern);
-  await execa('dd', [`if=${join(dir, 'pattern')}`, `of=/dev/${nsDev}`, 'bs=4096', 'seek=10', 'oflag=direct', 'conv=fsync'], { timeout: 60_000 });
+  await execa(
+    'dd',
+    [`if=${join(dir, 'pattern')}`, `of=/dev/${nsDev}`, 'bs=4096', 'seek=10', 'oflag=direct', 'conv=fsync'],
+    { timeout: 60_000 },
+  );
   const back = Buffer.alloc(4096);
   const fd = openSync(raw, 'r');
   readSync(fd, back, 0, 4096, 10 * 4096);
@@ -103,10 +141,17 @@ try {
   const before = await cfs.read();
   await assert.rejects(
     t2.reconcile([spec({ ports: [{ trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: '4420' }] })]),
-    (e: Error & { code?: string }) => e.code === 'Busy' && /tcp:127\.0\.0\.1:4420 is already used by nvmet port \d+ .*which stas did not create/.test(e.message),
+    (e: Error & { code?: string }) =>
+      e.code === 'Busy' &&
+      /tcp:127\.0\.0\.1:4420 is already used by nvmet port \d+ .*which stas did not create/.test(e.message),
   );
   if (!t2.hostAuthSupported)
-    await assert.rejects(t2.reconcile([spec({ hosts: [{ nqn: H1, dhchapKey: 'DHHC-1:00:ia6zGodOr5SEG14W3sWJIlZ3TTM+7yxl6hVF2pGzOXtgSHvP:' }] })]), /CONFIG_NVME_TARGET_AUTH/);
+    await assert.rejects(
+      t2.reconcile([
+        spec({ hosts: [{ nqn: H1, dhchapKey: 'DHHC-1:00:ia6zGodOr5SEG14W3sWJIlZ3TTM+7yxl6hVF2pGzOXtgSHvP:' }] }),
+      ]),
+      /CONFIG_NVME_TARGET_AUTH/,
+    );
   assert.deepEqual(await cfs.read(), before, 'a refused change leaves configfs as it was');
   assert.deepEqual(t2.ownedObjects(), owned);
   step('refusalsChangeNothing', true);
@@ -142,6 +187,9 @@ try {
 } finally {
   await nvme(['disconnect', '-n', NQN]);
   const left = new NvmetTarget({ stateFile });
-  await left.open().then(() => left.reconcile([])).catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
+  await left
+    .open()
+    .then(() => left.reconcile([]))
+    .catch((e: unknown) => process.stderr.write(`cleanup: ${(e as Error).message}\n`));
   rmSync(dir, { recursive: true, force: true });
 }
