@@ -68,6 +68,38 @@ describe('stacd (userspace driver) following stafd against the kernel target', {
     ]);
   });
 
+  it('a reload of a broken file is refused by both daemons and drops no connection', async () => {
+    const before = connectedNqns(await rig.list(true));
+    assert.ok(before.length >= 3, `connections up first: ${before.join(', ')}`);
+    const peers = (await vm.tcpPeers(4420)).sort();
+    const good = { stafd: readFileSync(rig.etc.stafdConf, 'utf8'), stacd: readFileSync(rig.etc.stacdConf, 'utf8') };
+    const marks = { stafd: rig.stafd!.mark(), stacd: rig.stacd.mark() };
+    try {
+      // a typo in a controller= line (a token without "="), the way an administrator makes one
+      rig.etc.write('stafd.conf', good.stafd.replace(`trsvcid=${vm.discPort}`, `trsvcid${vm.discPort}`));
+      rig.etc.write(
+        'stacd.conf',
+        `${good.stacd}[Controllers]\ncontroller=transport=tcp;traddr=${vm.guestIp};trsvcid4420\n`,
+      );
+      rig.stafd!.signal('SIGHUP');
+      rig.stacd.signal('SIGHUP');
+      assert.match(await rig.stafd!.waitForLog('reload refused', 15_000, marks.stafd), /stafd\.conf/);
+      assert.match(await rig.stacd.waitForLog('reload refused', 15_000, marks.stacd), /stacd\.conf/);
+      // what stacd would do now (its running configuration) disconnects nothing; every connection is still up,
+      // on the same TCP connections
+      const plan = await rig.plan();
+      assert.deepEqual(
+        plan.steps.filter((st) => st.action === 'disconnect'),
+        [],
+      );
+      assert.deepEqual(connectedNqns(await rig.list(true)), before);
+      assert.deepEqual((await vm.tcpPeers(4420)).sort(), peers, 'the target saw no connection closed or made');
+    } finally {
+      rig.etc.write('stafd.conf', good.stafd);
+      rig.etc.write('stacd.conf', good.stacd);
+    }
+  });
+
   it('connects a subsystem linked at run time on its AEN, and disconnects it when unlinked', async () => {
     await vm.addSubsystem(extra, { namespaces: 1, sizeMiB: 16 });
     const mark = rig.stacd.mark();
