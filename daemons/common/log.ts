@@ -1,10 +1,33 @@
 // One pino logger per process. `tron` switches debug on and off at run time (D-Bus property, --tron, tron= in conf).
 import { pino, type Logger } from 'pino';
 import { redactObject, redactSecrets } from './secrets.js';
+import { RepeatLimiter } from './repeat-limiter.js';
 
 export type { Logger };
 
 let root: Logger | undefined;
+
+/**
+ * The same warning or error line at most 5 times a minute (repeat-limiter.ts): that is where a hostile or broken
+ * peer makes a daemon repeat itself. Info and debug lines (which tell a story in order), fatal lines and the answers
+ * to the operator's reloads always pass.
+ */
+const REPEAT_WINDOW_MS = 60_000;
+const repeats = new RepeatLimiter(5, REPEAT_WINDOW_MS);
+const WARN = 40;
+const FATAL = 60;
+
+function limited(level: number, text: string): boolean {
+  return level >= WARN && level < FATAL && !text.startsWith('reload') && !repeats.admit(`${level}:${text}`);
+}
+
+/** Writes one line per line held back since the last call; runs once a window. */
+export function reportSuppressedLines(): void {
+  for (const { key, count } of repeats.drain()) {
+    const text = key.slice(key.indexOf(':') + 1);
+    root?.warn(`${count} more line(s) like this one suppressed in the last ${REPEAT_WINDOW_MS / 1000} s: ${text}`);
+  }
+}
 
 export interface LogOptions {
   /** program name, used as the log "name" (and the syslog identifier when run by systemd) */
@@ -26,7 +49,9 @@ export function initLog(opts: LogOptions): Logger {
       // (dhchap_secret, DHCHAP-SECRET): the paths below are a second net for the usual spellings
       formatters: { log: (obj) => redactObject(obj) as Record<string, unknown> },
       hooks: {
-        logMethod(args, method) {
+        logMethod(args, method, level) {
+          const text = typeof args[0] === 'string' ? args[0] : typeof args[1] === 'string' ? args[1] : '';
+          if (limited(level, text)) return;
           method.apply(
             this,
             args.map((a: unknown) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>,
@@ -40,6 +65,7 @@ export function initLog(opts: LogOptions): Logger {
     },
     pino.destination({ dest: opts.destination ?? 1, sync: true }),
   );
+  setInterval(reportSuppressedLines, REPEAT_WINDOW_MS).unref();
   return root;
 }
 
