@@ -26,6 +26,15 @@ interface QosOpts {
   priority?: string;
 }
 
+/** what --force does, consequence first: hosts using an exported volume see its data change under them */
+const FORCE_HELP = {
+  resize:
+    'shrink even while the volume is exported through an access path: hosts using it lose the data beyond the new size, under their feet',
+  rollback:
+    'roll back even while the volume is exported through an access path: the data under the hosts using it is replaced (disconnect them first)',
+  rm: 'also delete its snapshots, and delete it even while it is exported through an access path: the hosts using it lose it',
+};
+
 function count(text: string, flag: string): bigint {
   if (!/^\d+$/.test(text)) throw new CliError(`${flag}: "${text}" is not a whole number ≥ 0`, EXIT.USAGE, 'usage');
   return BigInt(text);
@@ -184,13 +193,14 @@ export function register(program: Command): void {
       .description('grow a volume (shrink only with --allow-shrink, never while attached)'),
   )
     .option('--allow-shrink', 'allow a smaller size (data beyond it is lost)')
-    .action((name: string, sz: string, o: { allowShrink?: boolean; wait?: boolean; json?: boolean }) =>
+    .option('--force', FORCE_HELP.resize)
+    .action((name: string, sz: string, o: { allowShrink?: boolean; force?: boolean; wait?: boolean; json?: boolean }) =>
       withClient(o.json, async (client) => {
         const [job] = await client.call(
           VOLUME_IFACE,
           'Resize',
-          'tb',
-          [size(sz, 'size'), o.allowShrink === true],
+          'tbb',
+          [size(sz, 'size'), o.allowShrink === true, o.force === true],
           await volumePathOf(client, name),
         );
         await finishJob(client, String(job), o, `resize ${name}`);
@@ -248,19 +258,27 @@ export function register(program: Command): void {
     vol
       .command('rollback <volume> <snapshot>')
       .description('revert a volume to a snapshot (a backup snapshot is taken first)'),
-  ).action((volume: string, snapshot: string, o: { wait?: boolean; json?: boolean }) =>
-    withClient(o.json, async (client) => {
-      const [job] = await client.call(VOLUME_IFACE, 'Rollback', 's', [snapshot], await volumePathOf(client, volume));
-      await finishJob(client, String(job), o, `rollback ${volume} to ${snapshot} (backup snapshot)`);
-    }),
-  );
+  )
+    .option('--force', FORCE_HELP.rollback)
+    .action((volume: string, snapshot: string, o: { force?: boolean; wait?: boolean; json?: boolean }) =>
+      withClient(o.json, async (client) => {
+        const [job] = await client.call(
+          VOLUME_IFACE,
+          'Rollback',
+          'sb',
+          [snapshot, o.force === true],
+          await volumePathOf(client, volume),
+        );
+        await finishJob(client, String(job), o, `rollback ${volume} to ${snapshot} (backup snapshot)`);
+      }),
+    );
 
   withWait(
     vol
       .command('rm <name>')
       .description('delete a volume (refused with snapshots unless --force; refused with clones or while attached)'),
   )
-    .option('--force', 'also delete its snapshots')
+    .option('--force', FORCE_HELP.rm)
     .action((name: string, o: { force?: boolean; wait?: boolean; json?: boolean }) =>
       withClient(o.json, async (client) => {
         const [job] = await client.call(

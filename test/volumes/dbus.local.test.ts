@@ -124,7 +124,7 @@ test('D-Bus: create, snapshot, protect, clone job, rollback job, rename with Pro
 
   // rollback: the job result is the automatic backup snapshot, which appears as an object
   await qemuWrite(fx.file('dv1'), '0xcd', '0', '4M');
-  const [rjob] = (await call(vpath, VOLUME_IFACE, 'Rollback', 's', ['s1'])) as [string];
+  const [rjob] = (await call(vpath, VOLUME_IFACE, 'Rollback', 'sb', ['s1', false])) as [string];
   const r = await jobOutcome(rjob);
   assert.equal(r.state, 'succeeded');
   assert.match(r.result, /^auto-before-rollback-/);
@@ -211,11 +211,11 @@ test('D-Bus: bad input gives named errors and changes nothing', async () => {
   ];
   assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'CreateSnapshot', 's', ['../s'])), INVALID);
   assert.equal(
-    await errorName(call(vpath, VOLUME_IFACE, 'Rollback', 's', ['nope'])),
+    await errorName(call(vpath, VOLUME_IFACE, 'Rollback', 'sb', ['nope', false])),
     'org.nvmexpress.stac.Error.NotFound',
   );
-  assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Resize', 'tb', [0n, false])), INVALID);
-  assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Resize', 'tb', [BigInt(GiB / 2), false])), INVALID);
+  assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Resize', 'tbb', [0n, false, false])), INVALID);
+  assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Resize', 'tbb', [BigInt(GiB / 2), false, false])), INVALID);
   assert.equal(await errorName(call(vpath, VOLUME_IFACE, 'Rename', 's', ['a/b'])), INVALID);
   assert.equal(
     await errorName(call(vpath, VOLUME_IFACE, 'FindSnapshot', 's', ['nope'])),

@@ -384,8 +384,8 @@ export class StorageDBus {
 
   private volumeMethods(path: string): Record<string, (...args: never[]) => DBusValue | Promise<DBusValue>> {
     return {
-      Resize: async (size: bigint, allowShrink: boolean) =>
-        jobPath((await this.service.resize(this.nameAt(path), sizeArg(size), allowShrink)).id),
+      Resize: async (size: bigint, allowShrink: boolean, force: boolean) =>
+        jobPath((await this.service.resize(this.nameAt(path), sizeArg(size), allowShrink, force)).id),
       Rename: async (newName: string) => {
         await this.service.rename(this.nameAt(path), newName);
         await this.queue;
@@ -408,7 +408,8 @@ export class StorageDBus {
         return jobPath(job.id);
       },
       Flatten: async () => jobPath((await this.service.flatten(this.nameAt(path))).id),
-      Rollback: async (snapshot: string) => jobPath((await this.service.rollback(this.nameAt(path), snapshot)).id),
+      Rollback: async (snapshot: string, force: boolean) =>
+        jobPath((await this.service.rollback(this.nameAt(path), snapshot, force)).id),
       Delete: async (force: boolean) => jobPath((await this.service.deleteVolume(this.nameAt(path), force)).id),
       CreateSnapshot: async (name: string) => {
         const s = await this.service.createSnapshot(this.nameAt(path), name);
