@@ -1,90 +1,69 @@
-// Reads `[Schedule <name>]` sections from stacd.conf and its drop-ins (stacd.conf.d/*.conf, in name order;
-// a later file overrides single settings of an earlier one). Other sections belong to the config module and
-// are ignored here. A broken schedule is reported and left out; it never stops the others from loading.
-import { readdirSync, existsSync } from 'node:fs';
-import { CONFIG_FILE_MAX_BYTES, readFileBoundedSync } from '../common/bounded-read.js';
-import { join } from 'node:path';
+// Reads `[Schedule <name>]` sections of stacd.conf and its drop-ins with the configuration layer's INI reader
+// (daemons/config/ini.ts: nvme-stas's syntax, `=` only, indented continuation lines), so that a schedule
+// section means what the rest of the file means. A later file overrides single settings of an earlier one;
+// other sections belong to the config module. A broken schedule is reported and left out; it never stops
+// the others from loading.
+import { IniDocument, parseIniText } from '../config/ini.js';
+import { formatRef, type SourceRef } from '../config/errors.js';
 import { ScheduleError } from './errors.js';
 import { parseSchedule, type ScheduleDef, type SettingEntry } from './schedule-def.js';
 
-export interface ScheduleSection {
+interface ScheduleSection {
   name: string;
-  file: string;
-  line: number;
-  entries: SettingEntry[];
-  /** lines that are not key=value, as "file:line" */
-  malformed: string[];
+  /** first header */
+  ref: SourceRef;
+  entries: (SettingEntry & { ref: SourceRef })[];
+  /** what is not one `key = value` line, in file order */
+  malformed: { ref: SourceRef; field?: string; detail: string }[];
 }
 
-const SECTION_RE = /^\[\s*Schedule\s+(.*?)\s*\]$/i;
-
-/** The `[Schedule …]` sections of one file's text, in order (configparser syntax: key=value or key: value). */
-export function scheduleSectionsOf(text: string, file: string): ScheduleSection[] {
-  const out: ScheduleSection[] = [];
-  let current: ScheduleSection | undefined;
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    if (line.startsWith('[')) {
-      const m = SECTION_RE.exec(line);
-      current = m
-        ? { name: m[1]!.replace(/^"(.*)"$/, '$1'), file, line: i + 1, entries: [], malformed: [] }
-        : undefined;
-      if (current) out.push(current);
-      continue;
-    }
-    if (!current) continue;
-    const sep = /[=:]/.exec(line);
-    if (!sep) {
-      current.malformed.push(`${file}:${i + 1}`);
-      continue;
-    }
-    current.entries.push({
-      key: line.slice(0, sep.index).trim(),
-      value: line.slice(sep.index + 1).trim(),
-      where: `${file}:${i + 1}`,
-    });
-  }
-  return out;
-}
-
-/** stacd.conf followed by stacd.conf.d/*.conf in name order. */
-export function configFiles(mainFile: string): string[] {
-  const files = existsSync(mainFile) ? [mainFile] : [];
-  const dir = `${mainFile}.d`;
-  if (existsSync(dir)) {
-    for (const f of readdirSync(dir)
-      .filter((n) => n.endsWith('.conf'))
-      .sort())
-      files.push(join(dir, f));
-  }
-  return files;
-}
+/** `[Schedule nightly]`, `[schedule "nightly"]`: the keyword in any case, the name optionally quoted. */
+const SECTION_RE = /^\s*Schedule\s+(.*?)\s*$/i;
 
 export interface LoadedSchedules {
   schedules: ScheduleDef[];
   errors: ScheduleError[];
 }
 
-/** Parses the schedule sections of the given texts (merged by schedule name, in order). */
-export function schedulesFromTexts(texts: readonly { file: string; text: string }[]): LoadedSchedules {
+/** The schedules of a parsed configuration (sections merged by schedule name, files in order). */
+export function schedulesFromIni(doc: IniDocument): LoadedSchedules {
+  const fileIndex = (ref: SourceRef): number => doc.files.indexOf(ref.file);
+  const before = (a: SourceRef, b: SourceRef): number => fileIndex(a) - fileIndex(b) || a.line - b.line;
   const merged = new Map<string, ScheduleSection>();
-  for (const { file, text } of texts) {
-    for (const s of scheduleSectionsOf(text, file)) {
-      const prev = merged.get(s.name);
-      if (prev) {
-        prev.entries.push(...s.entries);
-        prev.malformed.push(...s.malformed);
-      } else merged.set(s.name, s);
+  const byHeader = new Map<string, ScheduleSection>(); // the INI section name -> its schedule
+  for (const section of doc.sections.values()) {
+    const m = SECTION_RE.exec(section.name);
+    if (!m) continue;
+    const name = m[1]!.replace(/^"(.*)"$/, '$1');
+    let s = merged.get(name);
+    if (!s) merged.set(name, (s = { name, ref: section.ref, entries: [], malformed: [] }));
+    else if (before(section.ref, s.ref) < 0) s.ref = section.ref;
+    byHeader.set(section.name, s);
+    for (const option of section.options.values()) {
+      for (const v of option.values) {
+        if (v.continuation)
+          s.malformed.push({
+            ref: v.ref,
+            field: option.name,
+            detail: 'continues on an indented line; a schedule setting is one line',
+          });
+        else s.entries.push({ key: option.name, value: v.text, where: formatRef(v.ref), ref: v.ref });
+      }
     }
+  }
+  // the reader's syntax findings inside a schedule section (a line without "=", an empty key, ...)
+  for (const issue of doc.issues) {
+    const s = issue.section === undefined ? undefined : byHeader.get(issue.section);
+    if (s) s.malformed.push({ ref: issue.ref, detail: 'expected key=value' });
   }
   const schedules: ScheduleDef[] = [];
   const errors: ScheduleError[] = [];
   for (const s of merged.values()) {
     try {
-      if (s.malformed.length > 0) throw new ScheduleError(s.name, undefined, 'expected key=value', s.malformed[0]);
-      schedules.push(parseSchedule(s.name, s.entries, { kind: 'config', file: s.file, line: s.line }));
+      const bad = s.malformed.sort((a, b) => before(a.ref, b.ref))[0];
+      if (bad) throw new ScheduleError(s.name, bad.field, bad.detail, formatRef(bad.ref));
+      const entries = s.entries.sort((a, b) => before(a.ref, b.ref));
+      schedules.push(parseSchedule(s.name, entries, { kind: 'config', file: s.ref.file, line: s.ref.line }));
     } catch (e) {
       if (e instanceof ScheduleError) errors.push(e);
       else throw e;
@@ -93,17 +72,9 @@ export function schedulesFromTexts(texts: readonly { file: string; text: string 
   return { schedules, errors };
 }
 
-/** Loads schedules from stacd.conf and its drop-in directory. Unreadable files are reported as errors. */
-export function loadScheduleConfig(mainFile: string): LoadedSchedules {
-  const texts: { file: string; text: string }[] = [];
-  const errors: ScheduleError[] = [];
-  for (const file of configFiles(mainFile)) {
-    try {
-      texts.push({ file, text: readFileBoundedSync(file, CONFIG_FILE_MAX_BYTES) });
-    } catch (e) {
-      errors.push(new ScheduleError('*', undefined, `cannot read: ${(e as Error).message}`, file));
-    }
-  }
-  const loaded = schedulesFromTexts(texts);
-  return { schedules: loaded.schedules, errors: [...errors, ...loaded.errors] };
+/** The schedules of configuration texts (main file first, then drop-ins, as readConfigFiles returns them). */
+export function schedulesFromTexts(texts: readonly { path: string; text: string }[]): LoadedSchedules {
+  const doc = new IniDocument();
+  for (const t of texts) parseIniText(doc, t.text, t.path);
+  return schedulesFromIni(doc);
 }

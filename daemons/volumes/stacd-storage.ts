@@ -32,9 +32,6 @@ function volumesConfigOf(texts: readonly ConfigFileText[]): VolumesConfig {
   return parseVolumesConfig(doc);
 }
 
-const schedulesOf = (texts: readonly ConfigFileText[]): ReturnType<typeof schedulesFromTexts> =>
-  schedulesFromTexts(texts.map((t) => ({ file: t.path, text: t.text })));
-
 /** Errors of the [Volumes*] and [Schedule *] sections (file:line: ...), checked with the rest of stacd.conf. */
 export function checkStorageSections(texts: readonly ConfigFileText[]): string[] {
   const errors: string[] = [];
@@ -43,7 +40,7 @@ export function checkStorageSections(texts: readonly ConfigFileText[]): string[]
   } catch (e) {
     errors.push(`volumes: ${(e as Error).message}`);
   }
-  for (const err of schedulesOf(texts).errors) errors.push(err.message);
+  for (const err of schedulesFromTexts(texts).errors) errors.push(err.message);
   return errors;
 }
 
@@ -126,7 +123,7 @@ export class StacdStorage {
   }
 
   private startScheduler(storage: Storage): void {
-    const loaded = schedulesOf(this.opts.config.texts);
+    const loaded = schedulesFromTexts(this.opts.config.texts);
     for (const err of loaded.errors) log().error(`schedules: ${err.message}`);
     this.scheduler = new SnapshotScheduler({
       store: new VolumeServiceStore(storage.service, systemClock, join(this.opts.stateDir, 'snapshot-meta.json')),
@@ -144,7 +141,7 @@ export class StacdStorage {
   reload(config: ServiceConfig): void {
     if (!this.scheduler) return;
     // the texts the runtime validated: a file edited again since then cannot slip in unchecked
-    const loaded = schedulesOf(config.texts);
+    const loaded = schedulesFromTexts(config.texts);
     for (const err of loaded.errors) log().error(`schedules: ${err.message}`);
     this.scheduler.reload(loaded.schedules);
     log().info(

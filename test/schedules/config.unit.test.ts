@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadScheduleConfig, schedulesFromTexts } from '../../daemons/schedules/config.js';
+import { schedulesFromTexts } from '../../daemons/schedules/config.js';
+import { readConfigFiles } from '../../daemons/config/service-config.js';
 import { parseSchedule } from '../../daemons/schedules/schedule-def.js';
 import { tempStateDir } from './helpers.js';
 
@@ -44,7 +45,7 @@ test('stacd.conf sections and drop-ins (later files override single settings)', 
   );
   mkdirSync(`${main}.d`);
   writeFileSync(join(`${main}.d`, '50-local.conf'), '[Schedule nightly]\nkeep-daily = 14\n');
-  const { schedules, errors } = loadScheduleConfig(main);
+  const { schedules, errors } = schedulesFromTexts(readConfigFiles(main));
   assert.deepEqual(
     errors.map((e) => e.message),
     [],
@@ -74,7 +75,7 @@ test('stacd.conf sections and drop-ins (later files override single settings)', 
 test('a broken schedule is reported with file and line and does not stop the others', () => {
   const { schedules, errors } = schedulesFromTexts([
     {
-      file: '/etc/stas/stacd.conf',
+      path: '/etc/stas/stacd.conf',
       text: '[Schedule good]\nvolumes=a\ninterval=1h\n[Schedule nightly]\nvolumes=a\ninterval=1h\nkeep-daily=-3\n',
     },
   ]);
@@ -87,11 +88,41 @@ test('a broken schedule is reported with file and line and does not stop the oth
     ['/etc/stas/stacd.conf:7: schedule "nightly": keep-daily: "-3" must be a non-negative integer'],
   );
   const bad = schedulesFromTexts([
-    { file: 'f.conf', text: '[Schedule x]\nvolumes=a\ninterval=1h\nthis is not a setting\n' },
+    { path: 'f.conf', text: '[Schedule x]\nvolumes=a\ninterval=1h\nthis is not a setting\n' },
   ]);
   assert.deepEqual(
     bad.errors.map((e) => e.message),
     ['f.conf:4: schedule "x": expected key=value'],
+  );
+});
+
+test('schedule sections read with the config syntax: "=" only, continuation lines, merged names', () => {
+  const errorsOf = (text: string): string[] =>
+    schedulesFromTexts([{ path: 'f.conf', text }]).errors.map((e) => e.message);
+  // nvme-stas's delimiter is "=" alone (the config layer refuses "key: value" in the same file)
+  assert.deepEqual(errorsOf('[Schedule x]\nvolumes=a\ninterval: 1h\n'), ['f.conf:3: schedule "x": expected key=value']);
+  assert.deepEqual(errorsOf('[Schedule x]\nvolumes=a\n= 1h\n'), ['f.conf:3: schedule "x": expected key=value']);
+  // a deeper-indented line continues the setting above it, as everywhere in the file: refused, not misread
+  assert.deepEqual(errorsOf('[Schedule x]\nvolumes=a\ninterval=1h\n  keep-daily=7\n'), [
+    'f.conf:4: schedule "x": interval: continues on an indented line; a schedule setting is one line',
+  ]);
+  // settings indented alike under their header are plain settings; ";" and "#" inside a value are not comments
+  const ok = schedulesFromTexts([
+    { path: 'f.conf', text: '[schedule "x"]\n  volumes = a\n  interval = 1h\n  pre-hook = /bin/echo a;b#c\n' },
+    { path: 'f.conf.d/1.conf', text: '[Schedule x]\ninterval = 2h\n' },
+  ]);
+  assert.deepEqual(ok.errors, []);
+  assert.deepEqual(
+    ok.schedules.map((s) => [s.name, s.when.kind === 'interval' && s.when.ms, s.preHook, s.source]),
+    [['x', 7_200_000, ['/bin/echo', 'a;b#c'], { kind: 'config', file: 'f.conf', line: 1 }]],
+  );
+  // the first problem in file order is reported, with its file and line
+  assert.deepEqual(
+    schedulesFromTexts([
+      { path: 'a.conf', text: '[Schedule x]\nvolumes=a\ninterval=1h\n' },
+      { path: 'b.conf', text: '[Schedule x]\nbroken\n[Schedule "x"]\nkeep-daily: 3\n' },
+    ]).errors.map((e) => e.message),
+    ['b.conf:2: schedule "x": expected key=value'],
   );
 });
 
