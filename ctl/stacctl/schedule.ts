@@ -5,7 +5,7 @@ import { DaemonClient, STACD, CliError, EXIT } from '../common/client.js';
 import { table, keyValues, printJson, runCommand } from '../common/output.js';
 import { fromDBus } from '../../daemons/schedules/dbus/serialize.js';
 import { evaluateFreshness, CHECK_UNKNOWN } from '../../daemons/schedules/check.js';
-import { parseTimeSpan } from '../../daemons/schedules/timespan.js';
+import { parseSystemdTimeSpan } from '../../daemons/config/timespan.js';
 import { formatInZone } from '../../daemons/schedules/zone.js';
 
 const IFACE = 'org.nvmexpress.stac.Schedule1';
@@ -231,14 +231,13 @@ function registerCheck(program: Command, client: DaemonClient): void {
     .action(async (o: { warn: string; crit: string; volume?: string[]; json?: boolean }) => {
       let result: { code: number; status: string; line: string; volumes: unknown[] };
       try {
-        let warnMs: number;
-        let critMs: number;
-        try {
-          warnMs = parseTimeSpan(o.warn);
-          critMs = parseTimeSpan(o.crit);
-        } catch (e) {
-          throw new Error(`bad threshold: ${(e as Error).message}`);
-        }
+        const threshold = (text: string): number => {
+          const r = parseSystemdTimeSpan(text);
+          if ('error' in r) throw new Error(`bad threshold: ${r.error}`);
+          return r.ms;
+        };
+        const warnMs = threshold(o.warn);
+        const critMs = threshold(o.crit);
         const [now, volumes, unknown] = (await call(client, 'SnapshotFreshness', 'as', [o.volume ?? []])) as [
           number,
           Rec[],

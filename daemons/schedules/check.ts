@@ -1,5 +1,5 @@
 // Snapshot freshness as a Nagios/Icinga plugin reports it: one status line, perfdata, exit code 0-3.
-import { formatTimeSpan } from './timespan.js';
+import { formatTimeSpan } from '../config/timespan.js';
 
 export const CHECK_OK = 0;
 export const CHECK_WARNING = 1;

@@ -12,7 +12,7 @@
 //  - anything else the schedule made is pruned. A schedule with none of these settings prunes nothing.
 import type { SnapshotRef } from './snapshot-store.js';
 import { toNaive } from './zone.js';
-import { formatTimeSpan } from './timespan.js';
+import { formatTimeSpan } from '../config/timespan.js';
 
 export const PERIODS = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 export type Period = (typeof PERIODS)[number];

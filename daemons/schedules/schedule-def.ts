@@ -2,7 +2,7 @@
 // come from a `[Schedule <name>]` section of stacd.conf (or a drop-in) or from D-Bus/CLI `schedule add`.
 import { ScheduleError, ValueError } from './errors.js';
 import { parseCalendar, nextCalendarRun, type CalendarSpec } from './calendar.js';
-import { parseTimeSpan, formatTimeSpan } from './timespan.js';
+import { parseSystemdTimeSpan, formatTimeSpan } from '../config/timespan.js';
 import { validateTimeZone } from './zone.js';
 import { parseVolumeSelectors, type VolumeSelector } from './volume-select.js';
 import { splitArgv } from './argv.js';
@@ -101,6 +101,13 @@ function percent(v: string): number {
   return Number(m[1]);
 }
 
+/** A systemd-style time span in milliseconds. */
+function spanMs(v: string): number {
+  const r = parseSystemdTimeSpan(v);
+  if ('error' in r) throw new ValueError(r.error);
+  return r.ms;
+}
+
 function argv(v: string): string[] {
   const a = splitArgv(v);
   if (a.length === 0) throw new ValueError('empty command');
@@ -141,7 +148,7 @@ export function parseSchedule(name: string, entries: readonly SettingEntry[], so
 
   const timeZone = field('timezone', validateTimeZone) ?? 'UTC';
   const interval = field('interval', (v) => {
-    const ms = parseTimeSpan(v);
+    const ms = spanMs(v);
     if (ms < 60_000) throw new ValueError(`"${v}" is shorter than the minimum of 1min`);
     return ms;
   });
@@ -173,12 +180,12 @@ export function parseSchedule(name: string, entries: readonly SettingEntry[], so
     if (n !== undefined) keep[p] = n;
   }
   const retention: RetentionPolicy = { schedule: name, timeZone, keep };
-  const maxAge = field('max-age', parseTimeSpan);
+  const maxAge = field('max-age', spanMs);
   if (maxAge !== undefined) retention.maxAgeMs = maxAge;
   const keepAtLeast = field('keep-at-least', nonNegativeInt);
   if (keepAtLeast !== undefined) retention.keepAtLeast = keepAtLeast;
 
-  const jitterMs = field('jitter', (v) => parseTimeSpan(v)) ?? 0;
+  const jitterMs = field('jitter', spanMs) ?? 0;
   const period = when.kind === 'interval' ? when.ms : undefined;
   if (period !== undefined && jitterMs >= period) {
     throw new ScheduleError(
@@ -202,7 +209,7 @@ export function parseSchedule(name: string, entries: readonly SettingEntry[], so
     lowSpace: field('low-space', (v) => oneOf(v, ['skip', 'prune-oldest-first'] as const)) ?? 'skip',
     hookTimeoutMs:
       field('hook-timeout', (v) => {
-        const ms = parseTimeSpan(v);
+        const ms = spanMs(v);
         if (ms <= 0) throw new ValueError(`"${v}" must be longer than 0`);
         return ms;
       }) ?? DEFAULT_HOOK_TIMEOUT_MS,

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTimeSpan, timeSpanRepr } from '../../daemons/config/timespan.js';
+import { formatTimeSpan, parseSystemdTimeSpan, parseTimeSpan, timeSpanRepr } from '../../daemons/config/timespan.js';
 
-// every example of the spec (§3.7): [text, seconds, isFloat] or null
+// Both syntaxes of the one time-span module: nvme-stas's (stafd.conf) and systemd's (snapshot schedules, stacctl).
+
+// nvme-stas: every example of the spec (§3.7): [text, seconds, isFloat] or null
 const CASES: Array<[string, number, boolean] | [string, null]> = [
   ['90', 90, true],
   ['-1', -1, true],
@@ -53,4 +55,59 @@ test('Python repr of time spans, as printed in "unresponsive timeout"', () => {
   assert.equal(timeSpanRepr(parseTimeSpan('90')!), '90.0');
   assert.equal(timeSpanRepr(parseTimeSpan('1.2 seconds')!), '1.2');
   assert.equal(timeSpanRepr(parseTimeSpan('-1')!), '-1.0');
+});
+
+// systemd (schedules' interval/max-age/jitter/hook-timeout, stacctl schedule check --warn/--crit): [text, ms]
+const SYSTEMD: Array<[string, number]> = [
+  ['1h', 3_600_000],
+  ['15min', 900_000],
+  ['2d 12h', 216_000_000],
+  ['90', 90_000], // a bare number is seconds
+  ['1.5', 1_500],
+  ['1w', 604_800_000],
+  ['26h', 93_600_000],
+  ['1h30min', 5_400_000],
+  ['30min 1h', 5_400_000], // any order
+  ['1h 1h', 7_200_000], // repeats add up
+  ['1.5h', 5_400_000],
+  ['500ms', 500],
+  ['2 msec', 2],
+  ['10S', 10_000], // a one-letter unit in either case ...
+  ['1M', 2_629_800_000], // ... but M is months and m minutes
+  ['1m', 60_000],
+  ['1y', 31_557_600_000],
+  ['  3 days  ', 259_200_000],
+];
+for (const [text, ms] of SYSTEMD) {
+  test(`systemd time span ${JSON.stringify(text)}`, () => assert.deepEqual(parseSystemdTimeSpan(text), { ms }));
+}
+
+test('systemd time spans: a bare number in milliseconds when the caller says so', () => {
+  assert.deepEqual(parseSystemdTimeSpan('250', 'ms'), { ms: 250 });
+});
+
+test('systemd time spans: what is refused, and why', () => {
+  const errors: Array<[string, string]> = [
+    ['', 'empty time span'],
+    ['   ', 'empty time span'],
+    ['-1h', '"-1h" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)'],
+    ['1:30', '"1:30" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)'], // nvme-stas's clock forms are not systemd's
+    ['1h, 2m', '"1h, 2m" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)'],
+    ['1.2.3s', '"1.2.3s" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)'],
+    ['h', '"h" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)'],
+    ['5 fortnights', '"5 fortnights": unknown time unit "fortnights"'],
+    ['1Min', '"1Min": unknown time unit "Min"'],
+    ['1dys', '"1dys": unknown time unit "dys"'], // a pytimeparse word
+  ];
+  for (const [text, error] of errors) assert.deepEqual(parseSystemdTimeSpan(text), { error }, text);
+  // and the other way round: systemd words nvme-stas does not know
+  for (const text of ['1w', '500ms', '1y']) assert.equal(parseTimeSpan(text), null, text);
+});
+
+test('short human form of milliseconds', () => {
+  assert.equal(formatTimeSpan(42 * 60_000), '42m');
+  assert.equal(formatTimeSpan(26 * 3_600_000 + 5 * 60_000), '1d 2h');
+  assert.equal(formatTimeSpan(45_000), '45s');
+  assert.equal(formatTimeSpan(-90_000), '-1m 30s');
+  assert.equal(formatTimeSpan(0), '0s');
 });

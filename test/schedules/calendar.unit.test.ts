@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCalendar, nextCalendarRun } from '../../daemons/schedules/calendar.js';
 import { resolveWall, toNaive, formatInZone } from '../../daemons/schedules/zone.js';
-import { parseTimeSpan, formatTimeSpan } from '../../daemons/schedules/timespan.js';
 
 /** The next n firing instants after `from`, rendered in the zone. */
 function runs(spec: string, from: string, tz: string, n: number): string[] {
@@ -154,19 +153,4 @@ test('malformed calendar specs are rejected with a reason that quotes the spec',
     ['tomorrow', /unknown weekday "tomorrow"/],
   ];
   for (const [spec, re] of cases) assert.throws(() => parseCalendar(spec), re, spec);
-});
-
-test('time spans', () => {
-  assert.equal(parseTimeSpan('1h'), 3_600_000);
-  assert.equal(parseTimeSpan('15min'), 900_000);
-  assert.equal(parseTimeSpan('2d 12h'), 216_000_000);
-  assert.equal(parseTimeSpan('90'), 90_000);
-  assert.equal(parseTimeSpan('1w'), 604_800_000);
-  assert.equal(parseTimeSpan('26h'), 93_600_000);
-  assert.throws(() => parseTimeSpan('-1h'), /not a time span/);
-  assert.throws(() => parseTimeSpan('5 fortnights'), /unknown time unit "fortnights"/);
-  assert.throws(() => parseTimeSpan(''), /empty/);
-  assert.equal(formatTimeSpan(42 * 60_000), '42m');
-  assert.equal(formatTimeSpan(26 * 3_600_000 + 5 * 60_000), '1d 2h');
-  assert.equal(formatTimeSpan(0), '0s');
 });
