@@ -1,7 +1,7 @@
 // Configuration layer of stas: nvme-stas's stafd.conf / stacd.conf / sys.conf, compatible in syntax and meaning,
 // plus drop-in folders and warnings that name file:line.
 //
-// Public API
+// Public API (this file re-exports what other folders import through it; the rest is imported from its module)
 // ----------
 // Daemon configuration (stafd.conf, stacd.conf):
 //   loadServiceConfig(kind, path)        -> { config: ServiceConfig, warnings: ConfigWarning[] }   (sync; CLIs, start-up)
@@ -29,62 +29,28 @@
 //
 // Host identity (sys.conf):
 //   loadSysConfig(path?, {hostnqnFile?, hostidFile?, hostkeyFile?, onWarning?}) -> { config: SysConfig, warnings }
-//   SysConfig (alias HostIdentity): .hostnqn / .hostid (throw HostIdentityError with nvme-stas's exact texts), hostkey, symname (null when
+//   SysConfig: .hostnqn / .hostid (throw HostIdentityError with nvme-stas's exact texts), hostkey, symname (null when
 //   undefined); file:// targets are re-read on every access.
 //
 // stasadm logic: generateHostNqn, generateHostId, machineAppSpecificUuid, saveHostOption, clearHostOption,
 //   editHostOption, writeFileAtomic (see stasadm.ts); CLI in ctl/stasadm/host.ts.
 //
-// Time spans: parseTimeSpan(text) -> { seconds, isFloat } | null; timeSpanRepr (Python number repr).
-// Low level: parseIni / IniDocument (reader), OPTION_SPECS / KIND_DEFAULTS (option tables).
-export { ConfigError, ConfigWarning, formatRef, type SourceRef } from './errors.js';
-export { IniDocument, parseIni, parseIniText, type IniValue, type IniOption, type IniSection } from './ini.js';
-export { parseTimeSpan, timeSpanRepr, pythonNumberRepr, type TimeSpan } from './timespan.js';
+// Time spans (timespan.ts): parseTimeSpan(text) -> { seconds, isFloat } | null; timeSpanRepr (Python number repr);
+//   parseSystemdTimeSpan(text) -> { ms } | { error } (schedules).
+// Low level: parseIni / IniDocument (ini.ts, the reader), OPTION_SPECS / KIND_DEFAULTS (option tables).
+export { ConfigError, ConfigWarning } from './errors.js';
 export {
   KIND_DEFAULTS,
   OPTION_SPECS,
   describeValue,
   fallbackValue,
-  validOptions,
-  type DisconnectScope,
-  type IpFamily,
   type OptionKey,
-  type OptionTypes,
   type ServiceKind,
 } from './options.js';
-export {
-  CONNECT_OPTIONS,
-  configuredTid,
-  parseControllerValue,
-  parseExcludeValue,
-  redactSecrets,
-  resolveConnectParams,
-  tokenizeControllerText,
-  type ConnectParam,
-  type ControllerSpec,
-  type ExcludeSpec,
-} from './controllers.js';
-export {
-  ServiceConfig,
-  defaultConfPath,
-  dropInDir,
-  loadServiceConfig,
-  loadServiceConfigAsync,
-  readConfigFiles,
-  readConfigFilesAsync,
-  type ConfigFileText,
-} from './service-config.js';
-export { describeChanges, reloadServiceConfig, type ReloadResult } from './reload.js';
-export {
-  HostIdentityError,
-  SysConfig,
-  SysConfig as HostIdentity,
-  defaultHostFiles,
-  etcRoot,
-  loadSysConfig,
-  NQN_MAX_LEN,
-  type HostFiles,
-} from './sys-config.js';
+export { configuredTid, redactSecrets, resolveConnectParams, tokenizeControllerText } from './controllers.js';
+export { ServiceConfig, loadServiceConfig } from './service-config.js';
+export { describeChanges, reloadServiceConfig } from './reload.js';
+export { HostIdentityError, SysConfig, defaultHostFiles, loadSysConfig } from './sys-config.js';
 export {
   clearHostOption,
   editHostOption,
@@ -94,7 +60,5 @@ export {
   machineAppSpecificUuid,
   RootRequiredError,
   saveHostOption,
-  writeFileAtomic,
 } from './stasadm.js';
-export { TID, WELL_KNOWN_DISC_NQN, type Cid, type CidValue, type TidContext } from '../common/tid.js';
-export { isExcluded, matchesExclude, type ExcludeEntry } from '../common/exclude.js';
+export { WELL_KNOWN_DISC_NQN, type CidValue } from '../common/tid.js';

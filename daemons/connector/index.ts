@@ -4,11 +4,6 @@ import type { Engine, EngineContext } from '../common/daemon-runtime.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { Connector, type ConnectorDeps } from './connector.js';
 
-export type { ConnectorDeps } from './connector.js';
-export { Connector, CONNECTOR_IFACE, CONNECTOR_PATH } from './connector.js';
-export { planReconcile, type ReconcilePlan, type PlanStep } from './planner.js';
-export { planToJson, type PlanJson, type PlanStepJson } from './plan-json.js';
-
 export function createConnectorEngine(ctx: EngineContext<ServiceConfig>, deps: ConnectorDeps): Engine<ServiceConfig> {
   return new Connector(ctx, deps);
 }

@@ -1,4 +1,3 @@
 // Kernel uevents (udevadm monitor fallback; no native addon needed).
 export * from './uevent-parser.js';
 export * from './monitor.js';
-export * from './libudev-source.js';

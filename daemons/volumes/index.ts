@@ -14,11 +14,8 @@ import { sweepLeftoverTools, toolPool } from './tool.js';
 /** tool processes stacd may run besides its long jobs ([Volumes] max-jobs); unprivileged reads get 2 of them */
 const TOOL_SLOTS_BESIDE_JOBS = 4;
 
-export { parseVolumesConfig, VolumesConfigError, type VolumesConfig, type PoolConfig } from './config.js';
-export { VolumeService } from './service.js';
-export { StorageDBus, MUTATING_MEMBERS } from './dbus/storage-objects.js';
-export { parseSize, formatSize } from './size.js';
-export { StorageEngine } from './storage-daemon/engine.js';
+export { parseVolumesConfig, type VolumesConfig } from './config.js';
+export { StorageDBus } from './dbus/storage-objects.js';
 
 export interface Storage {
   service: VolumeService;

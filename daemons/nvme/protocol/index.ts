@@ -9,7 +9,5 @@ export * from './commands.js';
 export * from './identify.js';
 export * from './discovery-log.js';
 export * from './log-pages.js';
-export { fixedString, uuidString } from './text.js';
-export * from './dim.js';
 export * from './auth.js';
 export * from './ffdhe.js';
