@@ -40,6 +40,18 @@ function sh(cmd: string, args: string[], opts: { user?: string } = {}): Promise<
   return runProcess(cmd, args, { timeoutMs: 15_000, ...opts });
 }
 
+/** The three D-Bus command-line clients, on the private bus. */
+const busctl = (args: string[], opts: { user?: string } = {}): Promise<ProcessResult> =>
+  sh('busctl', [`--address=${bus.address}`, ...args], opts);
+const gdbusCall = (s: Svc, method: string, args: string[] = [], opts: { user?: string } = {}): Promise<ProcessResult> =>
+  sh('gdbus', ['call', '--address', bus.address, '-d', s.name, '-o', s.path, '-m', method, ...args], opts);
+const dbusSend = (s: Svc, method: string, args: string[] = []): Promise<ProcessResult> =>
+  sh('dbus-send', [`--bus=${bus.address}`, '--print-reply=literal', `--dest=${s.name}`, s.path, method, ...args]);
+/** busctl get-property of the daemon's .debug interface */
+const debugProperty = (s: Svc, name: string, opts: { user?: string } = {}): Promise<ProcessResult> =>
+  busctl(['get-property', s.name, s.path, `${s.name}.debug`, name], opts);
+const ctlOf = (s: Svc): 'stafctl' | 'stacctl' => (s.prog === 'stafd' ? 'stafctl' : 'stacctl');
+
 /** Members of an introspection document, normalised for comparison (child nodes and standard interfaces aside). */
 function members(xml: string): string[] {
   const out: string[] = [];
@@ -79,13 +91,7 @@ for (const s of SVCS) {
     const file = () => readFileSync(join(repoRoot(), 'dbus-interfaces', s.xml), 'utf8');
 
     test('Introspect returns the XML file verbatim (dbus-send) and gdbus sees the same members', async () => {
-      const r = await sh('dbus-send', [
-        `--bus=${bus.address}`,
-        '--print-reply=literal',
-        `--dest=${s.name}`,
-        s.path,
-        'org.freedesktop.DBus.Introspectable.Introspect',
-      ]);
+      const r = await dbusSend(s, 'org.freedesktop.DBus.Introspectable.Introspect');
       assert.equal(r.code, 0, r.stderr);
       // child objects (stacd's connector, storage and schedules) are listed as <node/> elements after the file's text
       const children = [...r.stdout.matchAll(/^\s*<node name="([^"]+)"\/>$/gm)].map((m) => m[1]);
@@ -106,38 +112,19 @@ for (const s of SVCS) {
     });
 
     test('busctl introspect lists exactly the members of the XML file', async () => {
-      const r = await sh('busctl', [`--address=${bus.address}`, 'introspect', '--xml-interface', s.name, s.path]);
+      const r = await busctl(['introspect', '--xml-interface', s.name, s.path]);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(members(r.stdout), members(file()));
-      const table = await sh('busctl', [`--address=${bus.address}`, 'introspect', s.name, s.path, `${s.name}.debug`]);
+      const table = await busctl(['introspect', s.name, s.path, `${s.name}.debug`]);
       assert.match(table.stdout, /\.tron\s+property\s+b\s+(true|false)\s+emits-change writable/);
       assert.match(table.stdout, /\.log_level\s+property\s+s\s+"INFO"/);
     });
 
     test('every method answers gdbus, busctl and dbus-send', async () => {
-      const lc = await sh('gdbus', [
-        'call',
-        '--address',
-        bus.address,
-        '-d',
-        s.name,
-        '-o',
-        s.path,
-        '-m',
-        `${s.name}.list_controllers`,
-        'true',
-      ]);
+      const lc = await gdbusCall(s, `${s.name}.list_controllers`, ['true']);
       assert.equal(lc.code, 0, lc.stderr);
       assert.equal(lc.stdout.trim(), '(@aa{ss} [],)');
-      const pi = await sh('busctl', [
-        `--address=${bus.address}`,
-        '--json=short',
-        'call',
-        s.name,
-        s.path,
-        `${s.name}.debug`,
-        'process_info',
-      ]);
+      const pi = await busctl(['--json=short', 'call', s.name, s.path, `${s.name}.debug`, 'process_info']);
       assert.equal(pi.code, 0, pi.stderr);
       const info = JSON.parse((JSON.parse(pi.stdout) as { data: [string] }).data[0]) as Record<string, unknown>;
       assert.deepEqual(Object.keys(info).slice(0, 12), [
@@ -158,147 +145,69 @@ for (const s of SVCS) {
       assert.equal(info.hostid, etc.hostid);
       assert.equal(info.tron, false);
       assert.equal(info['log-level'], 'INFO');
-      const ci = await sh('dbus-send', [
-        `--bus=${bus.address}`,
-        '--print-reply=literal',
-        `--dest=${s.name}`,
-        s.path,
+      const ci = await dbusSend(
+        s,
         `${s.name}.debug.controller_info`,
-        ...TID7.map((v) => `string:${v}`),
-      ]);
+        TID7.map((v) => `string:${v}`),
+      );
       assert.equal(ci.code, 0, ci.stderr);
       assert.equal(ci.stdout.trim(), '{}');
       if (s.prog === 'stafd') {
-        const glp = await sh('busctl', [
-          `--address=${bus.address}`,
-          '--json=short',
-          'call',
-          s.name,
-          s.path,
-          s.name,
-          'get_log_pages',
-          'sssssss',
-          ...TID7,
-        ]);
+        const glp = await busctl(['--json=short', 'call', s.name, s.path, s.name, 'get_log_pages', 'sssssss', ...TID7]);
         assert.equal(glp.code, 0, glp.stderr);
         assert.deepEqual(JSON.parse(glp.stdout), { type: 'aa{ss}', data: [[]] });
-        const all = await sh('gdbus', [
-          'call',
-          '--address',
-          bus.address,
-          '-d',
-          s.name,
-          '-o',
-          s.path,
-          '-m',
-          `${s.name}.get_all_log_pages`,
-          'false',
-        ]);
+        const all = await gdbusCall(s, `${s.name}.get_all_log_pages`, ['false']);
         assert.equal(all.code, 0, all.stderr);
         assert.equal(all.stdout.trim(), "('[]',)");
       }
     });
 
     test('root may set tron; others may read but get AccessDenied on Properties.Set', async () => {
-      const get = await sh(
-        'busctl',
-        [`--address=${bus.address}`, 'get-property', s.name, s.path, `${s.name}.debug`, 'tron'],
-        { user: 'nobody' },
-      );
+      const get = await debugProperty(s, 'tron', { user: 'nobody' });
       assert.equal(get.code, 0, get.stderr);
       assert.equal(get.stdout.trim(), 'b false');
-      const ls = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['ls', '--json'], {
+      const ls = await runCli(ctlOf(s), ['ls', '--json'], {
         busAddress: bus.address,
         user: 'nobody',
       });
       assert.equal(ls.code, 0, ls.stderr);
       assert.deepEqual(JSON.parse(ls.stdout), []);
-      const set = await sh(
-        'gdbus',
-        [
-          'call',
-          '--address',
-          bus.address,
-          '-d',
-          s.name,
-          '-o',
-          s.path,
-          '-m',
-          'org.freedesktop.DBus.Properties.Set',
-          `${s.name}.debug`,
-          'tron',
-          '<true>',
-        ],
-        { user: 'nobody' },
-      );
+      const set = await gdbusCall(s, 'org.freedesktop.DBus.Properties.Set', [`${s.name}.debug`, 'tron', '<true>'], {
+        user: 'nobody',
+      });
       assert.notEqual(set.code, 0);
       assert.match(set.stderr, /AccessDenied/);
-      const cli = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['tron'], {
+      const cli = await runCli(ctlOf(s), ['tron'], {
         busAddress: bus.address,
         user: 'nobody',
       });
       assert.equal(cli.code, 4, cli.stderr);
       assert.match(cli.stderr, /access denied/);
-      const rootSet = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['tron'], { busAddress: bus.address });
+      const rootSet = await runCli(ctlOf(s), ['tron'], { busAddress: bus.address });
       assert.equal(rootSet.code, 0, rootSet.stderr);
       assert.equal(rootSet.stdout.trim(), 'tron = True');
-      const lvl = await sh('busctl', [
-        `--address=${bus.address}`,
-        'get-property',
-        s.name,
-        s.path,
-        `${s.name}.debug`,
-        'log_level',
-      ]);
+      const lvl = await debugProperty(s, 'log_level');
       assert.equal(lvl.stdout.trim(), 's "DEBUG"');
-      const off = await runCli(s.prog === 'stafd' ? 'stafctl' : 'stacctl', ['troff', '--json'], {
+      const off = await runCli(ctlOf(s), ['troff', '--json'], {
         busAddress: bus.address,
       });
       assert.deepEqual(JSON.parse(off.stdout), { tron: false });
     });
 
     test('bad input gets an error reply or an empty answer, and the daemon keeps running', async () => {
-      const ro = await sh('busctl', [
-        `--address=${bus.address}`,
-        'set-property',
-        s.name,
-        s.path,
-        `${s.name}.debug`,
-        'log_level',
-        's',
-        'DEBUG',
-      ]);
+      const ro = await busctl(['set-property', s.name, s.path, `${s.name}.debug`, 'log_level', 's', 'DEBUG']);
       assert.notEqual(ro.code, 0);
       assert.match(ro.stderr, /not writable/);
-      const wrongType = await sh('gdbus', [
-        'call',
-        '--address',
-        bus.address,
-        '-d',
-        s.name,
-        '-o',
-        s.path,
-        '-m',
-        'org.freedesktop.DBus.Properties.Set',
+      const wrongType = await gdbusCall(s, 'org.freedesktop.DBus.Properties.Set', [
         `${s.name}.debug`,
         'tron',
         '<"yes">',
       ]);
       assert.match(wrongType.stderr, /InvalidArgs/);
-      const wrongSig = await sh('busctl', [
-        `--address=${bus.address}`,
-        'call',
-        s.name,
-        s.path,
-        s.name,
-        'list_controllers',
-        's',
-        'true',
-      ]);
+      const wrongSig = await busctl(['call', s.name, s.path, s.name, 'list_controllers', 's', 'true']);
       assert.notEqual(wrongSig.code, 0);
       assert.match(wrongSig.stderr, /does not exist|Unknown method|UnknownMethod|Invalid/i);
-      const fewArgs = await sh('busctl', [
-        `--address=${bus.address}`,
+      const fewArgs = await busctl([
         'call',
         s.name,
         s.path,
@@ -310,8 +219,7 @@ for (const s of SVCS) {
       ]);
       assert.notEqual(fewArgs.code, 0);
       const huge = 'x'.repeat(100_000); // near the per-argument limit of exec (128 KiB)
-      const big = await sh('busctl', [
-        `--address=${bus.address}`,
+      const big = await busctl([
         'call',
         s.name,
         s.path,
@@ -328,26 +236,9 @@ for (const s of SVCS) {
       ]);
       assert.equal(big.code, 0, big.stderr);
       assert.equal(big.stdout.trim(), 's "{}"');
-      const unknown = await sh('gdbus', [
-        'call',
-        '--address',
-        bus.address,
-        '-d',
-        s.name,
-        '-o',
-        s.path,
-        '-m',
-        `${s.name}.no_such_method`,
-      ]);
+      const unknown = await gdbusCall(s, `${s.name}.no_such_method`);
       assert.match(unknown.stderr, /UnknownMethod/);
-      const ping = await sh('busctl', [
-        `--address=${bus.address}`,
-        'call',
-        s.name,
-        s.path,
-        'org.freedesktop.DBus.Peer',
-        'Ping',
-      ]);
+      const ping = await busctl(['call', s.name, s.path, 'org.freedesktop.DBus.Peer', 'Ping']);
       assert.equal(ping.code, 0, ping.stderr);
       assert.equal(daemons.get(s.prog)!.proc.exitCode, null);
     });
@@ -357,17 +248,11 @@ for (const s of SVCS) {
 describe('signals', () => {
   test('SIGHUP re-reads the config: tron= takes effect; an unreadable file keeps the running config', async () => {
     const d = daemons.get('stacd')!;
+    const stac = SVCS.find((s) => s.prog === 'stacd')!;
     etc.write('stacd.conf', '[Global]\ntron=true\n');
     d.signal('SIGHUP');
     await d.waitForLog('reload: applying');
-    const lvl = await sh('busctl', [
-      `--address=${bus.address}`,
-      'get-property',
-      'org.nvmexpress.stac',
-      '/org/nvmexpress/stac',
-      'org.nvmexpress.stac.debug',
-      'log_level',
-    ]);
+    const lvl = await debugProperty(stac, 'log_level');
     assert.equal(lvl.stdout.trim(), 's "DEBUG"');
     // replace the file by a directory: it cannot be read at all
     rmSync(etc.stacdConf);
@@ -375,14 +260,7 @@ describe('signals', () => {
     d.signal('SIGHUP');
     const line = await d.waitForLog('keeping the running configuration');
     assert.match(line, /stacd\.conf/);
-    const still = await sh('busctl', [
-      `--address=${bus.address}`,
-      'get-property',
-      'org.nvmexpress.stac',
-      '/org/nvmexpress/stac',
-      'org.nvmexpress.stac.debug',
-      'tron',
-    ]);
+    const still = await debugProperty(stac, 'tron');
     assert.equal(still.stdout.trim(), 'b true');
     rmSync(etc.stacdConf, { recursive: true });
     etc.write('stacd.conf', '[Global]\n');
@@ -434,7 +312,7 @@ describe('signals', () => {
     for (const s of SVCS) {
       const code = await daemons.get(s.prog)!.stop();
       assert.equal(code, 0);
-      const r = await sh('busctl', [`--address=${bus.address}`, 'status', s.name]);
+      const r = await busctl(['status', s.name]);
       assert.notEqual(r.code, 0);
     }
     const cli = await runCli('stafctl', ['ls'], { busAddress: bus.address });
