@@ -1,6 +1,8 @@
 // Running a command in tests, the one way: bounded, output collected, optionally as another user (runuser) or
 // with input on stdin. `runProcess` reports the exit code; `runChecked` throws with the command and its stderr.
 import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface ProcessResult {
   /** exit code; -1 when it ended on a signal */
@@ -59,4 +61,20 @@ export async function runChecked(cmd: string, args: readonly string[], opts: Pro
     );
   }
   return r.stdout;
+}
+
+/**
+ * Runs a module that sits beside the calling test (`name` without extension) in a child Node: its `.ts` source
+ * under the test's own loader (`--import tsx`) when the tests run from source, else the compiled `.js`.
+ */
+export function runSiblingModule(
+  testUrl: string,
+  name: string,
+  args: readonly string[],
+  opts: ProcessOptions = {},
+): Promise<ProcessResult> {
+  const self = fileURLToPath(testUrl);
+  const file = join(dirname(self), `${name}${self.endsWith('.ts') ? '.ts' : '.js'}`);
+  const loader = process.execArgv.filter((a, i, all) => a.startsWith('--import') || all[i - 1] === '--import');
+  return runProcess(process.execPath, [...loader, file, ...args], opts);
 }

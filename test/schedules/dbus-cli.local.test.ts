@@ -2,12 +2,11 @@
 // child process. The scheduler runs in this process with an in-memory store and a stopped clock.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
 import { repoRoot } from '../harness/repo.js';
+import { runChecked, runSiblingModule, type ProcessResult } from '../harness/process.js';
 import { connectSystemBus, waitConnected, requestBusName, type MessageBus } from '../../daemons/dbus/bus.js';
 import { ManualClock } from '../../daemons/schedules/clock.js';
 import { SnapshotScheduler } from '../../daemons/schedules/scheduler.js';
@@ -22,29 +21,10 @@ let store: MemoryStore;
 let scheduler: SnapshotScheduler;
 const signals: string[] = [];
 
-const self = fileURLToPath(import.meta.url);
-const driver = join(self, '..', `stacctl-driver${self.endsWith('.ts') ? '.ts' : '.js'}`);
-
-function stacctl(args: string[], busAddress = bus.address): Promise<{ code: number; stdout: string; stderr: string }> {
-  // keep loaders such as --import tsx when the tests run from source
-  const execArgv = process.execArgv.filter((a, i, all) => a.startsWith('--import') || all[i - 1] === '--import');
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...execArgv, driver, ...args], {
-      env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: busAddress },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`stacctl ${args.join(' ')}: no exit within 30 s`));
-    }, 30_000);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
+/** the schedule commands of stacctl (stacctl-driver.ts) in a child process */
+function stacctl(args: string[], busAddress = bus.address): Promise<ProcessResult> {
+  return runSiblingModule(import.meta.url, 'stacctl-driver', args, {
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: busAddress },
   });
 }
 
@@ -83,19 +63,13 @@ after(async () => {
 });
 
 test('Introspect on the schedules object returns the XML file verbatim', async () => {
-  const r = await new Promise<string>((resolve, reject) => {
-    const p = spawn('dbus-send', [
-      `--bus=${bus.address}`,
-      '--print-reply=literal',
-      '--dest=org.nvmexpress.stac',
-      SCHEDULES_PATH,
-      'org.freedesktop.DBus.Introspectable.Introspect',
-    ]);
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`dbus-send exited ${code}`))));
-  });
+  const r = await runChecked('dbus-send', [
+    `--bus=${bus.address}`,
+    '--print-reply=literal',
+    '--dest=org.nvmexpress.stac',
+    SCHEDULES_PATH,
+    'org.freedesktop.DBus.Introspectable.Introspect',
+  ]);
   assert.equal(
     r.trim(),
     readFileSync(join(repoRoot(), 'dbus-interfaces', 'org.nvmexpress.stac.Schedule1.xml'), 'utf8').trim(),

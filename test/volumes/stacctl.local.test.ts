@@ -3,40 +3,22 @@
 // bad input with named errors and exit codes, nothing changed by refused commands.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
+import { runSiblingModule, type ProcessResult } from '../harness/process.js';
 import { connectSystemBus, waitConnected, requestBusName, type MessageBus } from '../../daemons/dbus/bus.js';
 import { StorageDBus } from '../../daemons/volumes/dbus/storage-objects.js';
 import { openQcow2, qemuReads, qemuWrite, type Qcow2Fixture } from './helpers.js';
 
-const self = fileURLToPath(import.meta.url);
-const driver = join(self, '..', `stacctl-driver${self.endsWith('.ts') ? '.ts' : '.js'}`);
 let bus: PrivateBus;
 let server: MessageBus;
 let fx: Qcow2Fixture;
 let adapter: StorageDBus;
 
-function stacctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const execArgv = process.execArgv.filter((a, i, all) => a.startsWith('--import') || all[i - 1] === '--import');
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...execArgv, driver, ...args], {
-      env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`stacctl ${args.join(' ')}: no exit within 120 s`));
-    }, 120_000);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
+/** the storage commands of stacctl (stacctl-driver.ts) in a child process; jobs may take a while */
+function stacctl(...args: string[]): Promise<ProcessResult> {
+  return runSiblingModule(import.meta.url, 'stacctl-driver', args, {
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+    timeoutMs: 120_000,
   });
 }
 
