@@ -2,13 +2,12 @@
 // stafctl: talks to stafd over D-Bus (org.nvmexpress.staf) only.
 import { Option } from 'commander';
 import { DaemonClient, STAFD } from './common/client.js';
-import { table, keyValues, printJson, runCommand } from './common/output.js';
+import { table, printJson, runCommand } from './common/output.js';
 import { tidArgs } from './common/tid-args.js';
 import { defaultHostNqn } from './common/host-nqn.js';
-import { daemonProgram, registerDebugCommands, runProgram } from './common/daemon-cli.js';
+import { daemonProgram, registerControllerCommands, registerDebugCommands, runProgram } from './common/daemon-cli.js';
 
 const IFACE = 'org.nvmexpress.staf';
-const DEBUG = 'org.nvmexpress.staf.debug';
 const WELL_KNOWN_DISC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
 type Dict = Record<string, string>;
@@ -57,50 +56,25 @@ const program = daemonProgram(
   'Query and control stafd, the NVMe-oF discovery controller finder, over D-Bus.',
 );
 
-program
-  .command('ls')
-  .description('list the discovery controllers stafd manages')
-  .option('-d, --detailed', 'include connection state, origin and device attributes')
-  .option('--json', 'JSON output')
-  .action(async (o: { detailed?: boolean; json?: boolean }) =>
-    runCommand(o.json, async () => {
-      const [list] = (await client.call(IFACE, 'list_controllers', 'b', [Boolean(o.detailed)])) as [Dict[]];
-      if (o.json) printJson(list);
-      else console.log(controllerTable(list, Boolean(o.detailed)));
-    }),
-  );
-
-program
-  .command('status')
-  .description("stafd's process information and every controller with its log pages")
-  .option('--json', 'JSON output')
-  .action(async (o: { json?: boolean }) =>
-    runCommand(o.json, async () => {
-      const [infoJson] = (await client.call(DEBUG, 'process_info')) as [string];
-      const info = JSON.parse(infoJson) as Record<string, unknown>;
-      const [list] = (await client.call(IFACE, 'list_controllers', 'b', [true])) as [Dict[]];
-      const controllers: Record<string, unknown>[] = [];
-      for (const c of list) {
-        const [pages] = (await client.call(IFACE, 'get_log_pages', 'sssssss', tidArgs(c))) as [Dict[]];
-        const [ci] = (await client.call(DEBUG, 'controller_info', 'sssssss', tidArgs(c))) as [string];
-        controllers.push({ ...c, ...(JSON.parse(ci) as Record<string, unknown>), log_pages: pages });
-      }
-      if (o.json) {
-        printJson({ ...info, controllers });
-        return;
-      }
-      console.log(keyValues(info));
-      console.log('');
-      console.log(controllerTable(list, true));
-      for (const c of controllers) {
-        const pages = c.log_pages as Dict[];
-        console.log(
-          `\n${c.device} ${c.transport} ${c.traddr}:${c.trsvcid} ${c.subsysnqn}: ${pages.length} log page entries`,
-        );
-        if (pages.length) console.log(dlpTable(pages));
-      }
-    }),
-  );
+registerControllerCommands(program, client, {
+  ls: 'list the discovery controllers stafd manages',
+  lsDetailed: 'include connection state, origin and device attributes',
+  status: "stafd's process information and every controller with its log pages",
+  table: controllerTable,
+  statusExtra: async (c) => {
+    const [pages] = (await client.call(IFACE, 'get_log_pages', 'sssssss', tidArgs(c))) as [Dict[]];
+    return { log_pages: pages };
+  },
+  printStatusExtra: (controllers) => {
+    for (const c of controllers) {
+      const pages = c.log_pages as Dict[];
+      console.log(
+        `\n${c.device} ${c.transport} ${c.traddr}:${c.trsvcid} ${c.subsysnqn}: ${pages.length} log page entries`,
+      );
+      if (pages.length) console.log(dlpTable(pages));
+    }
+  },
+});
 
 program
   .command('dlp')
