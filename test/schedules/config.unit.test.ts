@@ -127,113 +127,47 @@ test('schedule sections read with the config syntax: "=" only, continuation line
 });
 
 test('bad input: errors name the schedule and the field', () => {
-  const cases: [string, Record<string, string>, string][] = [
+  // [settings of schedule "nightly", the error after 'schedule "nightly": ']
+  const cases: [Record<string, string>, string][] = [
+    [{ volumes: 'a', interval: '1h', 'keep-daily': '-3' }, 'keep-daily: "-3" must be a non-negative integer'],
+    [{ volumes: 'a', interval: '1h', 'keep-hourly': '2.5' }, 'keep-hourly: "2.5" must be a non-negative integer'],
+    [{ volumes: 'a', calendar: '*-*-* 25:00' }, 'calendar: "*-*-* 25:00": hour 25 is out of range 0..23'],
+    [{ volumes: 'a', calendar: 'Mon..Fry 08:00' }, 'calendar: "Mon..Fry 08:00": unknown weekday "Fry"'],
+    [{ volumes: 'a', interval: 'often' }, 'interval: "often" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)'],
+    [{ volumes: 'a', interval: '10s' }, 'interval: "10s" is shorter than the minimum of 1min'],
+    [{ volumes: 'a' }, 'interval: missing: give interval= (e.g. 1h) or calendar= (e.g. daily, *-*-* 02:00)'],
+    [{ volumes: 'a', interval: '1h', calendar: 'daily' }, 'calendar: give either interval= or calendar=, not both'],
+    [{ interval: '1h' }, 'volumes: missing: say which volumes (names, globs or label:key=value)'],
     [
-      'nightly',
-      { volumes: 'a', interval: '1h', 'keep-daily': '-3' },
-      'schedule "nightly": keep-daily: "-3" must be a non-negative integer',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '1h', 'keep-hourly': '2.5' },
-      'schedule "nightly": keep-hourly: "2.5" must be a non-negative integer',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', calendar: '*-*-* 25:00' },
-      'schedule "nightly": calendar: "*-*-* 25:00": hour 25 is out of range 0..23',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', calendar: 'Mon..Fry 08:00' },
-      'schedule "nightly": calendar: "Mon..Fry 08:00": unknown weekday "Fry"',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: 'often' },
-      'schedule "nightly": interval: "often" is not a time span (e.g. 90s, 15min, 1h, 2d 12h)',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '10s' },
-      'schedule "nightly": interval: "10s" is shorter than the minimum of 1min',
-    ],
-    [
-      'nightly',
-      { volumes: 'a' },
-      'schedule "nightly": interval: missing: give interval= (e.g. 1h) or calendar= (e.g. daily, *-*-* 02:00)',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '1h', calendar: 'daily' },
-      'schedule "nightly": calendar: give either interval= or calendar=, not both',
-    ],
-    [
-      'nightly',
-      { interval: '1h' },
-      'schedule "nightly": volumes: missing: say which volumes (names, globs or label:key=value)',
-    ],
-    [
-      'nightly',
       { volumes: 'a', interval: '1h', 'keep-forever': '1' },
-      'schedule "nightly": keep-forever: unknown setting (known: volumes, interval, calendar, timezone, jitter, enabled, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-at-least, max-age, min-free, low-space, pre-hook, post-hook, hook-timeout, on-failure)',
+      'keep-forever: unknown setting (known: volumes, interval, calendar, timezone, jitter, enabled, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-at-least, max-age, min-free, low-space, pre-hook, post-hook, hook-timeout, on-failure)',
     ],
     [
-      'nightly',
       { volumes: 'a', interval: '1h', timezone: 'Mars/Olympus' },
-      'schedule "nightly": timezone: "Mars/Olympus" is not a known time zone (IANA name like Europe/Berlin, or UTC)',
+      'timezone: "Mars/Olympus" is not a known time zone (IANA name like Europe/Berlin, or UTC)',
     ],
+    [{ volumes: 'a', interval: '1h', 'on-failure': 'ignore' }, 'on-failure: "ignore" must be one of abort, warn'],
+    [{ volumes: 'a', interval: '1h', 'min-free': '120%' }, 'min-free: "120%" must be a percentage 0-100 (e.g. 10%)'],
+    [{ volumes: 'a', interval: '1h', 'low-space': 'skip' }, 'low-space: has no effect without min-free='],
     [
-      'nightly',
-      { volumes: 'a', interval: '1h', 'on-failure': 'ignore' },
-      'schedule "nightly": on-failure: "ignore" must be one of abort, warn',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '1h', 'min-free': '120%' },
-      'schedule "nightly": min-free: "120%" must be a percentage 0-100 (e.g. 10%)',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '1h', 'low-space': 'skip' },
-      'schedule "nightly": low-space: has no effect without min-free=',
-    ],
-    [
-      'nightly',
       { volumes: 'a', interval: '1h', 'pre-hook': 'freeze.sh' },
-      'schedule "nightly": pre-hook: "freeze.sh" must be an absolute path (hooks are run without a shell or PATH search)',
+      'pre-hook: "freeze.sh" must be an absolute path (hooks are run without a shell or PATH search)',
     ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '1h', 'pre-hook': "/bin/x 'oops" },
-      'schedule "nightly": pre-hook: unterminated \' quote',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '1h', 'hook-timeout': '0' },
-      'schedule "nightly": hook-timeout: "0" must be longer than 0',
-    ],
-    [
-      'nightly',
-      { volumes: 'bad/name', interval: '1h' },
-      'schedule "nightly": volumes: "bad/name" is not a volume name, glob or label:key=value',
-    ],
-    [
-      'nightly',
-      { volumes: 'label:=x', interval: '1h' },
-      'schedule "nightly": volumes: "label:=x": label key "" is empty or has invalid characters',
-    ],
-    [
-      'nightly',
-      { volumes: 'a', interval: '1h', enabled: 'maybe' },
-      'schedule "nightly": enabled: "maybe" must be true or false',
-    ],
-    [
-      'bad name',
-      { volumes: 'a', interval: '1h' },
-      'schedule "bad name": a schedule name is 1-64 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
-    ],
+    [{ volumes: 'a', interval: '1h', 'pre-hook': "/bin/x 'oops" }, "pre-hook: unterminated ' quote"],
+    [{ volumes: 'a', interval: '1h', 'hook-timeout': '0' }, 'hook-timeout: "0" must be longer than 0'],
+    [{ volumes: 'bad/name', interval: '1h' }, 'volumes: "bad/name" is not a volume name, glob or label:key=value'],
+    [{ volumes: 'label:=x', interval: '1h' }, 'volumes: "label:=x": label key "" is empty or has invalid characters'],
+    [{ volumes: 'a', interval: '1h', enabled: 'maybe' }, 'enabled: "maybe" must be true or false'],
   ];
-  for (const [name, settings, message] of cases)
-    assert.throws(() => parse(name, settings), { name: 'ScheduleError', message }, JSON.stringify(settings));
+  for (const [settings, message] of cases)
+    assert.throws(
+      () => parse('nightly', settings),
+      { name: 'ScheduleError', message: `schedule "nightly": ${message}` },
+      JSON.stringify(settings),
+    );
+  assert.throws(() => parse('bad name', { volumes: 'a', interval: '1h' }), {
+    name: 'ScheduleError',
+    message:
+      'schedule "bad name": a schedule name is 1-64 characters of letters, digits, "_", "." and "-", starting with a letter or digit',
+  });
 });
