@@ -6,35 +6,14 @@ import { TID } from '../../daemons/common/tid.js';
 import { planReconfiguration, MAX_REFERRAL_DEPTH, type CurrentDc } from '../../daemons/finder/reconcile.js';
 import { filterDiscoveryEntries } from '../../daemons/finder/dlpe.js';
 import { decodeDiscoveryLog, encodeDiscoveryLog } from '../../daemons/nvme/protocol/discovery-log.js';
-import { isIP } from 'node:net';
+import { ctx, DISC, planBase, referral, tid } from './plan-helpers.js';
 
-const ctx = { ignoreIface: false, hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:host' };
-const DISC = 'nqn.2014-08.org.nvmexpress.discovery';
-const tid = (traddr: string, trsvcid = '8009'): TID =>
-  TID.fromCid(
-    [
-      ['transport', 'tcp'],
-      ['traddr', traddr],
-      ['trsvcid', trsvcid],
-      ['subsysnqn', DISC],
-    ],
-    ctx,
-  );
-const referral = (traddr: string, trsvcid = '8009'): Record<string, string> => ({
-  trtype: 'tcp',
-  adrfam: 'ipv4',
-  traddr,
-  trsvcid,
-  subnqn: DISC,
-  subtype: 'referral',
-});
 const cur = (
   t: TID,
   origin: CurrentDc['origin'],
   logPages: Record<string, string>[] = [],
   unresponsiveExpired = false,
 ): [string, CurrentDc] => [t.key(), { tid: t, origin, logPages, unresponsiveExpired }];
-const base = { excluded: () => false, valid: (t: TID) => isIP(t.traddr) !== 0, tidContext: ctx };
 
 test('configured, advertised and kept discovered DCs with their origins', () => {
   const a = tid('10.0.0.1');
@@ -42,7 +21,7 @@ test('configured, advertised and kept discovered DCs with their origins', () => 
   const gone = tid('10.0.0.3');
   const aged = tid('10.0.0.4');
   const plan = planReconfiguration({
-    ...base,
+    ...planBase,
     configured: [a],
     advertised: [a, b],
     current: new Map([cur(gone, 'discovered'), cur(aged, 'discovered', [], true), cur(tid('10.0.0.9'), 'configured')]),
@@ -59,7 +38,7 @@ test('excluded and invalid discovered DCs are removed', () => {
   const x = tid('10.0.0.5');
   const bad = tid('not-an-address');
   const plan = planReconfiguration({
-    ...base,
+    ...planBase,
     excluded: (t) => t.traddr === '10.0.0.5',
     configured: [],
     advertised: [],
@@ -94,12 +73,12 @@ test('referrals: followed with the referrer host fields, self-referral ignored, 
     cur(root, 'configured', [referral('10.0.0.2'), referral('10.0.0.1')]),
     cur(r1, 'referral', [referral('10.0.0.1'), referral('10.0.0.2')]),
   ]);
-  const plan = planReconfiguration({ ...base, configured: [root], advertised: [], current });
+  const plan = planReconfiguration({ ...planBase, configured: [root], advertised: [], current });
   assert.equal(plan.want.get(r1.key())?.origin, 'referral');
   assert.equal(plan.want.size, 2);
   assert.ok(plan.ignoredReferrals.some((w) => w.includes('refers to itself')));
   // the root is no longer configured: the referral (which refers back to it) must go too
-  const plan2 = planReconfiguration({ ...base, configured: [], advertised: [], current });
+  const plan2 = planReconfiguration({ ...planBase, configured: [], advertised: [], current });
   assert.deepEqual(plan2.toDel.sort(), [root.key(), r1.key()].sort());
 });
 
@@ -110,7 +89,7 @@ test('referral chains are bounded', () => {
       cur(t, i === 0 ? 'configured' : 'referral', i + 1 < chain.length ? [referral(chain[i + 1]!.traddr)] : []),
     ),
   );
-  const plan = planReconfiguration({ ...base, configured: [chain[0]!], advertised: [], current });
+  const plan = planReconfiguration({ ...planBase, configured: [chain[0]!], advertised: [], current });
   assert.equal(plan.want.size, MAX_REFERRAL_DEPTH + 1);
   assert.ok(plan.ignoredReferrals.some((w) => w.includes('deeper')));
 });

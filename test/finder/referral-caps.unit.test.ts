@@ -2,35 +2,16 @@
 // DCs, not 30,001; all referrers together stay within max-referrals; each cap is one notice per pass, not one per entry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isIP } from 'node:net';
-import { TID } from '../../daemons/common/tid.js';
 import { planReconfiguration, type CurrentDc } from '../../daemons/finder/reconcile.js';
+import { planBase, referral, tid } from './plan-helpers.js';
 
-const ctx = { ignoreIface: false, hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:host' };
-const DISC = 'nqn.2014-08.org.nvmexpress.discovery';
-const tid = (traddr: string, trsvcid = '8009'): TID =>
-  TID.fromCid(
-    [
-      ['transport', 'tcp'],
-      ['traddr', traddr],
-      ['trsvcid', trsvcid],
-      ['subsysnqn', DISC],
-    ],
-    ctx,
-  );
-const referral = (i: number): Record<string, string> => ({
-  trtype: 'tcp',
-  adrfam: 'ipv4',
-  traddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-  trsvcid: '8009',
-  subnqn: DISC,
-  subtype: 'referral',
-});
-const base = { excluded: () => false, valid: (t: TID) => isIP(t.traddr) !== 0, tidContext: ctx, advertised: [] };
+const referralNo = (i: number): Record<string, string> =>
+  referral(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+const base = { ...planBase, advertised: [] };
 
 test('30,000 referrals from one DC: only max-referrals-per-controller are followed, one notice', () => {
   const root = tid('192.0.2.1');
-  const pages = Array.from({ length: 30_000 }, (_, i) => referral(i + 1));
+  const pages = Array.from({ length: 30_000 }, (_, i) => referralNo(i + 1));
   const current = new Map<string, CurrentDc>([
     [root.key(), { tid: root, origin: 'configured', logPages: pages, unresponsiveExpired: false }],
   ]);
@@ -53,7 +34,7 @@ test('max-referrals bounds all referrers together; 0 follows none', () => {
       {
         tid: t,
         origin: 'configured',
-        logPages: Array.from({ length: 50 }, (_, i) => referral(r * 1000 + i + 1)),
+        logPages: Array.from({ length: 50 }, (_, i) => referralNo(r * 1000 + i + 1)),
         unresponsiveExpired: false,
       },
     ]),
@@ -75,7 +56,7 @@ test('without caps (the plan defaults) every referral is followed, as before', (
       {
         tid: root,
         origin: 'configured',
-        logPages: Array.from({ length: 300 }, (_, i) => referral(i + 1)),
+        logPages: Array.from({ length: 300 }, (_, i) => referralNo(i + 1)),
         unresponsiveExpired: false,
       },
     ],
