@@ -7,35 +7,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdminSession, AuthenticationError, type SessionOptions } from '../../daemons/nvme/tcp/index.js';
-import { AuthMsg, DISCOVERY_NQN, generateDhchapSecret, formatDhchapSecret } from '../../daemons/nvme/protocol/index.js';
+import { AdminSession, AuthenticationError } from '../../daemons/nvme/tcp/index.js';
+import { AuthMsg, generateDhchapSecret, formatDhchapSecret } from '../../daemons/nvme/protocol/index.js';
 import { DhchapKeyRefError, resolveDhchapKeys, resolveDhchapSecret } from '../../daemons/common/dhchap-keys.js';
-import { FakeTarget, type FakeTargetOptions } from '../harness/fake-target/index.js';
+import { opts, target } from './fake-sessions.js';
 
-const HOSTID = '6e1ff0a8-9b0e-4c8f-a2a4-1d2b3c4d5e6f';
-const HOSTNQN = `nqn.2014-08.org.nvmexpress:uuid:${HOSTID}`;
 const KEY = generateDhchapSecret(1);
-
-const targets: FakeTarget[] = [];
-after(async () => {
-  for (const t of targets) await t.stop();
-});
-async function target(opts: FakeTargetOptions): Promise<FakeTarget> {
-  const t = await FakeTarget.start(opts);
-  targets.push(t);
-  return t;
-}
-function opts(t: FakeTarget, extra: Partial<SessionOptions> = {}): SessionOptions {
-  return {
-    host: t.host,
-    port: t.port,
-    subnqn: DISCOVERY_NQN,
-    hostnqn: HOSTNQN,
-    hostid: HOSTID,
-    commandTimeoutMs: 3000,
-    ...extra,
-  };
-}
 
 /** A challenge whose transaction ID the host cannot know in advance: the fake answers whatever it is sent. */
 function challenge(f: { hash?: number; hl?: number; dh?: number; dhvlen?: number; type?: number }): Buffer {

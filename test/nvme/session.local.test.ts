@@ -2,7 +2,7 @@
 // the C2HData SUCCESS flag, AEN + RAE, GENCTR races, keep-alive, timeouts, TermReq, mid-PDU closes, bad peers.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DISCOVERY_NQN } from '../../daemons/nvme/protocol/constants.js';
 import { DigestError } from '../../daemons/nvme/protocol/errors.js';
 import type { AsyncEvent } from '../../daemons/nvme/protocol/log-pages.js';
@@ -20,36 +20,9 @@ import {
   discoveryLogDicts,
   exitCodeFor,
   readDiscoveryLog,
-  type SessionOptions,
 } from '../../daemons/nvme/tcp/index.js';
-import { FakeTarget, type FakeTargetOptions } from '../harness/fake-target/index.js';
+import { HOSTID, HOSTNQN, opts, target } from './fake-sessions.js';
 import { within } from '../harness/wait.js';
-
-const HOSTID = '6e1ff0a8-9b0e-4c8f-a2a4-1d2b3c4d5e6f';
-const HOSTNQN = `nqn.2014-08.org.nvmexpress:uuid:${HOSTID}`;
-
-const targets: FakeTarget[] = [];
-after(async () => {
-  for (const t of targets) await t.stop();
-});
-
-async function target(opts: FakeTargetOptions = {}): Promise<FakeTarget> {
-  const t = await FakeTarget.start(opts);
-  targets.push(t);
-  return t;
-}
-
-function opts(t: FakeTarget, extra: Partial<SessionOptions> = {}): SessionOptions {
-  return {
-    host: t.host,
-    port: t.port,
-    subnqn: DISCOVERY_NQN,
-    hostnqn: HOSTNQN,
-    hostid: HOSTID,
-    commandTimeoutMs: 3000,
-    ...extra,
-  };
-}
 
 const nextAen = (s: AdminSession, ms: number): Promise<AsyncEvent> =>
   within(new Promise<AsyncEvent>((res) => s.once('aen', res)), ms, 'AEN');
