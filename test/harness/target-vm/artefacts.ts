@@ -140,8 +140,22 @@ async function ensureVmlinux(kver: string, vmlinuz: string): Promise<string> {
   return vmlinuz;
 }
 
-/** Builds (or reuses) the initramfs and the PVH kernel of a kernel series (default: the installed 6.1). */
-export async function ensureBootArtefacts(series: KernelSeries = DEFAULT_KERNEL): Promise<BootArtefacts> {
+const building = new Map<KernelSeries, Promise<BootArtefacts>>();
+
+/**
+ * Builds (or reuses) the initramfs and the PVH kernel of a kernel series (default: the installed 6.1). Once per
+ * process and series at a time: two VMs booting together would otherwise share the pid-named temporary files.
+ */
+export function ensureBootArtefacts(series: KernelSeries = DEFAULT_KERNEL): Promise<BootArtefacts> {
+  let p = building.get(series);
+  if (!p) {
+    p = buildBootArtefacts(series).finally(() => building.delete(series));
+    building.set(series, p);
+  }
+  return p;
+}
+
+async function buildBootArtefacts(series: KernelSeries): Promise<BootArtefacts> {
   mkdirSync(vmStateRoot, { recursive: true });
   const src = await kernelSource(series);
   const [initramfs, kernel] = await Promise.all([

@@ -25,13 +25,23 @@ import {
   type Forward,
 } from './qemu.js';
 import { guestDir, repoRoot, vmDir, vmStateRoot } from './paths.js';
-import { createTap, destroyLan, lanNetns, LAN_TARGET_IP, plugTap, setTapState, targetTapName } from './lan.js';
+import {
+  allocateLanAddress,
+  createTap,
+  destroyLan,
+  lanNetns,
+  LAN_APPLIANCE_IP,
+  LAN_TARGET_IP,
+  plugTap,
+  setTapState,
+  vmTapName,
+} from './lan.js';
 
 export type { ExecResult, ExecOptions } from './control.js';
 export type { HostAuth, PortInfo, PortOptions, SubsystemOptions } from './nvmet.js';
 export { NvmetControl } from './nvmet.js';
 export { type KernelSeries, KERNEL_SERIES, DEFAULT_KERNEL } from './artefacts.js';
-export { attachToLan, type LanHost, LAN_TARGET_IP, lanNetns } from './lan.js';
+export { attachToLan, type LanHost, LAN_TARGET_IP, LAN_APPLIANCE_IP, LAN_CLIENT_IP, lanNetns } from './lan.js';
 
 const LOCALHOST = '127.0.0.1' as const;
 const GUEST_CTL_PORT = 2323;
@@ -57,6 +67,8 @@ interface VmState {
   bootedAt: string;
   /** tap of the second NIC on the test LAN, if any */
   tap?: string;
+  /** the guest's address on the test LAN (eth1), with the tap */
+  lanAddress?: string;
 }
 
 export interface TargetVmOptions {
@@ -103,6 +115,12 @@ export interface HostVmOptions {
   cachedDirs?: string[];
   /** Bound for boot → ready, default 180 s (env STAS_VM_BOOT_TIMEOUT_MS). */
   bootTimeoutMs?: number;
+  /**
+   * A second NIC (eth1) on the test LAN (lan.ts): an address (`LAN_CLIENT_IP`, …), `true` for one allocated from
+   * 10.77.0.10-250 (kept while the VM runs), `false` for none. Default: the default 'host' VM is on the LAN at
+   * `LAN_APPLIANCE_IP` (10.77.0.3), other names are not.
+   */
+  lan?: boolean | string;
 }
 
 interface VmBase {
@@ -156,6 +174,10 @@ export interface TargetVm extends VmBase, NvmetControl {
 export interface HostVm extends VmBase, NvmetControl {
   /** Repository checkout, shared read-write at the same path inside the VM. */
   readonly repoRoot: string;
+  /** The VM's eth1 on the test LAN (option `lan`): its address there and the LAN's namespace. Throws if none. */
+  readonly lan: { address: string; ns: string };
+  /** Takes the VM off the LAN (its tap down) or puts it back, without stopping it. */
+  setLanLink(up: boolean): Promise<void>;
   /** Address of the in-VM target as seen from inside the VM (and reported in its discovery log). */
   readonly targetTraddr: typeof LOCALHOST;
   readonly ioPort: 4420;
@@ -219,6 +241,8 @@ interface BootPlan {
   shares?: Array<{ tag: string; path: string; readonly: boolean }>;
   /** a second NIC on the test LAN through this tap */
   tap?: string;
+  /** its guest address: fixed, or 'auto' (the running VM's, else allocated); passed as NVT_IP2=<address>/24 */
+  lanAddress?: string;
   timeoutMs: number;
 }
 
@@ -230,7 +254,11 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
   try {
     const old = readState(dir);
     const sameShape =
-      old && old.mode === plan.mode && old.tap === plan.tap && (old.kernel ?? DEFAULT_KERNEL) === plan.kernel;
+      old &&
+      old.mode === plan.mode &&
+      old.tap === plan.tap &&
+      (plan.lanAddress === undefined || plan.lanAddress === 'auto' || old.lanAddress === plan.lanAddress) &&
+      (old.kernel ?? DEFAULT_KERNEL) === plan.kernel;
     if (old && sameShape && (await isAlive(dir, old))) return { st: old, reused: true };
     await stopQemu(dir); // a qemu that is there but does not answer
     rmSync(dir, { recursive: true, force: true });
@@ -239,6 +267,8 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
     // a kernel that is not the installed one: the host VM reads its modules from the unpacked tree (9p "kmods")
     const shares = [...(plan.shares ?? [])];
     const guestEnv = { ...plan.guestEnv };
+    const lanAddress = plan.lanAddress === 'auto' ? await allocateLanAddress() : plan.lanAddress;
+    if (lanAddress) guestEnv['NVT_IP2'] = `${lanAddress}/24`;
     if (plan.mode === 'hostroot' && art.modRoot !== '/') {
       shares.push({ tag: 'kmods', path: join(art.modRoot, 'lib', 'modules', art.kernelRelease), readonly: true });
       guestEnv['NVT_KMODS'] = '1';
@@ -298,6 +328,7 @@ async function ensureVm(name: string, plan: BootPlan): Promise<{ st: VmState; re
         kernel: plan.kernel,
         bootedAt: new Date().toISOString(),
         ...(plan.tap ? { tap: plan.tap } : {}),
+        ...(lanAddress ? { lanAddress } : {}),
       };
       writeState(dir, st);
       process.stderr.write(
@@ -365,7 +396,7 @@ class TargetVmImpl extends NvmetControl implements TargetVm {
 
   get lan(): { address: string; ns: string } {
     if (!this.st.tap) throw new Error(`VM ${this.name} is not on the test LAN (only the default 'target' VM is)`);
-    return { address: LAN_TARGET_IP, ns: lanNetns };
+    return { address: this.st.lanAddress ?? LAN_TARGET_IP, ns: lanNetns };
   }
 
   constructor(
@@ -462,7 +493,7 @@ class HostVmImpl extends NvmetControl implements HostVm {
   readonly kernelRelease: string;
 
   constructor(
-    st: VmState,
+    private readonly st: VmState,
     readonly reused: boolean,
   ) {
     super((cmd, opts) => controlExec(LOCALHOST, st.ctlPort, cmd, opts));
@@ -474,6 +505,16 @@ class HostVmImpl extends NvmetControl implements HostVm {
     this.defaultSubsystems = st.subsystems;
     this.kernel = st.kernel ?? DEFAULT_KERNEL;
     this.kernelRelease = st.kernelRelease;
+  }
+
+  get lan(): { address: string; ns: string } {
+    if (!this.st.tap || !this.st.lanAddress) throw new Error(`VM ${this.name} is not on the test LAN (option lan)`);
+    return { address: this.st.lanAddress, ns: lanNetns };
+  }
+
+  async setLanLink(up: boolean): Promise<void> {
+    if (!this.st.tap) throw new Error(`VM ${this.name} has no LAN link`);
+    await setTapState(this.st.tap, up);
   }
 
   exec(cmd: string, opts?: ExecOptions): Promise<ExecResult> {
@@ -508,11 +549,10 @@ export function ensureTargetVm(opts: TargetVmOptions = {}): Promise<TargetVm> {
       subsystems: nqnList(subsystems),
       timeoutMs: bootTimeout(opts.bootTimeoutMs, 90_000),
       // only the default target VM sits on the test LAN (one tap name per checkout)
-      ...(name === 'target' ? { tap: targetTapName } : {}),
+      ...(name === 'target' ? { tap: vmTapName(name), lanAddress: LAN_TARGET_IP } : {}),
       guestEnv: {
         NVT_MODE: 'target',
         NVT_IP: guestIp,
-        ...(name === 'target' ? { NVT_IP2: `${LAN_TARGET_IP}/24` } : {}),
         NVT_CTL_PORT: String(GUEST_CTL_PORT),
         NVT_SUBSYS: String(subsystems),
         NVT_NS: String(opts.namespaces ?? 2),
@@ -532,6 +572,7 @@ export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
     const subsystems = target ? (opts.subsystems ?? 3) : 0;
     const env: Record<string, string> = {
       NVT_MODE: 'hostroot',
+      NVT_NAME: name,
       NVT_STAGE2: join(guestDir, 'stage2.sh'),
       NVT_WORK_AT: repoRoot,
       NVT_IP: '10.0.2.15',
@@ -539,6 +580,9 @@ export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
       NVT_UDEV: opts.udev === false ? '0' : '1',
       NVT_TARGET: target ? '1' : '0',
     };
+    const lan = opts.lan ?? (name === 'host' ? LAN_APPLIANCE_IP : false);
+    if (typeof lan === 'string' && !/^10\.77\.0\.([3-9]|[1-9]\d|1\d\d|2[0-4]\d|250)$/.test(lan))
+      throw new Error(`ensureHostVm: lan address ${lan} is not a free test LAN address (10.77.0.3-250)`);
     const cached = (opts.cachedDirs ?? ['node_modules']).filter((d) => /^[A-Za-z0-9._-]+$/.test(d));
     if (cached.length > 0) env['NVT_WORK_CACHED'] = cached.join(',');
     if (target) {
@@ -559,6 +603,7 @@ export function ensureHostVm(opts: HostVmOptions = {}): Promise<HostVm> {
       guestPorts: [],
       subsystems: nqnList(subsystems),
       timeoutMs: bootTimeout(opts.bootTimeoutMs, 180_000),
+      ...(lan === false ? {} : { tap: vmTapName(name), lanAddress: lan === true ? 'auto' : lan }),
       guestEnv: env,
       shares: [
         { tag: 'hostroot', path: '/', readonly: true },

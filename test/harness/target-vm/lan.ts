@@ -4,7 +4,9 @@
 // real storage LAN, while nothing touches the host's own networks. QEMU user networking (the VM's first NIC) cannot
 // give that: its forwards are host-loopback only and carry no multicast.
 //
-// Addresses: bridge 10.77.0.1/24, target VM 10.77.0.2, attached namespaces 10.77.0.10-250 (allocated under a lock).
+// Addresses: bridge 10.77.0.1/24, target VM 10.77.0.2, the default kernel-host VM ('host', the appliance of the
+// two-VM tests) 10.77.0.3, a client VM 10.77.0.4 by convention; attached namespaces and VMs asking for any address
+// 10.77.0.10-250 (allocated under a lock).
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,10 @@ import { repoRoot, vmStateRoot } from './paths.js';
 export const LAN_PREFIX = '10.77.0';
 export const LAN_BRIDGE_IP = `${LAN_PREFIX}.1`;
 export const LAN_TARGET_IP = `${LAN_PREFIX}.2`;
+/** the default kernel-host VM ('host') on the LAN: the appliance of the two-VM tests */
+export const LAN_APPLIANCE_IP = `${LAN_PREFIX}.3`;
+/** the conventional address of a second kernel-host VM (the client of the two-VM tests) */
+export const LAN_CLIENT_IP = `${LAN_PREFIX}.4`;
 const BRIDGE = 'lanbr0';
 
 const checkoutTag = createHash('sha1').update(repoRoot).digest('hex').slice(0, 8);
@@ -22,6 +28,12 @@ const checkoutTag = createHash('sha1').update(repoRoot).digest('hex').slice(0, 8
 export const lanNetns = `stas-lan-${checkoutTag}`;
 /** The target VM's tap (≤ 15 characters); created in the root namespace for QEMU, then moved into the LAN. */
 export const targetTapName = `stap${checkoutTag}`;
+
+/** The tap of VM `name` (≤ 15 characters, unique per checkout and VM); the default target keeps its old name. */
+export function vmTapName(name: string): string {
+  if (name === 'target') return targetTapName;
+  return `st${createHash('sha1').update(`${repoRoot}\0${name}`).digest('hex').slice(0, 11)}`;
+}
 
 const ip = (args: string[]): Promise<string> => sh('ip', args);
 
@@ -87,6 +99,11 @@ async function plugVeth(ns: string, ifname: string, address: string, port: strin
   await ip(['-n', lanNetns, 'link', 'set', port, 'up']);
   await ip(['-n', ns, 'addr', 'add', `${address}/24`, 'dev', ifname]);
   await ip(['-n', ns, 'link', 'set', ifname, 'multicast', 'on', 'up']);
+}
+
+/** An address for a VM that asked for "any" LAN address (same pool as the namespaces). */
+export async function allocateLanAddress(): Promise<string> {
+  return `${LAN_PREFIX}.${await allocateHostNumber()}`;
 }
 
 /** Allocates the next free host number 10..250 (cycling), under the VM state lock. */

@@ -7,6 +7,8 @@
 #                            NVT_UDEV=1   start systemd-udevd (default 1)
 #                            NVT_CTL_PORT control shell port (default 2323)
 #                            NVT_WORK_AT  where the rw "work" share goes (default /mnt/work)
+#                            NVT_IP2      address/prefix of eth1 (the test LAN), none if unset
+#                            NVT_NAME     the VM's name (hostname nvt-<name>: distinct mDNS host names)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 log() { echo "[nvt-stage2 $(cut -d' ' -f1 /proc/uptime)] $*" > /dev/console; }
@@ -40,12 +42,25 @@ if [ "${NVT_KMODS:-0}" = 1 ]; then
   K=$(uname -r); mkdir -p "/lib/modules/$K"
   mount -t 9p -o trans=virtio,version=9p2000.L,ro kmods "/lib/modules/$K" && log "modules of $K from the kmods share"
 fi
-hostname nvt-vm
+hostname "nvt-${NVT_NAME:-vm}"
 log "stage2 start"
 
 ip link set lo up
 ip addr add "${NVT_IP:-10.0.2.15}/24" dev eth0 2>/dev/null; ip link set eth0 up 2>/dev/null
+# second NIC on the test LAN (NVT_IP2=address/prefix, set up by /init already): multicast goes there (mDNS
+# between VMs and the LAN's namespaces), as a default route would send it on a real host
+if [ -n "${NVT_IP2:-}" ]; then
+  i=0; while [ ! -e /sys/class/net/eth1 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+  if ip addr replace "$NVT_IP2" dev eth1 2>/tmp/eth1.err && ip link set eth1 multicast on up 2>>/tmp/eth1.err \
+    && ip route replace 224.0.0.0/4 dev eth1 2>>/tmp/eth1.err; then
+    log "eth1 on the test LAN: $NVT_IP2"
+  else
+    log "eth1 on the test LAN ($NVT_IP2) failed: $(cat /tmp/eth1.err)"
+  fi
+fi
 
+# the storage daemon's kernel export (access paths) is a FUSE file
+modprobe fuse || log "modprobe fuse failed"
 modprobe nvme-tcp && log "nvme-tcp loaded: $(ls -l /dev/nvme-fabrics 2>&1)"
 
 if [ "${NVT_UDEV:-1}" = 1 ] && [ -x /lib/systemd/systemd-udevd ]; then
