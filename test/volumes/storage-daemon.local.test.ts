@@ -134,14 +134,23 @@ test('open volume being written: flatten job (progress, cancel), snapshot, resiz
   const w = await writer.stop();
   assert.ok(w.ok > 3, `writer: ${w.ok} ok, ${w.failed} failed`);
 
-  // the export nvmet serves: the same volume as a FUSE file; it follows a resize without a remount
+  // the export nvmet serves: the same volume as a FUSE file under a loop device (512-byte logical blocks: the
+  // FUSE file itself says st_blksize 1, which nvmet turned into 1-byte LBAs no host accepts); it follows a
+  // resize without a remount
   const { devicePath } = await service.exportVolume('vol');
   assert.equal((await nbdIo(nbdUri, ['length'])).ok, false, 'NBD and FUSE exports are exclusive');
-  assert.ok(await qemuReads(devicePath, '0x22', '0', '8M', 'raw'), 'the FUSE file reads the volume');
+  assert.ok((await stat(devicePath)).isBlockDevice(), `${devicePath} is a block device`);
+  const blockdev = async (opt: string): Promise<number> =>
+    Number((await execa('blockdev', [opt, devicePath], { timeout: 30_000 })).stdout.trim());
+  assert.equal(await blockdev('--getss'), 512, 'logical block size nvmet will state (LBADS 9)');
+  const fuseFile = (await execa('losetup', ['-n', '-O', 'BACK-FILE', devicePath])).stdout.trim();
+  assert.equal(fuseFile, join(dir, 'run', 'fuse', fx.backend.idOf('vol')), 'the loop device is over the FUSE file');
+  assert.deepEqual((await service.exportVolume('vol')).devicePath, devicePath, 'exporting again: the same device');
+  assert.ok(await qemuReads(devicePath, '0x22', '0', '8M', 'raw'), 'the export reads the volume');
   const fileWriter = execa('qemu-io', ['-f', 'raw', '-t', 'none', '-c', 'write -P 0x55 128M 32M', devicePath]);
   await service.createSnapshot('vol', 's2');
   assert.equal(await succeeded(await service.resize('vol', 768 * MiB)), '768 MiB');
-  assert.equal((await stat(devicePath)).size, 768 * MiB, 'the FUSE file reports the new size');
+  assert.equal(await blockdev('--getsize64'), 768 * MiB, 'the export reports the new size');
   assert.equal((await fileWriter).exitCode, 0);
   assert.ok(await qemuReads(devicePath, '0x55', '128M', '32M', 'raw'));
 
@@ -150,6 +159,7 @@ test('open volume being written: flatten job (progress, cancel), snapshot, resiz
   assert.deepEqual((await engine.inventory()).exports, [`stas-fuse-${fx.backend.idOf('vol')}`]);
   await service.unexportVolume('vol');
   assert.deepEqual(await engine.inventory(), { nodes: [], exports: [] });
+  assert.equal((await execa('losetup', ['-n', '-j', fuseFile])).stdout.trim(), '', 'the loop device is detached');
   assert.equal(await service.isAttached('vol'), false);
   await service.createSnapshot('vol', 'offline');
   assert.deepEqual(await fx.backend.orphans(), []);

@@ -3,7 +3,9 @@
 //   node "stas-<id>"        the volume's qcow2 node (its backing chain is opened by QEMU from the header)
 //   node "stas-<id>-file"   its file node
 //   export "stas-nbd-<id>"  NBD export named <id> on the daemon's unix socket (userspace clients), or
-//   export "stas-fuse-<id>" FUSE export on <run>/fuse/<id> (a regular file nvmet serves as a file namespace).
+//   export "stas-fuse-<id>" FUSE export on <run>/fuse/<id>, under a loop device nvmet serves as a block namespace
+//                           (QEMU's FUSE file says st_blksize 1, which nvmet's file backend would turn into 1-byte
+//                           LBAs that no host accepts; the loop device has 512-byte logical blocks).
 // One or the other: QEMU's NBD server forbids resizing its node while the FUSE export requires it.
 // What should be open is journaled in <state>/storage-daemon.json before each change; at attach, the
 // daemon's nodes and exports are reconciled with it: missing ones re-created (daemon restarted, host
@@ -328,15 +330,27 @@ export class StorageEngine {
     }
   }
 
-  /** Opens the volume (FUSE export) and returns the file nvmet serves as a file-backed namespace. */
+  /**
+   * Opens the volume (FUSE export) and returns the block device nvmet serves: a loop device over the FUSE file,
+   * the one already there after a stacd restart. Not the FUSE file itself: QEMU reports the qcow2 node's request
+   * alignment (1 byte) as its st_blksize, and nvmet's file backend takes the LBA size from it (LBADS 0: the kernel
+   * host sees a 0-sector disk, nvme-stas's userspace host refuses the namespace).
+   */
   async exportKernel(id: string, path: string): Promise<{ devicePath: string }> {
     await this.open(id, path, 'fuse');
-    return { devicePath: join(this.paths.fuse, id) };
+    const file = join(this.paths.fuse, id);
+    const dev =
+      (await loopsOf(file))[0] ??
+      (await runTool('losetup', ['--find', '--show', file], { timeoutMs: 60_000 })).stdout.trim();
+    if (!dev.startsWith('/dev/')) throw new BackendError(`losetup gave no device for ${file}: "${dev}"`);
+    return { devicePath: dev };
   }
 
   /** Closes a volume: exports removed (clients disconnected), nodes deleted, the image lock released. */
   async close(id: string): Promise<void> {
     if (!this.isOpen(id)) return;
+    for (const dev of await loopsOf(join(this.paths.fuse, id)))
+      await runTool('losetup', ['--detach', dev], { timeoutMs: 60_000 });
     await this.teardown(id);
     await unlink(join(this.paths.fuse, id)).catch(() => undefined);
     delete this.state.volumes[id];
@@ -366,6 +380,9 @@ export class StorageEngine {
     if (!rec) throw new NotFoundError(`volume ${id} is not open in the storage daemon`);
     if (rec.export === 'fuse') {
       await this.call(id, 'block_resize', { 'node-name': nodeName(id), size });
+      // the loop device keeps the size it read at attach until told
+      for (const dev of await loopsOf(join(this.paths.fuse, id)))
+        await runTool('losetup', ['--set-capacity', dev], { timeoutMs: 60_000 });
       return;
     }
     await this.delExport(nbdExportId(id));
@@ -464,6 +481,17 @@ export class StorageEngine {
     await qmp.execute('quit').catch(() => undefined);
     await gone;
   }
+}
+
+/** loop devices attached to `file` (losetup -j), none when the file or losetup's answer is missing */
+async function loopsOf(file: string): Promise<string[]> {
+  const r = await runTool('losetup', ['--noheadings', '--output', 'NAME', '--associated', file], {
+    timeoutMs: 60_000,
+  }).catch(() => ({ stdout: '' }));
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('/dev/'));
 }
 
 function mapQmpError(e: unknown, id: string): unknown {
