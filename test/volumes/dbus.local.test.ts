@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dbus from 'dbus-next';
 import { startPrivateBus, type PrivateBus } from '../harness/bus.js';
+import { callsTo } from '../harness/dbus-calls.js';
 import {
   connectSystemBus,
   waitConnected,
@@ -51,13 +52,7 @@ after(async () => {
   await fx?.cleanup();
 });
 
-function call(path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
-  return callMethod(client, { destination: DEST, path, interface: iface, member, signature, body }, 60_000);
-}
-async function prop(path: string, iface: string, name: string): Promise<unknown> {
-  const [v] = await call(path, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [iface, name]);
-  return (v as dbus.Variant).value;
-}
+const { call, prop } = callsTo(() => client, DEST);
 async function errorName(p: Promise<unknown>): Promise<string> {
   try {
     await p;

@@ -12,9 +12,10 @@ import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import dbus from 'dbus-next';
 import { startPrivateBus } from '../harness/bus.js';
+import { callsTo } from '../harness/dbus-calls.js';
 import { startDaemon, type RunningDaemon } from '../harness/daemons.js';
 import { makeTestEtc } from '../harness/env.js';
-import { connectSystemBus, waitConnected, callMethod, type MessageBus } from '../../daemons/dbus/bus.js';
+import { connectSystemBus, waitConnected, type MessageBus } from '../../daemons/dbus/bus.js';
 import { GiB, TiB } from '../../daemons/volumes/size.js';
 import { qemuWrite, qemuReads } from './helpers.js';
 
@@ -43,20 +44,7 @@ let stacd: RunningDaemon = await startDaemon('stacd', {
 });
 cleanups.push(() => stacd.stop());
 
-function call(
-  path: string,
-  iface: string,
-  member: string,
-  signature = '',
-  body: unknown[] = [],
-  timeoutMs = 60_000,
-): Promise<unknown[]> {
-  return callMethod(client, { destination: DEST, path, interface: iface, member, signature, body }, timeoutMs);
-}
-async function prop(path: string, iface: string, name: string): Promise<unknown> {
-  const [v] = await call(path, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [iface, name]);
-  return (v as dbus.Variant).value;
-}
+const { call, prop } = callsTo(() => client, DEST);
 async function failure(p: Promise<unknown>): Promise<{ name: string; text: string }> {
   try {
     await p;

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dbus from 'dbus-next';
 import { startPrivateBus } from '../harness/bus.js';
+import { callsTo } from '../harness/dbus-calls.js';
 import { startDaemon } from '../harness/daemons.js';
 import { makeTestEtc } from '../harness/env.js';
-import { connectSystemBus, waitConnected, callMethod, type MessageBus } from '../../daemons/dbus/bus.js';
+import { connectSystemBus, waitConnected, type MessageBus } from '../../daemons/dbus/bus.js';
 import { MiB } from '../../daemons/volumes/size.js';
 
 const DEST = 'org.nvmexpress.stac';
@@ -54,15 +55,7 @@ test('a Usage flood by nobody neither forks without bound nor delays root', asyn
   const root: MessageBus = connectSystemBus();
   cleanups.push(async () => root.disconnect());
   await waitConnected(root);
-  const call = (
-    path: string,
-    iface: string,
-    member: string,
-    signature = '',
-    body: unknown[] = [],
-    timeoutMs = 60_000,
-  ): Promise<unknown[]> =>
-    callMethod(root, { destination: DEST, path, interface: iface, member, signature, body }, timeoutMs);
+  const { call } = callsTo(() => root, DEST);
 
   // the storage half may still be starting when the name is owned
   let vpath = '';
