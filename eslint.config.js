@@ -5,6 +5,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/** The engines: what the lower layers (common/, dbus/, config/, runtime/) must not import. */
+const ENGINES = [
+  '../finder/*',
+  '../connector/*',
+  '../volumes/*',
+  '../jobs/*',
+  '../schedules/*',
+  '../mdns/*',
+  '../nvme/tcp/*',
+];
+
 /** Imports a folder must not make: [files, patterns, why]. */
 const boundaries = [
   [
@@ -27,7 +38,7 @@ const boundaries = [
           '**/daemons/volumes/service*',
           '**/daemons/volumes/stacd-storage*',
           '**/daemons/schedules/scheduler*',
-          '**/daemons/common/daemon-runtime*',
+          '**/daemons/runtime/**',
         ],
         allowTypeImports: true,
         message:
@@ -64,19 +75,24 @@ const boundaries = [
     ],
   ],
   [
-    ['daemons/common/**/*.ts', 'daemons/dbus/**/*.ts', 'daemons/config/**/*.ts'],
+    ['daemons/dbus/**/*.ts', 'daemons/config/**/*.ts'],
     [
       {
-        group: [
-          '../finder/*',
-          '../connector/*',
-          '../volumes/*',
-          '../jobs/*',
-          '../schedules/*',
-          '../mdns/*',
-          '../nvme/tcp/*',
-        ],
-        message: 'common/, dbus/ and config/ sit below the engines: they import none of them.',
+        group: [...ENGINES, '../runtime/*'],
+        message: 'dbus/ and config/ sit below the engines and the daemon runtime: they import none of them.',
+      },
+    ],
+  ],
+  [
+    ['daemons/runtime/**/*.ts'],
+    [{ group: ENGINES, message: 'runtime/ (the daemon process) sits below the engines: it imports none of them.' }],
+  ],
+  [
+    ['daemons/common/**/*.ts'],
+    [
+      {
+        group: [...ENGINES, '../dbus/*', '../config/*', '../runtime/*'],
+        message: 'common/ holds utilities below every layer: it imports no engine, no dbus/, config/ or runtime/.',
       },
     ],
   ],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // stacd: the NVMe-oF I/O connector and volume manager. Wiring only; the work lives in connector/, volumes/,
 // jobs/ and schedules/.
-import { runDaemon } from './common/daemon-runtime.js';
+import { runDaemon } from './runtime/daemon-runtime.js';
 import { defaultConfPath, type ServiceConfig } from './config/service-config.js';
 import { checkSysConfig, SysConfig } from './config/sys-config.js';
 import { serviceConfigLoader } from './config/daemon-config.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // stafd: the NVMe-oF discovery controller finder. Wiring only; the work lives in finder/.
-import { runDaemon } from './common/daemon-runtime.js';
+import { runDaemon } from './runtime/daemon-runtime.js';
 import { defaultConfPath, type ServiceConfig } from './config/service-config.js';
 import { checkSysConfig, SysConfig } from './config/sys-config.js';
 import { serviceConfigLoader } from './config/daemon-config.js';

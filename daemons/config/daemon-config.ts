@@ -1,8 +1,18 @@
 // stafd.conf / stacd.conf as runDaemon sees them: one validation for start, SIGHUP and --check-config. Problems
 // are split by severity: errors make a reload refuse the file, notes (what nvme-stas accepts) are logged only.
-import type { LoadedConfig } from '../common/daemon-runtime.js';
 import { readConfigFiles, ServiceConfig, type ConfigFileText } from './service-config.js';
 import type { ServiceKind } from './options.js';
+
+/** A configuration as the daemon runtime uses it (start, SIGHUP, --check-config). */
+export interface LoadedConfig<C> {
+  config: C;
+  /** the file does not say what its author meant (file:line: [section] option: why): a reload refuses it */
+  errors: string[];
+  /** tolerated as nvme-stas tolerates them (file:line: ...): logged, the configuration is applied */
+  warnings: string[];
+  /** the texts the configuration was built from (saved as the last accepted configuration) */
+  texts: readonly ConfigFileText[];
+}
 
 /** More checks on the same texts (stacd's [Volumes] and [Schedule] sections): error lines naming file:line. */
 export type ExtraCheck = (texts: readonly ConfigFileText[]) => string[];

@@ -3,11 +3,11 @@
 // (planner.ts, pure), then carries the plan out here; the table is cached so a restart re-adopts everything.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Engine, EngineContext } from '../common/daemon-runtime.js';
+import type { Engine, EngineContext } from '../runtime/daemon-runtime.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import type { SysConfig } from '../config/sys-config.js';
-import { baseProcessInfo } from '../common/process-info.js';
-import { hostInfo } from '../common/host-info.js';
+import { baseProcessInfo } from '../runtime/process-info.js';
+import { hostInfo } from '../runtime/host-info.js';
 import { Timer } from '../common/timer.js';
 import { kernelSupport } from '../common/kernel-support.js';
 import type { PyValue } from '../common/pyfmt.js';

@@ -3,13 +3,13 @@
 // org.nvmexpress.staf D-Bus adapter over it.
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import type { Engine, EngineContext } from '../common/daemon-runtime.js';
+import type { Engine, EngineContext } from '../runtime/daemon-runtime.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import type { SysConfig } from '../config/sys-config.js';
 import { configuredTid } from '../config/controllers.js';
 import type { TimeSpan } from '../config/timespan.js';
-import { baseProcessInfo } from '../common/process-info.js';
-import { hostInfo } from '../common/host-info.js';
+import { baseProcessInfo } from '../runtime/process-info.js';
+import { hostInfo } from '../runtime/host-info.js';
 import { Timer } from '../common/timer.js';
 import { kernelSupport } from '../common/kernel-support.js';
 import { jsonDumps, type PyValue } from '../common/pyfmt.js';

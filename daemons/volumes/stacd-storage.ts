@@ -23,7 +23,7 @@ import { exportScheduleObject, SCHEDULES_PATH, type ScheduleObject } from '../sc
 import { VolumeServiceStore } from './schedule-snapshot-store.js';
 import { systemClock } from '../schedules/clock.js';
 import type { PyValue } from '../common/pyfmt.js';
-import type { Engine } from '../common/daemon-runtime.js';
+import type { Engine } from '../runtime/daemon-runtime.js';
 import { startAccessPaths, type AccessPaths } from '../access-paths/index.js';
 
 function volumesConfigOf(texts: readonly ConfigFileText[]): VolumesConfig {

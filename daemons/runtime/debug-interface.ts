@@ -1,8 +1,8 @@
 // The `<name>.debug` interface shared by stafd and stacd: tron, log_level, process_info, controller_info.
 import type { InterfaceImpl } from '../dbus/exported-object.js';
 import { dbusError, DBUS_ERR_INVALID_ARGS } from '../dbus/errors.js';
-import { isTron, setTron, pythonLevelName, log } from './log.js';
-import { jsonDumps, type PyValue } from './pyfmt.js';
+import { isTron, setTron, pythonLevelName, log } from '../common/log.js';
+import { jsonDumps, type PyValue } from '../common/pyfmt.js';
 
 export interface DebugSource {
   /** process_info JSON object, keys in nvme-stas order (tron and log-level are prepended here) */

@@ -6,20 +6,12 @@ import { connectSystemBus, onConnectionLost, requestBusName, waitConnected, type
 import { ExportedObject, type InterfaceImpl } from '../dbus/exported-object.js';
 import { interfaceFile } from '../dbus/interfaces-dir.js';
 import { debugInterface, type DebugSource } from './debug-interface.js';
-import { initLog, log, setTron } from './log.js';
-import { stasVersion } from './version.js';
+import { initLog, log, setTron } from '../common/log.js';
+import { stasVersion } from '../common/version.js';
 import { AcceptedConfig } from '../config/accepted.js';
 import type { ConfigFileText } from '../config/service-config.js';
+import type { LoadedConfig } from '../config/daemon-config.js';
 
-export interface LoadedConfig<C> {
-  config: C;
-  /** the file does not say what its author meant (file:line: [section] option: why): a reload refuses it */
-  errors: string[];
-  /** tolerated as nvme-stas tolerates them (file:line: ...): logged, the configuration is applied */
-  warnings: string[];
-  /** the texts the configuration was built from (saved as the last accepted configuration) */
-  texts: readonly ConfigFileText[];
-}
 
 /** Bound on the problems logged for one file (an 8 KiB random file has hundreds). */
 const MAX_LOGGED_PROBLEMS = 50;

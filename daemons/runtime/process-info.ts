@@ -1,7 +1,7 @@
 // The process_info keys both daemons share, in nvme-stas order (§1.8 of the reference):
 // hostnqn, hostid, hostkey, symname, last known config file, config soak timer, kernel support.*, terminator.audit timer.
-import type { PyValue } from './pyfmt.js';
-import type { Timer } from './timer.js';
+import type { PyValue } from '../common/pyfmt.js';
+import type { Timer } from '../common/timer.js';
 
 export interface HostInfo {
   hostnqn: string | null;
