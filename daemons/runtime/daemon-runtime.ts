@@ -12,7 +12,6 @@ import { AcceptedConfig } from '../config/accepted.js';
 import type { ConfigFileText } from '../config/service-config.js';
 import type { LoadedConfig } from '../config/daemon-config.js';
 
-
 /** Bound on the problems logged for one file (an 8 KiB random file has hundreds). */
 const MAX_LOGGED_PROBLEMS = 50;
 
